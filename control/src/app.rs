@@ -1,0 +1,238 @@
+//! Start-up and shutdown: EAL, pool, ports, topology, rings, workers on their lcores, the
+//! control core on the main lcore.
+
+use crate::config::{Config, Mode as CfgMode};
+use crate::control_core::ControlCore;
+use crate::report;
+use dataplane::attached::{AttachedNode, AttachedTable};
+use dataplane::counters::WorkerCounters;
+use dataplane::eal::Eal;
+use dataplane::forward::{Mode, Topology};
+use dataplane::mempool::Mempool;
+use dataplane::neighbor::NeighborCache;
+use dataplane::port::Port;
+use dataplane::ring;
+use dataplane::worker::Worker;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub struct Options {
+    pub stats_period: u64,
+    pub duration: Option<f64>,
+    pub extra_eal: Vec<String>,
+}
+
+static SIGNALED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    SIGNALED.store(true, Ordering::Relaxed);
+}
+
+/// Ring between a worker and the control core, in mbufs.
+const RING_SIZE: u32 = 1024;
+/// Descriptors per queue asked of the driver.
+const DESCRIPTORS: u32 = 1024;
+const POOL_CACHE: u32 = 256;
+
+/// The EAL command line: config args, the ports' devices, then the command line's.
+pub fn eal_args(cfg: &Config, extra: &[String]) -> Vec<String> {
+    let mut args = vec!["roagent".to_string()];
+    args.extend(cfg.eal.args.iter().cloned());
+    let all_vdev = cfg.ports.access.is_vdev() && cfg.ports.core.is_vdev();
+    for p in [&cfg.ports.access, &cfg.ports.core] {
+        if p.is_vdev() {
+            args.push(format!("--vdev={}", p.device));
+        } else {
+            args.push("-a".into());
+            args.push(p.device.clone());
+        }
+    }
+    let user = args.iter().chain(extra).any(|a| a == "--no-pci" || a == "-a" || a.starts_with("--allow") || a == "-b");
+    if all_vdev && !user {
+        args.push("--no-pci".into());
+    }
+    args.extend(extra.iter().cloned());
+    args
+}
+
+/// Mempool sizing rule: every descriptor of every queue may hold an mbuf, every ring slot
+/// may, every lcore cache may, plus the control core's working set; rounded up to 2^n − 1
+/// (the size the mempool's ring uses best).
+pub fn pool_size(workers: u32) -> u32 {
+    let per_port = workers * DESCRIPTORS * 2;
+    let n = 2 * per_port + workers * RING_SIZE * 2 + (workers + 1) * POOL_CACHE + 1024;
+    n.next_power_of_two() - 1
+}
+
+pub fn run(cfg: Config, opts: Options) -> Result<(), String> {
+    // SAFETY: installing an async-signal-safe handler that only stores to an atomic.
+    unsafe {
+        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+    }
+    let args = eal_args(&cfg, &opts.extra_eal);
+    eprintln!("roagent: EAL arguments: {}", args[1..].join(" "));
+    let eal = Eal::init(&args).map_err(|e| format!("eal: {e}"))?;
+    let lcores = eal.worker_lcores();
+    if lcores.is_empty() {
+        return Err("eal: no worker lcore; give at least two lcores (e.g. -l 0-1): the main lcore runs the control core".into());
+    }
+    let nw = lcores.len() as u16;
+    let socket = eal.socket_of(eal.main_lcore()).max(0);
+    for (role, p) in [("access", &cfg.ports.access), ("core", &cfg.ports.core)] {
+        let id = Port::find(p.name()).map_err(|e| format!("ports.{role}.device: {} was not probed: {e}", p.name()))?;
+        let cap = Port::capabilities(id).map_err(|e| format!("ports.{role}.device: {e}"))?;
+        if cap.max_rx_queues < nw || cap.max_tx_queues < nw {
+            return Err(format!(
+                "ports.{role}.device: {} ({}) has {} RX / {} TX queue(s), {} worker(s) need {} of each (add queues to the device or use fewer lcores)",
+                p.name(), cap.driver, cap.max_rx_queues, cap.max_tx_queues, nw, nw
+            ));
+        }
+    }
+    let data_room = (cfg.ports.access.mtu.max(cfg.ports.core.mtu) as u32 + 14 + 40 + 24 + 128).max(dataplane::mbuf::DEFAULT_BUF_SIZE) as u16;
+    let n_mbufs = pool_size(nw as u32);
+    let pool = Arc::new(Mempool::new("roagent_pool", n_mbufs, POOL_CACHE, data_room, socket).map_err(|e| format!("mempool ({n_mbufs} mbufs of {data_room} bytes): {e}"))?);
+    let access = Port::start(cfg.ports.access.name(), nw, nw, &pool, cfg.ports.access.mtu, socket).map_err(|e| format!("ports.access.device: {e}"))?;
+    let core = Port::start(cfg.ports.core.name(), nw, nw, &pool, cfg.ports.core.mtu, socket).map_err(|e| format!("ports.core.device: {e}"))?;
+    let mac = crate::control_core::fmt_mac;
+    eprintln!("roagent: port {} = access {} ({}), {nw} queue(s), MTU {}", access.id, access.name, mac(&access.mac), cfg.ports.access.mtu);
+    eprintln!("roagent: port {} = core {} ({}), {nw} queue(s), MTU {}", core.id, core.name, mac(&core.mac), cfg.ports.core.mtu);
+    eprintln!("roagent: mempool {n_mbufs} mbufs x {data_room} bytes; control core on lcore {}, workers on lcores {:?}", eal.main_lcore(), lcores);
+
+    let topo = Arc::new(topology(&cfg, access.mac, core.mac));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut from_workers = Vec::new();
+    let mut to_workers = Vec::new();
+    let mut counters = Vec::new();
+    for (q, &lcore) in lcores.iter().enumerate() {
+        let (punt_tx, punt_rx) = ring::pair(&format!("roagent_punt{q}"), RING_SIZE, socket).map_err(|e| format!("ring: {e}"))?;
+        let (inj_tx, inj_rx) = ring::pair(&format!("roagent_inject{q}"), RING_SIZE, socket).map_err(|e| format!("ring: {e}"))?;
+        from_workers.push(punt_rx);
+        to_workers.push(inj_tx);
+        let c = Arc::new(WorkerCounters::default());
+        counters.push(c.clone());
+        let w = Worker {
+            id: q,
+            rx: [access.rx_queue(q as u16), core.rx_queue(q as u16)],
+            tx: [access.tx_queue(q as u16), core.tx_queue(q as u16)],
+            to_control: punt_tx,
+            from_control: inj_rx,
+            counters: c,
+            topo: topo.clone(),
+            stop: stop.clone(),
+        };
+        eal.launch(lcore, move || w.run()).map_err(|e| format!("lcore {lcore}: {e}"))?;
+    }
+    let mut control = ControlCore::new(topo.clone(), pool.clone(), from_workers, to_workers, cfg.control.icmp_errors_per_sec);
+    eprintln!("roagent: running ({} attached node(s), {} LMA(s), {:?} mode)", topo.attached.len(), topo.lmas.len(), topo.mode);
+
+    let start = Instant::now();
+    let end = opts.duration.map(Duration::from_secs_f64);
+    let mut next_tick = Duration::ZERO;
+    let mut next_stats = Duration::from_secs(opts.stats_period);
+    let ports = [&access, &core];
+    while !SIGNALED.load(Ordering::Relaxed) {
+        let now = start.elapsed();
+        if end.is_some_and(|e| now >= e) {
+            break;
+        }
+        let n = control.poll(now);
+        if now >= next_tick {
+            control.tick(now);
+            next_tick = now + Duration::from_millis(100);
+        }
+        if opts.stats_period > 0 && now >= next_stats {
+            report::print_port_stats(&ports, &counters);
+            next_stats = now + Duration::from_secs(opts.stats_period);
+        }
+        if n == 0 {
+            // The control core is not the fast path; idling frees the core for the OS.
+            std::thread::sleep(Duration::from_micros(100));
+        }
+    }
+    eprintln!("roagent: stopping");
+    stop.store(true, Ordering::Relaxed);
+    let clean = eal.wait_all();
+    // Last punts and replies still in flight.
+    control.poll(start.elapsed());
+    control.drain();
+    report::print_port_stats(&ports, &counters);
+    report::print_counters(&counters, &control.counters, &pool);
+    access.stop();
+    core.stop();
+    drop(control);
+    if !clean {
+        return Err("a worker lcore returned an error".into());
+    }
+    Ok(())
+}
+
+fn topology(cfg: &Config, access_mac: [u8; 6], core_mac: [u8; 6]) -> Topology {
+    let mut attached = AttachedTable::default();
+    for n in &cfg.nodes {
+        let mut prefixes: Vec<_> = n.prefixes.iter().map(|p| (p.addr, p.len)).collect();
+        prefixes.extend(n.addresses.iter().map(|a| (*a, 128)));
+        attached.add(AttachedNode { name: n.name.clone(), lma: cfg.lma_of(n), agent: n.agent }, &prefixes);
+    }
+    let lmas: Vec<_> = cfg.lmas.iter().map(|l| l.address).collect();
+    let mut core_next_hops: Vec<_> = cfg.lmas.iter().map(|l| l.next_hop.unwrap_or(l.address)).collect();
+    let mut core_macs: Vec<_> = cfg.lmas.iter().map(|l| l.mac).collect();
+    if let Some(nh) = cfg.mag.routed_next_hop {
+        core_next_hops.push(nh);
+        core_macs.push(cfg.mag.routed_next_hop_mac);
+    }
+    let neighbors = NeighborCache::new(attached.len() + core_next_hops.len());
+    for (i, n) in cfg.nodes.iter().enumerate() {
+        if let Some(m) = n.mac {
+            neighbors.learn(i, m.0);
+        }
+    }
+    for (i, m) in core_macs.iter().enumerate() {
+        if let Some(m) = m {
+            neighbors.learn(attached.len() + i, m.0);
+        }
+    }
+    Topology {
+        mode: match cfg.mag.mode {
+            CfgMode::Tunnel => Mode::Tunnel,
+            CfgMode::Routed => Mode::Routed,
+        },
+        proxy_coa: cfg.mag.proxy_coa,
+        access_link_local: cfg.mag.access_link_local,
+        access_mac,
+        core_mac,
+        access_mtu: cfg.ports.access.mtu as usize,
+        core_mtu: cfg.ports.core.mtu as usize,
+        lmas,
+        core_next_hops,
+        tunnel_hop_limit: cfg.mag.tunnel_hop_limit,
+        attached,
+        neighbors,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pool_covers_every_place_an_mbuf_can_sit() {
+        for w in 1..8 {
+            let n = pool_size(w);
+            assert!(n >= 4 * w * DESCRIPTORS + 2 * w * RING_SIZE + (w + 1) * POOL_CACHE);
+            assert!((n + 1).is_power_of_two());
+        }
+    }
+
+    #[test]
+    fn eal_args_add_vdevs_and_no_pci() {
+        let cfg = Config::parse(
+            "[ports.access]\ndevice = \"net_null0\"\n[ports.core]\ndevice = \"net_null1\"\n[mag]\nproxy_coa = \"2001:db8::1\"\nmode = \"routed\"\nrouted_next_hop = \"2001:db8::2\"\n[eal]\nargs = [\"-l\", \"0-1\"]\n",
+            "t",
+        )
+        .unwrap();
+        let a = eal_args(&cfg, &["--no-huge".into()]);
+        assert_eq!(a, ["roagent", "-l", "0-1", "--vdev=net_null0", "--vdev=net_null1", "--no-pci", "--no-huge"]);
+    }
+}

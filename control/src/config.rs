@@ -1,0 +1,401 @@
+//! The TOML configuration. Every field has a default where one makes sense; every error names
+//! the field and what is wrong with it, on one line.
+
+use serde::Deserialize;
+use std::collections::HashSet;
+use std::fmt;
+use std::net::Ipv6Addr;
+use std::str::FromStr;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub eal: Eal,
+    pub ports: Ports,
+    pub mag: Mag,
+    #[serde(default, rename = "lma")]
+    pub lmas: Vec<Lma>,
+    #[serde(default, rename = "node")]
+    pub nodes: Vec<Node>,
+    #[serde(default)]
+    pub control: Control,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Eal {
+    /// Extra EAL arguments (lcores, memory, file prefix). `--vdev`/`-a` for the ports are
+    /// added from `ports.*.device`.
+    #[serde(default)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ports {
+    pub access: Port,
+    pub core: Port,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Port {
+    /// A DPDK virtual device with its arguments (`net_pcap0,rx_pcap=in.pcap,...`) or a PCI
+    /// address (`0000:01:00.0`).
+    pub device: String,
+    #[serde(default = "default_mtu")]
+    pub mtu: u16,
+}
+
+impl Port {
+    /// The name DPDK knows the port by.
+    pub fn name(&self) -> &str {
+        self.device.split(',').next().unwrap_or("")
+    }
+    pub fn is_vdev(&self) -> bool {
+        self.device.starts_with("net_")
+    }
+}
+
+fn default_mtu() -> u16 {
+    1500
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Tunnel,
+    Routed,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mag {
+    /// The MAG's Proxy Care-of Address: the tunnel end point on the core link (RFC 5213 §2.2).
+    pub proxy_coa: Ipv6Addr,
+    /// The MAG's link-local address on the access link (the attached nodes' default router).
+    #[serde(default = "default_link_local")]
+    pub access_link_local: Ipv6Addr,
+    #[serde(default = "default_mode")]
+    pub mode: Mode,
+    /// Routed mode only: the core next hop for uplink traffic.
+    pub routed_next_hop: Option<Ipv6Addr>,
+    /// Routed mode only: its MAC, if it should not be resolved by ND.
+    pub routed_next_hop_mac: Option<Mac>,
+    #[serde(default = "default_tunnel_hop_limit")]
+    pub tunnel_hop_limit: u8,
+}
+
+fn default_link_local() -> Ipv6Addr {
+    Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1)
+}
+fn default_mode() -> Mode {
+    Mode::Tunnel
+}
+fn default_tunnel_hop_limit() -> u8 {
+    64
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lma {
+    pub address: Ipv6Addr,
+    /// The core next hop toward it; default: the LMA itself (on-link).
+    pub next_hop: Option<Ipv6Addr>,
+    /// The next hop's MAC, if it should not be resolved by ND.
+    pub mac: Option<Mac>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Node {
+    /// Identifier (the MN-Identifier of RFC 5213, or any name).
+    pub name: String,
+    /// Home Network Prefix(es), `2001:db8:1::/64`.
+    #[serde(default)]
+    pub prefixes: Vec<Prefix>,
+    /// Single addresses.
+    #[serde(default)]
+    pub addresses: Vec<Ipv6Addr>,
+    /// Its LMA; may be left out when only one LMA is configured.
+    pub lma: Option<Ipv6Addr>,
+    /// Its MAC, if it should not be learned.
+    pub mac: Option<Mac>,
+    /// Route Optimization Agent on for this node (draft §4.1).
+    #[serde(default = "yes")]
+    pub agent: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Control {
+    /// ICMPv6 errors the MAG may send per second (RFC 4443 §2.4(f)).
+    #[serde(default = "default_icmp_rate")]
+    pub icmp_errors_per_sec: u32,
+    /// Print port counters every N seconds (0: never).
+    #[serde(default)]
+    pub stats_period: u64,
+}
+
+impl Default for Control {
+    fn default() -> Self {
+        Control { icmp_errors_per_sec: default_icmp_rate(), stats_period: 0 }
+    }
+}
+
+fn default_icmp_rate() -> u32 {
+    100
+}
+
+/// An IPv6 prefix `addr/len`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Prefix {
+    pub addr: Ipv6Addr,
+    pub len: u8,
+}
+
+impl FromStr for Prefix {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (a, l) = s.split_once('/').ok_or_else(|| format!("{s:?} is not addr/len"))?;
+        let addr: Ipv6Addr = a.parse().map_err(|_| format!("{a:?} is not an IPv6 address"))?;
+        let len: u8 = l.parse().ok().filter(|l| *l <= 128).ok_or_else(|| format!("{l:?} is not a prefix length 0..=128"))?;
+        let masked = u128::from(addr) & if len == 0 { 0 } else { !(u128::MAX >> len) };
+        if masked != u128::from(addr) {
+            return Err(format!("{s} has host bits set"));
+        }
+        Ok(Prefix { addr, len })
+    }
+}
+
+impl<'de> Deserialize<'de> for Prefix {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// A MAC address `02:00:00:00:00:01`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mac(pub [u8; 6]);
+
+impl FromStr for Mac {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let mut m = [0u8; 6];
+        let parts: Vec<&str> = s.split(':').collect();
+        if parts.len() != 6 {
+            return Err(format!("{s:?} is not a MAC address"));
+        }
+        for (i, p) in parts.iter().enumerate() {
+            m[i] = u8::from_str_radix(p, 16).map_err(|_| format!("{s:?} is not a MAC address"))?;
+        }
+        Ok(Mac(m))
+    }
+}
+
+impl<'de> Deserialize<'de> for Mac {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// A configuration error: the field and what is wrong.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    pub field: String,
+    pub problem: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.problem)
+    }
+}
+
+fn err(field: impl Into<String>, problem: impl Into<String>) -> ConfigError {
+    ConfigError { field: field.into(), problem: problem.into() }
+}
+
+impl Config {
+    /// Parses and validates. `origin` names the file in messages.
+    pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let cfg: Config = toml::from_str(text).map_err(|e| {
+            let at = e
+                .span()
+                .map(|s| {
+                    let line = text[..s.start.min(text.len())].matches('\n').count() + 1;
+                    format!("{origin}:{line}")
+                })
+                .unwrap_or_else(|| origin.to_string());
+            err(at, e.message().replace('\n', " "))
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn load(path: &str) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| err(path, format!("cannot read: {e}")))?;
+        Self::parse(&text, path)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        for (role, p) in [("access", &self.ports.access), ("core", &self.ports.core)] {
+            if p.name().is_empty() {
+                return Err(err(format!("ports.{role}.device"), "is empty"));
+            }
+            if !(1280..=9000).contains(&p.mtu) {
+                return Err(err(format!("ports.{role}.mtu"), format!("{} is outside 1280..=9000 (IPv6 minimum MTU is 1280)", p.mtu)));
+            }
+        }
+        if self.ports.access.name() == self.ports.core.name() {
+            return Err(err("ports.core.device", "names the same device as ports.access.device"));
+        }
+        let m = &self.mag;
+        if !is_global_unicast(&m.proxy_coa) {
+            return Err(err("mag.proxy_coa", format!("{} is not a global unicast address", m.proxy_coa)));
+        }
+        if !is_link_local(&m.access_link_local) {
+            return Err(err("mag.access_link_local", format!("{} is not a link-local (fe80::/10) address", m.access_link_local)));
+        }
+        if m.tunnel_hop_limit == 0 {
+            return Err(err("mag.tunnel_hop_limit", "must be 1..=255"));
+        }
+        match m.mode {
+            Mode::Tunnel => {
+                if self.lmas.is_empty() {
+                    return Err(err("lma", "tunnel mode needs at least one [[lma]]"));
+                }
+            }
+            Mode::Routed => {
+                if m.routed_next_hop.is_none() {
+                    return Err(err("mag.routed_next_hop", "routed mode needs the core next hop"));
+                }
+            }
+        }
+        let mut seen = HashSet::new();
+        for (i, l) in self.lmas.iter().enumerate() {
+            if !is_global_unicast(&l.address) {
+                return Err(err(format!("lma[{i}].address"), format!("{} is not a global unicast address", l.address)));
+            }
+            if !seen.insert(l.address) {
+                return Err(err(format!("lma[{i}].address"), format!("{} is listed twice", l.address)));
+            }
+        }
+        let mut names = HashSet::new();
+        let mut addrs = HashSet::new();
+        for (i, n) in self.nodes.iter().enumerate() {
+            let f = |x: &str| format!("node[{i}].{x}");
+            if n.name.is_empty() {
+                return Err(err(f("name"), "is empty"));
+            }
+            if !names.insert(n.name.clone()) {
+                return Err(err(f("name"), format!("{:?} is used by another node", n.name)));
+            }
+            if n.prefixes.is_empty() && n.addresses.is_empty() {
+                return Err(err(f("prefixes"), "a node needs at least one prefix or address"));
+            }
+            for (j, p) in n.prefixes.iter().enumerate() {
+                if !is_global_unicast(&p.addr) || p.len == 0 {
+                    return Err(err(format!("node[{i}].prefixes[{j}]"), format!("{}/{} is not a global unicast prefix", p.addr, p.len)));
+                }
+                if !addrs.insert((p.addr, p.len)) {
+                    return Err(err(format!("node[{i}].prefixes[{j}]"), "is already used by another node"));
+                }
+            }
+            for (j, a) in n.addresses.iter().enumerate() {
+                if !is_global_unicast(a) {
+                    return Err(err(format!("node[{i}].addresses[{j}]"), format!("{a} is not a global unicast address")));
+                }
+                if !addrs.insert((*a, 128)) {
+                    return Err(err(format!("node[{i}].addresses[{j}]"), "is already used by another node"));
+                }
+            }
+            if m.mode == Mode::Tunnel {
+                match n.lma {
+                    Some(a) if !seen.contains(&a) => return Err(err(f("lma"), format!("{a} is not one of the configured [[lma]] addresses"))),
+                    None if self.lmas.len() > 1 => return Err(err(f("lma"), "is required when more than one [[lma]] is configured")),
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Index of a node's LMA in `lmas`.
+    pub fn lma_of(&self, n: &Node) -> u16 {
+        n.lma.and_then(|a| self.lmas.iter().position(|l| l.address == a)).unwrap_or(0) as u16
+    }
+}
+
+fn is_link_local(a: &Ipv6Addr) -> bool {
+    a.segments()[0] & 0xffc0 == 0xfe80
+}
+
+fn is_global_unicast(a: &Ipv6Addr) -> bool {
+    !(a.is_unspecified() || a.is_loopback() || a.is_multicast() || is_link_local(a))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[ports.access]
+device = "net_pcap0,rx_pcap=a.pcap,tx_pcap=b.pcap"
+[ports.core]
+device = "net_pcap1,rx_pcap=c.pcap,tx_pcap=d.pcap"
+[mag]
+proxy_coa = "2001:db8:c0::1"
+[[lma]]
+address = "2001:db8:c0::2"
+[[node]]
+name = "mn2"
+prefixes = ["2001:db8:3::/64"]
+"#;
+
+    fn problem(text: &str) -> String {
+        Config::parse(text, "t.toml").unwrap_err().to_string()
+    }
+
+    #[test]
+    fn good_config_and_defaults() {
+        let c = Config::parse(GOOD, "t.toml").unwrap();
+        assert_eq!(c.ports.access.name(), "net_pcap0");
+        assert!(c.ports.access.is_vdev());
+        assert_eq!(c.ports.core.mtu, 1500);
+        assert_eq!(c.mag.mode, Mode::Tunnel);
+        assert_eq!(c.mag.access_link_local, "fe80::1".parse::<Ipv6Addr>().unwrap());
+        assert!(c.nodes[0].agent);
+        assert_eq!(c.lma_of(&c.nodes[0]), 0);
+    }
+
+    #[test]
+    fn each_error_names_its_field() {
+        assert_eq!(problem(&GOOD.replace("2001:db8:c0::1\"", "fe80::9\"")), "mag.proxy_coa: fe80::9 is not a global unicast address");
+        assert_eq!(problem(&GOOD.replace("/64", "/200")), "t.toml:12: \"200\" is not a prefix length 0..=128");
+        assert_eq!(problem(&GOOD.replace("2001:db8:3::/64", "2001:db8:3::1/64")), "t.toml:12: 2001:db8:3::1/64 has host bits set");
+        assert!(problem(&GOOD.replace("[mag]", "[mag]\nbogus = 1")).starts_with("t.toml:7: unknown field `bogus`"));
+        assert_eq!(problem(&format!("{GOOD}[[node]]\nname = \"mn2\"\naddresses = [\"2001:db8:9::1\"]\n")), "node[1].name: \"mn2\" is used by another node");
+        assert_eq!(problem(&format!("{GOOD}lma = \"2001:db8:99::1\"\n")), "node[0].lma: 2001:db8:99::1 is not one of the configured [[lma]] addresses");
+        assert_eq!(problem(&GOOD.replace("[[lma]]\naddress = \"2001:db8:c0::2\"\n", "")), "lma: tunnel mode needs at least one [[lma]]");
+        assert_eq!(problem(&GOOD.replace("net_pcap1,", "net_pcap0,")), "ports.core.device: names the same device as ports.access.device");
+        assert_eq!(problem(&GOOD.replace("[ports.core]", "[ports.core]\nmtu = 100")), "ports.core.mtu: 100 is outside 1280..=9000 (IPv6 minimum MTU is 1280)");
+        assert_eq!(problem(&GOOD.replace("prefixes = [\"2001:db8:3::/64\"]", "")), "node[0].prefixes: a node needs at least one prefix or address");
+        assert!(problem(&GOOD.replace("[mag]\nproxy_coa = \"2001:db8:c0::1\"", "")).contains("missing field `mag`"));
+    }
+
+    #[test]
+    fn mac_and_prefix_parse() {
+        assert_eq!("02:00:00:00:00:0a".parse::<Mac>().unwrap().0, [2, 0, 0, 0, 0, 10]);
+        assert!("02:00:00".parse::<Mac>().is_err());
+        assert!("zz:00:00:00:00:00".parse::<Mac>().is_err());
+        assert_eq!("::/0".parse::<Prefix>().unwrap().len, 0);
+    }
+}

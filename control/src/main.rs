@@ -1,0 +1,93 @@
+//! `roagent`: the MAG dataplane with the Route Optimization Agent.
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+mod app;
+mod config;
+mod control_core;
+mod ratelimit;
+mod report;
+
+#[derive(Parser)]
+#[command(name = "roagent", version, about = "PMIPv6 MAG dataplane with the Route Optimization Agent (draft-cui-netext-route-optimization-agent-ext-00)")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the dataplane.
+    Run {
+        /// Configuration file (TOML).
+        #[arg(short, long)]
+        config: String,
+        /// Print testpmd-like port counters every N seconds (overrides control.stats_period).
+        #[arg(long, value_name = "N")]
+        stats_period: Option<u64>,
+        /// Stop by itself after this many seconds (demos, tests, benchmarks).
+        #[arg(long, value_name = "SECONDS")]
+        duration: Option<f64>,
+        /// EAL arguments, after `--`; appended to eal.args of the configuration.
+        #[arg(last = true)]
+        eal: Vec<String>,
+    },
+    /// Validate a configuration file and exit.
+    CheckConfig {
+        /// Configuration file (TOML).
+        file: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            // Help and version go to stdout with success; argument errors are one line.
+            if e.use_stderr() {
+                let msg = e.to_string();
+                let first = msg.lines().next().unwrap_or("invalid arguments");
+                eprintln!("roagent: {}", first.trim_start_matches("error: "));
+                return ExitCode::from(2);
+            }
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+    };
+    match cli.cmd {
+        Cmd::CheckConfig { file } => match config::Config::load(&file) {
+            Ok(c) => {
+                println!("{file}: ok ({} LMA(s), {} attached node(s), {:?} mode)", c.lmas.len(), c.nodes.len(), c.mag.mode);
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("roagent: config error: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Cmd::Run { config, stats_period, duration, eal } => {
+            let cfg = match config::Config::load(&config) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("roagent: config error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            if let Some(d) = duration {
+                if !(d.is_finite() && d > 0.0) {
+                    eprintln!("roagent: --duration: {d} is not a positive number of seconds");
+                    return ExitCode::from(2);
+                }
+            }
+            let opts = app::Options { stats_period: stats_period.unwrap_or(cfg.control.stats_period), duration, extra_eal: eal };
+            match app::run(cfg, opts) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("roagent: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+    }
+}

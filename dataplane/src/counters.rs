@@ -1,0 +1,184 @@
+//! Per-core counters: each worker owns one cache-aligned block and is its only writer
+//! (relaxed load + store, never a read-modify-write on a shared line); readers sum the blocks.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// A single-writer counter.
+#[derive(Default)]
+#[repr(transparent)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    /// Adds `n`. Only the owning core may call this.
+    #[inline(always)]
+    pub fn add(&self, n: u64) {
+        self.0.store(self.0.load(Relaxed).wrapping_add(n), Relaxed);
+    }
+
+    #[inline(always)]
+    pub fn inc(&self) {
+        self.add(1)
+    }
+
+    #[inline(always)]
+    pub fn set(&self, v: u64) {
+        self.0.store(v, Relaxed)
+    }
+
+    pub fn get(&self) -> u64 {
+        self.0.load(Relaxed)
+    }
+}
+
+macro_rules! reasons {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident = $s:literal,)* }) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[repr(u8)]
+        pub enum $name { $($(#[$vm])* $v,)* }
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$v,)*];
+            pub const COUNT: usize = [$($s,)*].len();
+            /// The metrics label value.
+            pub fn label(self) -> &'static str {
+                match self { $($name::$v => $s,)* }
+            }
+        }
+    };
+}
+
+reasons! {
+    /// Why the dataplane dropped a packet. Every drop has one; each is a counter.
+    Drop {
+        /// Frame shorter than an Ethernet header.
+        Runt = "runt",
+        /// Ethertype other than IPv6 (ARP, VLAN-tagged, ...).
+        NotIpv6 = "not_ipv6",
+        /// Unicast frame for another MAC address.
+        NotForUs = "not_for_us",
+        /// Chained mbuf (scattered frame); the worker handles single segments only.
+        MultiSegment = "multi_segment",
+        /// IPv6 header truncated or invalid.
+        Ipv6Malformed = "ipv6_malformed",
+        /// Extension-header chain truncated, malformed or longer than the walk allows.
+        ExtensionHeaders = "extension_headers",
+        /// Core port: not a tunnel packet from an LMA, nor ND, nor for the MAG.
+        NotTunneled = "not_tunneled",
+        /// Tunnel packet whose outer source is not a configured LMA.
+        UnknownLma = "unknown_lma",
+        /// Tunnel payload is not a valid IPv6 packet.
+        TunnelInnerMalformed = "tunnel_inner_malformed",
+        /// Downlink to an address of no attached node.
+        UnknownDestination = "unknown_destination",
+        /// Uplink from an address of no attached node.
+        UnknownSource = "unknown_source",
+        /// Link-local source: never forwarded off the link (RFC 5213 §6.10.5).
+        LinkLocalSource = "link_local_source",
+        /// Link-local or multicast destination that is not for the MAG.
+        Unroutable = "unroutable",
+        /// Hop limit would reach zero (Time Exceeded is sent by the control core).
+        HopLimitExceeded = "hop_limit_exceeded",
+        /// Larger than the outgoing link's MTU after the rewrite.
+        TooBig = "too_big",
+        /// Not enough headroom in the mbuf for the added headers.
+        NoHeadroom = "no_headroom",
+        /// Signaling ring to the control core full.
+        RingFull = "ring_full",
+        /// The driver did not take the packet.
+        TxFull = "tx_full",
+    }
+}
+
+reasons! {
+    /// Why a packet was handed to the control core (the tag travels in the mbuf).
+    Punt {
+        /// Neighbor Discovery or Router Solicitation on either link.
+        NeighborDiscovery = "neighbor_discovery",
+        /// Addressed to the MAG itself.
+        ForUs = "for_us",
+        /// Hop limit expired: answer ICMPv6 Time Exceeded.
+        HopLimit = "hop_limit",
+        /// Too big for the next link: answer ICMPv6 Packet Too Big.
+        TooBig = "too_big",
+        /// Mobility Header to an attached node with the agent enabled.
+        Mobility = "mobility",
+        /// Home Address option with no matching binding.
+        HomeAddressUnverified = "home_address_unverified",
+        /// Ready to send, but the next hop's link-layer address is unknown: the control core
+        /// resolves it and sends the packet (a few are held per neighbor, as a kernel does).
+        Unresolved = "unresolved",
+    }
+}
+
+/// Port roles; counters are indexed by role, not by DPDK port id.
+pub const ACCESS: usize = 0;
+pub const CORE: usize = 1;
+pub const ROLES: [&str; 2] = ["access", "core"];
+
+/// What one worker counts. Aligned so that no two workers share a cache line.
+#[repr(C, align(128))]
+#[derive(Default)]
+pub struct WorkerCounters {
+    pub rx_packets: [Counter; 2],
+    pub rx_bytes: [Counter; 2],
+    pub tx_packets: [Counter; 2],
+    pub tx_bytes: [Counter; 2],
+    pub drops: [[Counter; Drop::COUNT]; 2],
+    pub punts: [Counter; Punt::COUNT],
+    pub encapsulated: Counter,
+    pub decapsulated: Counter,
+    pub rh2_inserted: Counter,
+    pub hao_rewritten: Counter,
+    pub injected: Counter,
+    pub polls_busy: Counter,
+    pub polls_idle: Counter,
+    /// TSC cycles spent in polls that found packets.
+    pub busy_cycles: Counter,
+    pub ring_occupancy: Counter,
+}
+
+impl WorkerCounters {
+    #[inline(always)]
+    pub fn dropped(&self, role: usize, why: Drop) {
+        self.drops[role & 1][why as usize].inc();
+    }
+}
+
+/// Sums a field over every worker.
+pub fn sum<'a>(blocks: impl IntoIterator<Item = &'a WorkerCounters>, f: impl Fn(&WorkerCounters) -> &Counter) -> u64 {
+    blocks.into_iter().map(|b| f(b).get()).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_unique_snake_case() {
+        let mut seen = std::collections::HashSet::new();
+        for d in Drop::ALL {
+            assert!(seen.insert(d.label()), "duplicate {}", d.label());
+            assert!(d.label().chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+        }
+        assert_eq!(Drop::ALL.len(), Drop::COUNT);
+        assert_eq!(Punt::ALL.len(), Punt::COUNT);
+    }
+
+    #[test]
+    fn blocks_do_not_share_cache_lines() {
+        assert_eq!(std::mem::align_of::<WorkerCounters>() % 64, 0);
+        assert_eq!(std::mem::size_of::<WorkerCounters>() % 64, 0);
+    }
+
+    #[test]
+    fn sum_adds_every_block() {
+        let a = WorkerCounters::default();
+        let b = WorkerCounters::default();
+        a.dropped(CORE, Drop::UnknownLma);
+        b.dropped(CORE, Drop::UnknownLma);
+        b.dropped(ACCESS, Drop::UnknownLma);
+        assert_eq!(sum([&a, &b], |c| &c.drops[CORE][Drop::UnknownLma as usize]), 2);
+        a.encapsulated.add(5);
+        assert_eq!(sum([&a, &b], |c| &c.encapsulated), 5);
+    }
+}

@@ -1,0 +1,292 @@
+//! The per-packet forwarding decisions of a PMIPv6 MAG (RFC 5213 §6.10.5), generic over the
+//! packet buffer so they run on an mbuf in the worker and on a `Vec` in unit tests.
+//!
+//! Uplink (access → core): from an attached node, encapsulated to its LMA (or routed).
+//! Downlink (core → access): decapsulated from a known LMA, delivered to an attached node.
+//! ND, packets for the MAG and errors that need an ICMPv6 answer are punted to the control core.
+
+use crate::attached::AttachedTable;
+use crate::counters::{Drop, Punt, WorkerCounters, ACCESS, CORE};
+use crate::neighbor::NeighborCache;
+use std::net::Ipv6Addr;
+use wire::ethernet::{self, MacAddr, ETHERTYPE_IPV6};
+use wire::{ext, ipv6, tunnel};
+
+/// A packet buffer with room to grow at the front.
+pub trait PacketBuf {
+    fn data(&self) -> &[u8];
+    fn data_mut(&mut self) -> &mut [u8];
+    /// Grows the packet at the front by `n` bytes; false if there is no room.
+    fn prepend(&mut self, n: usize) -> bool;
+    /// Removes `n` bytes from the front.
+    fn adj(&mut self, n: usize) -> bool;
+    fn truncate(&mut self, len: usize);
+}
+
+impl PacketBuf for crate::mbuf::Mbuf {
+    #[inline(always)]
+    fn data(&self) -> &[u8] {
+        crate::mbuf::Mbuf::data(self)
+    }
+    #[inline(always)]
+    fn data_mut(&mut self) -> &mut [u8] {
+        crate::mbuf::Mbuf::data_mut(self)
+    }
+    #[inline(always)]
+    fn prepend(&mut self, n: usize) -> bool {
+        crate::mbuf::Mbuf::prepend(self, n)
+    }
+    #[inline(always)]
+    fn adj(&mut self, n: usize) -> bool {
+        crate::mbuf::Mbuf::adj(self, n)
+    }
+    #[inline(always)]
+    fn truncate(&mut self, len: usize) {
+        crate::mbuf::Mbuf::truncate(self, len)
+    }
+}
+
+/// How uplink traffic leaves the MAG.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// IPv6-in-IPv6 to the node's LMA (RFC 5213).
+    Tunnel,
+    /// Plain routing to the core next hop (labs).
+    Routed,
+}
+
+/// Everything the workers need to know about the MAG's links. Immutable after start, except
+/// the neighbor cache (single-word atomics).
+pub struct Topology {
+    pub mode: Mode,
+    pub proxy_coa: Ipv6Addr,
+    pub access_link_local: Ipv6Addr,
+    pub access_mac: MacAddr,
+    pub core_mac: MacAddr,
+    pub access_mtu: usize,
+    pub core_mtu: usize,
+    /// LMA addresses; a node's `lma` indexes this.
+    pub lmas: Vec<Ipv6Addr>,
+    /// The core next hop toward each LMA (often the LMA itself), and in routed mode the
+    /// default next hop as the last entry.
+    pub core_next_hops: Vec<Ipv6Addr>,
+    pub tunnel_hop_limit: u8,
+    pub attached: AttachedTable,
+    /// Link-layer addresses: attached nodes first (by node index), then core next hops.
+    pub neighbors: NeighborCache,
+}
+
+impl Topology {
+    /// Neighbor-cache slot of core next hop `i`.
+    #[inline(always)]
+    pub fn core_slot(&self, i: usize) -> usize {
+        self.attached.len() + i
+    }
+
+    fn is_mine(&self, a: &Ipv6Addr) -> bool {
+        *a == self.proxy_coa || *a == self.access_link_local
+    }
+
+    pub fn lma_index(&self, a: &Ipv6Addr) -> Option<usize> {
+        self.lmas.iter().position(|l| l == a)
+    }
+}
+
+/// What to do with a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Send out of the port with this role.
+    Forward(usize),
+    Drop(Drop),
+    /// Hand to the control core; the second field is the role of the port it would leave by
+    /// (for `Unresolved`) or arrived on.
+    Punt(Punt, usize),
+}
+
+const ETH: usize = ethernet::HEADER_LEN;
+
+/// True for ICMPv6 Neighbor Discovery (RFC 4861 types 133–137) directly after the IPv6 header.
+#[inline]
+fn is_nd(ip: &[u8]) -> bool {
+    ip.get(6) == Some(&ipv6::proto::ICMPV6) && matches!(ip.get(40), Some(133..=137))
+}
+
+#[inline]
+fn is_multicast(a: &Ipv6Addr) -> bool {
+    a.octets()[0] == 0xff
+}
+
+#[inline]
+fn is_link_local(a: &Ipv6Addr) -> bool {
+    let o = a.octets();
+    o[0] == 0xfe && o[1] & 0xc0 == 0x80
+}
+
+/// Checks the Ethernet and IPv6 headers common to both directions, trims link padding and
+/// returns (source MAC, source, destination, hop limit).
+#[inline]
+fn link_in(p: &mut impl PacketBuf, our_mac: &MacAddr) -> Result<(MacAddr, Ipv6Addr, Ipv6Addr, u8), Drop> {
+    let d = p.data();
+    let eth = ethernet::Frame::new_checked(d).map_err(|_| Drop::Runt)?;
+    if eth.ethertype() != ETHERTYPE_IPV6 {
+        return Err(Drop::NotIpv6);
+    }
+    let dst_mac = eth.dst();
+    if dst_mac[0] & 1 == 0 && dst_mac != *our_mac {
+        return Err(Drop::NotForUs);
+    }
+    let src_mac = eth.src();
+    let ip = ipv6::Header::new_checked(&d[ETH..]).map_err(|_| Drop::Ipv6Malformed)?;
+    let (src, dst, hl, total) = (ip.src_addr(), ip.dst_addr(), ip.hop_limit(), ip.total_len());
+    p.truncate(ETH + total);
+    Ok((src_mac, src, dst, hl))
+}
+
+/// Rewrites the Ethernet header for the next hop in neighbor slot `slot`, or punts.
+#[inline]
+fn link_out(topo: &Topology, p: &mut impl PacketBuf, slot: usize, role: usize) -> Verdict {
+    let our = if role == ACCESS { topo.access_mac } else { topo.core_mac };
+    match topo.neighbors.get(slot) {
+        Some(mac) => {
+            if ethernet::write_header(p.data_mut(), mac, our, ETHERTYPE_IPV6).is_err() {
+                return Verdict::Drop(Drop::Runt);
+            }
+            Verdict::Forward(role)
+        }
+        None => {
+            // The source MAC is still needed by whoever sends it later.
+            let _ = ethernet::write_header(p.data_mut(), [0; 6], our, ETHERTYPE_IPV6);
+            Verdict::Punt(Punt::Unresolved, role)
+        }
+    }
+}
+
+#[inline]
+fn decrement_hop_limit(p: &mut impl PacketBuf, hl: u8) {
+    if let Some(b) = p.data_mut().get_mut(ETH + 7) {
+        *b = hl - 1;
+    }
+}
+
+/// A frame received on the access port.
+#[inline]
+pub fn uplink(topo: &Topology, c: &WorkerCounters, p: &mut impl PacketBuf) -> Verdict {
+    let (src_mac, src, dst, hl) = match link_in(p, &topo.access_mac) {
+        Ok(v) => v,
+        Err(d) => return Verdict::Drop(d),
+    };
+    if is_multicast(&dst) {
+        return if is_nd(&p.data()[ETH..]) { Verdict::Punt(Punt::NeighborDiscovery, ACCESS) } else { Verdict::Drop(Drop::Unroutable) };
+    }
+    if topo.is_mine(&dst) {
+        return Verdict::Punt(if is_nd(&p.data()[ETH..]) { Punt::NeighborDiscovery } else { Punt::ForUs }, ACCESS);
+    }
+    // RFC 5213 §6.10.5: a link-local source is never forwarded.
+    if is_link_local(&src) {
+        return Verdict::Drop(Drop::LinkLocalSource);
+    }
+    if is_link_local(&dst) {
+        return Verdict::Drop(Drop::Unroutable);
+    }
+    let Some(node) = topo.attached.lookup(&src.octets()) else {
+        return Verdict::Drop(Drop::UnknownSource);
+    };
+    topo.neighbors.learn(node as usize, src_mac);
+    if hl <= 1 {
+        return Verdict::Punt(Punt::HopLimit, ACCESS);
+    }
+    let lma = topo.attached.node(node).map_or(0, |n| n.lma as usize);
+    match topo.mode {
+        Mode::Tunnel => {
+            let inner_len = p.data().len() - ETH;
+            if inner_len + tunnel::OUTER_LEN > topo.core_mtu {
+                return Verdict::Punt(Punt::TooBig, ACCESS);
+            }
+            decrement_hop_limit(p, hl);
+            if !p.prepend(tunnel::OUTER_LEN) {
+                return Verdict::Drop(Drop::NoHeadroom);
+            }
+            // [outer space 40][old Ethernet 14][inner] → [Ethernet][outer][inner]: the old
+            // Ethernet header is overwritten, so nothing moves.
+            if tunnel::encapsulate(&mut p.data_mut()[ETH..], &topo.proxy_coa, &topo.lmas[lma], topo.tunnel_hop_limit).is_err() {
+                return Verdict::Drop(Drop::Ipv6Malformed);
+            }
+            c.encapsulated.inc();
+            link_out(topo, p, topo.core_slot(lma), CORE)
+        }
+        Mode::Routed => {
+            if p.data().len() - ETH > topo.core_mtu {
+                return Verdict::Punt(Punt::TooBig, ACCESS);
+            }
+            decrement_hop_limit(p, hl);
+            link_out(topo, p, topo.core_slot(topo.core_next_hops.len().saturating_sub(1)), CORE)
+        }
+    }
+}
+
+/// A frame received on the core port.
+#[inline]
+pub fn downlink(topo: &Topology, c: &WorkerCounters, p: &mut impl PacketBuf) -> Verdict {
+    let (_, _, dst, _) = match link_in(p, &topo.core_mac) {
+        Ok(v) => v,
+        Err(d) => return Verdict::Drop(d),
+    };
+    if is_multicast(&dst) {
+        return if is_nd(&p.data()[ETH..]) { Verdict::Punt(Punt::NeighborDiscovery, CORE) } else { Verdict::Drop(Drop::Unroutable) };
+    }
+    if topo.mode == Mode::Tunnel {
+        if dst != topo.proxy_coa {
+            return Verdict::Drop(Drop::NotTunneled);
+        }
+        let ip = &p.data()[ETH..];
+        let chain = match ext::walk(ip) {
+            Ok(ch) => ch,
+            Err(_) => return Verdict::Drop(Drop::ExtensionHeaders),
+        };
+        if chain.upper_proto != ipv6::proto::IPV6 {
+            let nd = is_nd(ip);
+            return Verdict::Punt(if nd { Punt::NeighborDiscovery } else { Punt::ForUs }, CORE);
+        }
+        let dec = match tunnel::decapsulate(ip) {
+            Ok(d) => d,
+            Err(_) => return Verdict::Drop(Drop::TunnelInnerMalformed),
+        };
+        if topo.lma_index(&dec.outer_src).is_none() {
+            return Verdict::Drop(Drop::UnknownLma);
+        }
+        // [Ethernet][outer][inner] → [14 bytes reused as Ethernet][inner]
+        if !p.adj(dec.inner_offset) {
+            return Verdict::Drop(Drop::TunnelInnerMalformed);
+        }
+        p.truncate(ETH + dec.inner_len);
+        c.decapsulated.inc();
+    } else if topo.is_mine(&dst) {
+        return Verdict::Punt(if is_nd(&p.data()[ETH..]) { Punt::NeighborDiscovery } else { Punt::ForUs }, CORE);
+    }
+    deliver(topo, p)
+}
+
+/// Sends a (decapsulated) packet to the attached node it is addressed to.
+#[inline]
+fn deliver(topo: &Topology, p: &mut impl PacketBuf) -> Verdict {
+    let ip = &p.data()[ETH..];
+    let Ok(h) = ipv6::Header::new_checked(ip) else {
+        return Verdict::Drop(Drop::TunnelInnerMalformed);
+    };
+    let (dst, hl) = (h.dst_addr(), h.hop_limit());
+    if is_multicast(&dst) || is_link_local(&dst) {
+        return Verdict::Drop(Drop::Unroutable);
+    }
+    let Some(node) = topo.attached.lookup(&dst.octets()) else {
+        return Verdict::Drop(Drop::UnknownDestination);
+    };
+    if hl <= 1 {
+        return Verdict::Punt(Punt::HopLimit, CORE);
+    }
+    if p.data().len() - ETH > topo.access_mtu {
+        return Verdict::Punt(Punt::TooBig, CORE);
+    }
+    decrement_hop_limit(p, hl);
+    link_out(topo, p, node as usize, ACCESS)
+}
+

@@ -1,0 +1,199 @@
+//! Ethernet ports and their queues. Queue handles are `Send + !Sync` and move into exactly one
+//! worker, so no two cores ever share a queue.
+
+use crate::mempool::Mempool;
+use crate::{DpdkError, BURST};
+use dpdk_sys::rte_mbuf;
+use std::cell::Cell;
+use std::ffi::CString;
+use std::marker::PhantomData;
+
+/// A configured, started port.
+pub struct Port {
+    pub id: u16,
+    pub name: String,
+    pub mac: [u8; 6],
+    pub rx_queues: u16,
+    pub tx_queues: u16,
+}
+
+/// What the device says it can do, for refusing impossible configurations early.
+#[derive(Clone, Copy, Debug)]
+pub struct Capabilities {
+    pub max_rx_queues: u16,
+    pub max_tx_queues: u16,
+    pub driver: &'static str,
+}
+
+/// Counters of one port as the driver keeps them.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PortStats {
+    pub ipackets: u64,
+    pub opackets: u64,
+    pub ibytes: u64,
+    pub obytes: u64,
+    pub imissed: u64,
+    pub ierrors: u64,
+    pub oerrors: u64,
+    pub rx_nombuf: u64,
+}
+
+impl Port {
+    /// The port id of a probed device (`net_pcap0`, `0000:01:00.0`, ...).
+    pub fn find(name: &str) -> Result<u16, DpdkError> {
+        let cname = CString::new(name).map_err(|_| DpdkError { call: "rte_eth_dev_get_port_by_name", code: 22 })?;
+        let mut id = 0u16;
+        // SAFETY: valid name and out-pointer.
+        let rc = unsafe { dpdk_sys::rte_eth_dev_get_port_by_name(cname.as_ptr(), &mut id) };
+        if rc != 0 {
+            return Err(DpdkError { call: "rte_eth_dev_get_port_by_name", code: rc });
+        }
+        Ok(id)
+    }
+
+    pub fn capabilities(id: u16) -> Result<Capabilities, DpdkError> {
+        let mut info: dpdk_sys::rte_eth_dev_info = Default::default();
+        // SAFETY: valid port id and out-pointer.
+        let rc = unsafe { dpdk_sys::rte_eth_dev_info_get(id, &mut info) };
+        if rc != 0 {
+            return Err(DpdkError { call: "rte_eth_dev_info_get", code: rc });
+        }
+        let driver = if info.driver_name.is_null() {
+            "unknown"
+        } else {
+            // SAFETY: the driver name is a static string of the PMD.
+            let s = unsafe { std::ffi::CStr::from_ptr(info.driver_name) };
+            Box::leak(s.to_string_lossy().into_owned().into_boxed_str())
+        };
+        Ok(Capabilities { max_rx_queues: info.max_rx_queues, max_tx_queues: info.max_tx_queues, driver })
+    }
+
+    /// Configures `rxq` RX and `txq` TX queues with descriptors from `pool`, sets the MTU,
+    /// enables promiscuous mode and starts the port.
+    pub fn start(name: &str, rxq: u16, txq: u16, pool: &Mempool, mtu: u16, socket: i32) -> Result<Port, DpdkError> {
+        let id = Self::find(name)?;
+        let mut conf: dpdk_sys::rte_eth_conf = Default::default();
+        if rxq > 1 {
+            conf.rxmode.mq_mode = dpdk_sys::rte_eth_rx_mq_mode_RTE_ETH_MQ_RX_RSS;
+            let mut info: dpdk_sys::rte_eth_dev_info = Default::default();
+            // SAFETY: valid port id and out-pointer.
+            unsafe { dpdk_sys::rte_eth_dev_info_get(id, &mut info) };
+            // SAFETY: returns a constant.
+            conf.rx_adv_conf.rss_conf.rss_hf = unsafe { dpdk_sys::roagent_rss_ip() } & info.flow_type_rss_offloads;
+        }
+        // SAFETY: valid port id and configuration.
+        let rc = unsafe { dpdk_sys::rte_eth_dev_configure(id, rxq, txq, &conf) };
+        if rc != 0 {
+            return Err(DpdkError { call: "rte_eth_dev_configure", code: rc });
+        }
+        let (mut nrx, mut ntx) = (1024u16, 1024u16);
+        // SAFETY: valid port id and out-pointers.
+        unsafe { dpdk_sys::rte_eth_dev_adjust_nb_rx_tx_desc(id, &mut nrx, &mut ntx) };
+        for q in 0..rxq {
+            // SAFETY: configured port, valid pool; default queue configuration.
+            let rc = unsafe { dpdk_sys::rte_eth_rx_queue_setup(id, q, nrx, socket as u32, std::ptr::null(), pool.as_ptr()) };
+            if rc != 0 {
+                return Err(DpdkError { call: "rte_eth_rx_queue_setup", code: rc });
+            }
+        }
+        for q in 0..txq {
+            // SAFETY: configured port; default queue configuration.
+            let rc = unsafe { dpdk_sys::rte_eth_tx_queue_setup(id, q, ntx, socket as u32, std::ptr::null()) };
+            if rc != 0 {
+                return Err(DpdkError { call: "rte_eth_tx_queue_setup", code: rc });
+            }
+        }
+        if mtu != 1500 {
+            // SAFETY: valid port id.
+            let rc = unsafe { dpdk_sys::rte_eth_dev_set_mtu(id, mtu) };
+            if rc != 0 && rc != -(libc::ENOTSUP) {
+                return Err(DpdkError { call: "rte_eth_dev_set_mtu", code: rc });
+            }
+        }
+        // SAFETY: valid port id.
+        let rc = unsafe { dpdk_sys::rte_eth_dev_start(id) };
+        if rc != 0 {
+            return Err(DpdkError { call: "rte_eth_dev_start", code: rc });
+        }
+        // Frames to solicited-node multicast and to our MAC must all reach us; unicast
+        // frames for other hosts are dropped and counted by the worker.
+        // SAFETY: valid, started port. Not every PMD supports it; that is fine.
+        unsafe { dpdk_sys::rte_eth_promiscuous_enable(id) };
+        let mut mac: dpdk_sys::rte_ether_addr = Default::default();
+        // SAFETY: valid port id and out-pointer.
+        unsafe { dpdk_sys::rte_eth_macaddr_get(id, &mut mac) };
+        Ok(Port { id, name: name.to_string(), mac: mac.addr_bytes, rx_queues: rxq, tx_queues: txq })
+    }
+
+    pub fn rx_queue(&self, q: u16) -> RxQueue {
+        assert!(q < self.rx_queues);
+        RxQueue { port: self.id, queue: q, _not_sync: PhantomData }
+    }
+
+    pub fn tx_queue(&self, q: u16) -> TxQueue {
+        assert!(q < self.tx_queues);
+        TxQueue { port: self.id, queue: q, _not_sync: PhantomData }
+    }
+
+    pub fn stats(&self) -> PortStats {
+        let mut s: dpdk_sys::rte_eth_stats = Default::default();
+        // SAFETY: valid port id and out-pointer.
+        unsafe { dpdk_sys::rte_eth_stats_get(self.id, &mut s) };
+        PortStats {
+            ipackets: s.ipackets,
+            opackets: s.opackets,
+            ibytes: s.ibytes,
+            obytes: s.obytes,
+            imissed: s.imissed,
+            ierrors: s.ierrors,
+            oerrors: s.oerrors,
+            rx_nombuf: s.rx_nombuf,
+        }
+    }
+
+    /// Stops and closes the port (shutdown; queues must no longer be polled).
+    pub fn stop(&self) {
+        // SAFETY: valid port id; workers have returned.
+        unsafe {
+            dpdk_sys::rte_eth_dev_stop(self.id);
+            dpdk_sys::rte_eth_dev_close(self.id);
+        }
+    }
+}
+
+/// One RX queue of one port, owned by one core.
+pub struct RxQueue {
+    pub port: u16,
+    pub queue: u16,
+    _not_sync: PhantomData<Cell<()>>,
+}
+
+// SAFETY: a queue may move to the lcore that will poll it; !Sync keeps it single-threaded.
+unsafe impl Send for RxQueue {}
+
+impl RxQueue {
+    #[inline(always)]
+    pub fn rx_burst(&mut self, pkts: &mut [*mut rte_mbuf; BURST]) -> usize {
+        // SAFETY: this queue is polled by this thread only; the array has BURST slots.
+        unsafe { dpdk_sys::rte_eth_rx_burst(self.port, self.queue, pkts.as_mut_ptr(), BURST as u16) as usize }
+    }
+}
+
+/// One TX queue of one port, owned by one core, with its burst buffer.
+pub struct TxQueue {
+    pub port: u16,
+    pub queue: u16,
+    _not_sync: PhantomData<Cell<()>>,
+}
+
+// SAFETY: as RxQueue.
+unsafe impl Send for TxQueue {}
+
+impl TxQueue {
+    /// Sends `pkts`; returns how many the driver took. The caller owns the rest.
+    #[inline(always)]
+    pub fn tx_burst(&mut self, pkts: &mut [*mut rte_mbuf]) -> usize {
+        // SAFETY: this queue is used by this thread only; the mbufs are ours to hand over.
+        unsafe { dpdk_sys::rte_eth_tx_burst(self.port, self.queue, pkts.as_mut_ptr(), pkts.len() as u16) as usize }
+    }
+}

@@ -1,0 +1,148 @@
+//! The worker loop: one EAL lcore polls its RX queue of each port, decides per packet
+//! (`forward`), and sends in bursts on its own TX queue of each port. No lock, no allocation,
+//! no syscall, no shared read-modify-write: counters are this core's own.
+
+use crate::counters::{Drop, WorkerCounters, ACCESS, CORE};
+use crate::forward::{self, Topology, Verdict};
+use crate::mbuf::Mbuf;
+use crate::port::{RxQueue, TxQueue};
+use crate::ring;
+use crate::{rdtsc, BURST};
+use dpdk_sys::rte_mbuf;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Arc;
+
+/// Packs a punt reason and port role into the mbuf tag.
+#[inline(always)]
+pub fn punt_tag(why: crate::counters::Punt, role: usize) -> u32 {
+    ((role as u32) << 8) | why as u32
+}
+
+/// Unpacks a tag written by [`punt_tag`].
+pub fn untag(tag: u32) -> (Option<crate::counters::Punt>, usize) {
+    let why = crate::counters::Punt::ALL.get((tag & 0xff) as usize).copied();
+    (why, ((tag >> 8) & 1) as usize)
+}
+
+/// Everything one worker owns.
+pub struct Worker {
+    pub id: usize,
+    /// Indexed by port role (ACCESS, CORE).
+    pub rx: [RxQueue; 2],
+    pub tx: [TxQueue; 2],
+    /// Packets for the control core.
+    pub to_control: ring::Producer,
+    /// Packets from the control core to send; their tag says the role of the port to use.
+    pub from_control: ring::Consumer,
+    pub counters: Arc<WorkerCounters>,
+    pub topo: Arc<Topology>,
+    pub stop: Arc<AtomicBool>,
+}
+
+struct TxBuf {
+    pkts: [*mut rte_mbuf; BURST],
+    len: usize,
+}
+
+impl Worker {
+    /// Polls until `stop` is set, then flushes and returns 0.
+    pub fn run(mut self) -> i32 {
+        let mut rx_pkts: [*mut rte_mbuf; BURST] = [std::ptr::null_mut(); BURST];
+        let mut txb = [TxBuf { pkts: [std::ptr::null_mut(); BURST], len: 0 }, TxBuf { pkts: [std::ptr::null_mut(); BURST], len: 0 }];
+        let c = self.counters.clone();
+        let topo = self.topo.clone();
+        while !self.stop.load(Relaxed) {
+            let t0 = rdtsc();
+            let mut got = 0;
+            for role in [ACCESS, CORE] {
+                let n = self.rx[role].rx_burst(&mut rx_pkts);
+                if n == 0 {
+                    continue;
+                }
+                got += n;
+                c.rx_packets[role].add(n as u64);
+                for i in 0..n {
+                    // SAFETY: the driver handed us n valid mbufs; each is taken once.
+                    let mut m = unsafe { Mbuf::from_raw(NonNull::new_unchecked(rx_pkts[i])) };
+                    c.rx_bytes[role].add(m.len() as u64);
+                    let v = if m.segments() != 1 {
+                        Verdict::Drop(Drop::MultiSegment)
+                    } else if role == ACCESS {
+                        forward::uplink(&topo, &c, &mut m)
+                    } else {
+                        forward::downlink(&topo, &c, &mut m)
+                    };
+                    self.act(v, role, m, &mut txb);
+                }
+            }
+            // Replies and resolved packets from the control core.
+            let n = self.from_control.pop_burst(&mut rx_pkts);
+            for &p in &rx_pkts[..n] {
+                // SAFETY: dequeued from our ring, so ours.
+                let m = unsafe { Mbuf::from_raw(NonNull::new_unchecked(p)) };
+                let role = (m.tag() & 1) as usize;
+                c.injected.inc();
+                self.queue_tx(role, m, &mut txb);
+            }
+            got += n;
+            for role in [ACCESS, CORE] {
+                self.flush(role, &mut txb[role]);
+            }
+            if got > 0 {
+                c.polls_busy.inc();
+                c.busy_cycles.add(rdtsc().wrapping_sub(t0));
+            } else {
+                c.polls_idle.inc();
+            }
+        }
+        for role in [ACCESS, CORE] {
+            self.flush(role, &mut txb[role]);
+        }
+        0
+    }
+
+    #[inline(always)]
+    fn act(&mut self, v: Verdict, in_role: usize, mut m: Mbuf, txb: &mut [TxBuf; 2]) {
+        let c = &self.counters;
+        match v {
+            Verdict::Forward(role) => self.queue_tx(role, m, txb),
+            Verdict::Drop(why) => c.dropped(in_role, why),
+            Verdict::Punt(why, role) => {
+                c.punts[why as usize].inc();
+                m.set_tag(punt_tag(why, role));
+                if self.to_control.push(m).is_err() {
+                    c.dropped(in_role, Drop::RingFull);
+                }
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn queue_tx(&mut self, role: usize, m: Mbuf, txb: &mut [TxBuf; 2]) {
+        let b = &mut txb[role];
+        if b.len == BURST {
+            self.flush(role, b);
+        }
+        self.counters.tx_bytes[role].add(m.len() as u64);
+        b.pkts[b.len] = m.into_raw();
+        b.len += 1;
+    }
+
+    #[inline(always)]
+    fn flush(&mut self, role: usize, b: &mut TxBuf) {
+        if b.len == 0 {
+            return;
+        }
+        let sent = self.tx[role].tx_burst(&mut b.pkts[..b.len]);
+        let c = &self.counters;
+        c.tx_packets[role].add(sent as u64);
+        for &p in &b.pkts[sent..b.len] {
+            // SAFETY: the driver did not take these; they are still ours.
+            let m = unsafe { Mbuf::from_raw(NonNull::new_unchecked(p)) };
+            c.tx_bytes[role].add(0u64.wrapping_sub(m.len() as u64));
+            c.dropped(role, Drop::TxFull);
+        }
+        b.len = 0;
+    }
+}

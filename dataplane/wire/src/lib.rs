@@ -1,0 +1,20 @@
+//! Packet views and rewrites for roagent, in plain Rust with no DPDK.
+//!
+//! Views (`Foo<T: AsRef<[u8]>>`) validate length once in `new_checked`; no accessor can
+//! panic or read out of bounds afterwards. `Repr`s build messages for signaling and tests.
+//! Every rejection is a small `Copy` [`Error`] whose reason doubles as a drop counter name.
+
+pub mod checksum;
+pub mod error;
+
+pub mod ethernet;
+pub mod ipv6;
+pub mod ext;
+pub mod icmpv6;
+pub mod nd;
+pub mod tunnel;
+pub mod rh2;
+pub mod hao;
+pub mod mobility;
+
+pub use error::{Error, Result};
