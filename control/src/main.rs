@@ -27,7 +27,7 @@ enum Cmd {
         #[arg(long, value_name = "N")]
         stats_period: Option<u64>,
         /// Stop by itself after this many seconds (demos, tests, benchmarks).
-        #[arg(long, value_name = "SECONDS")]
+        #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
         duration: Option<f64>,
         /// EAL arguments, after `--`; appended to eal.args of the configuration.
         #[arg(last = true)]

@@ -1,1 +1,6 @@
-//! Support for the end-to-end tests: pcap files, network namespaces, the MN1 test peer.
+//! Support for the end-to-end tests: pcap files, running the binary on virtual devices,
+//! network namespaces, and test frames.
+
+pub mod packets;
+pub mod pcap;
+pub mod run;

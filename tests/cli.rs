@@ -1,0 +1,90 @@
+//! The binary refuses bad configuration and arguments at start with one line that names the
+//! field and the problem, and exits 2.
+
+use e2e::run::{roagent_bin, Scratch};
+use std::process::Command;
+
+const GOOD: &str = r#"
+[ports.access]
+device = "net_null0"
+[ports.core]
+device = "net_null1"
+[mag]
+proxy_coa = "2001:db8:c0::1"
+[[lma]]
+address = "2001:db8:c0::2"
+[[node]]
+name = "mn2"
+prefixes = ["2001:db8:3::/64"]
+"#;
+
+fn roagent(args: &[&str]) -> (i32, String, String) {
+    let o = Command::new(roagent_bin()).args(args).output().unwrap();
+    (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).into(), String::from_utf8_lossy(&o.stderr).into())
+}
+
+fn check(text: &str) -> (i32, String, String) {
+    let s = Scratch::new("cli");
+    let p = s.0.join("c.toml");
+    std::fs::write(&p, text).unwrap();
+    roagent(&["check-config", p.to_str().unwrap()])
+}
+
+#[test]
+fn good_config_is_accepted() {
+    let (code, out, err) = check(GOOD);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("ok (1 LMA(s), 1 attached node(s), Tunnel mode)"), "{out}");
+}
+
+#[test]
+fn bad_config_is_refused_with_one_line_naming_the_field() {
+    for (text, expect) in [
+        (GOOD.replace("2001:db8:c0::2", "ff02::2"), "lma[0].address: ff02::2 is not a global unicast address"),
+        (GOOD.replace("[mag]", "[mag]\nmode = \"bridged\""), "unknown variant `bridged`"),
+        (GOOD.replace("/64", "/64\", \"2001:db8:3::/64"), "node[0].prefixes[1]: is already used by another node"),
+        (GOOD.replace("proxy_coa = \"2001:db8:c0::1\"", "proxy_coa = \"not-an-address\""), "invalid IPv6 address syntax"),
+        ("this is not toml".to_string(), "c.toml:1:"),
+    ] {
+        let (code, _, err) = check(&text);
+        assert_eq!(code, 2, "{expect}: {err}");
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+        assert!(err.starts_with("roagent: config error: "), "{err}");
+        assert!(err.contains(expect), "{err:?} should contain {expect:?}");
+    }
+}
+
+#[test]
+fn missing_file_and_bad_arguments_are_one_line() {
+    let (code, _, err) = roagent(&["check-config", "/nonexistent/roagent.toml"]);
+    assert_eq!((code, err.lines().count()), (2, 1), "{err}");
+    assert!(err.contains("/nonexistent/roagent.toml: cannot read"), "{err}");
+
+    let (code, _, err) = roagent(&["run", "--config", "x.toml", "--duration", "soon"]);
+    assert_eq!((code, err.lines().count()), (2, 1), "{err}");
+    assert!(err.contains("--duration"), "{err}");
+
+    let s = Scratch::new("cli");
+    let p = s.0.join("c.toml");
+    std::fs::write(&p, GOOD).unwrap();
+    let (code, _, err) = roagent(&["run", "--config", p.to_str().unwrap(), "--duration", "-1"]);
+    assert_eq!((code, err.lines().count()), (2, 1), "{err}");
+    assert!(err.contains("--duration: -1 is not a positive number of seconds"), "{err}");
+
+    let (code, _, err) = roagent(&["frobnicate"]);
+    assert_eq!((code, err.lines().count()), (2, 1), "{err}");
+}
+
+#[test]
+fn a_device_dpdk_cannot_open_is_named() {
+    // Passes validation, fails in the EAL: the error still names the field.
+    let s = Scratch::new("cli");
+    let p = s.0.join("c.toml");
+    let text = format!("[eal]\nargs = {}\n{}", e2e::run::eal_args(&format!("ro{}cli", std::process::id())), GOOD.replace("net_null1", "net_pcap1,rx_pcap=/nonexistent.pcap,tx_pcap=/tmp/x.pcap"));
+    std::fs::write(&p, text).unwrap();
+    let (code, _, err) = roagent(&["run", "--config", p.to_str().unwrap(), "--duration", "1"]);
+    assert_eq!(code, 1, "{err}");
+    let last = err.lines().last().unwrap_or("");
+    assert!(last.starts_with("roagent: "), "{err}");
+    assert!(last.contains("eal") || last.contains("ports.core.device"), "{last}");
+}

@@ -1,0 +1,143 @@
+//! Runs the real `roagent` binary on `net_pcap` virtual devices: frames in from pcap files,
+//! frames out into pcap files, final counters from its standard output.
+
+use crate::pcap;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// MACs the `net_pcap` driver gives its ports: 02:70:63:61:70:<port id> ("\x02pcap").
+pub const ACCESS_MAC: [u8; 6] = [0x02, 0x70, 0x63, 0x61, 0x70, 0x00];
+pub const CORE_MAC: [u8; 6] = [0x02, 0x70, 0x63, 0x61, 0x70, 0x01];
+
+/// The binary under test: `$ROAGENT_BIN`, else `target/<profile>/roagent` next to the tests.
+pub fn roagent_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("ROAGENT_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().unwrap();
+    // target/<profile>/deps/<test> → target/<profile>/roagent
+    let p = exe.parent().and_then(Path::parent).unwrap().join("roagent");
+    assert!(p.exists(), "{} is missing: build it first (cargo build -p control), or set ROAGENT_BIN", p.display());
+    p
+}
+
+/// A scratch directory removed on drop unless the test failed (kept for inspection).
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    pub fn new(name: &str) -> Scratch {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let p = std::env::temp_dir().join(format!("roagent-{name}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
+        std::fs::create_dir_all(&p).unwrap();
+        Scratch(p)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// The counters roagent printed at exit (`name{labels} value` lines).
+#[derive(Debug, Default)]
+pub struct Counters(pub HashMap<String, u64>);
+
+impl Counters {
+    pub fn parse(stdout: &str) -> Counters {
+        Counters(
+            stdout
+                .lines()
+                .filter(|l| l.starts_with("roagent_"))
+                .filter_map(|l| {
+                    let (k, v) = l.rsplit_once(' ')?;
+                    Some((k.to_string(), v.parse().ok()?))
+                })
+                .collect(),
+        )
+    }
+
+    /// A counter's value; absent counters are 0.
+    pub fn get(&self, key: &str) -> u64 {
+        self.0.get(key).copied().unwrap_or(0)
+    }
+
+    pub fn drop(&self, port: &str, reason: &str) -> u64 {
+        self.get(&format!("roagent_dropped_packets_total{{port=\"{port}\",reason=\"{reason}\"}}"))
+    }
+
+    /// Sum of every drop counter.
+    pub fn drops_total(&self) -> u64 {
+        self.0.iter().filter(|(k, _)| k.starts_with("roagent_dropped_packets_total")).map(|(_, v)| v).sum()
+    }
+}
+
+pub struct PcapRun {
+    pub access_out: Vec<Vec<u8>>,
+    pub core_out: Vec<Vec<u8>>,
+    pub counters: Counters,
+    pub output: Output,
+    pub scratch: Scratch,
+}
+
+impl PcapRun {
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+}
+
+/// EAL arguments for a test process: two lcores, no hugepages, a private file prefix.
+pub fn eal_args(prefix: &str) -> String {
+    format!(r#"["-l", "0-1", "--no-huge", "-m", "512", "--no-shconf", "--file-prefix", "{prefix}", "--log-level", "lib.eal:warning", "--log-level", "pmd.net.pcap:warning"]"#)
+}
+
+/// Runs roagent with `body` (the TOML after `[eal]` and `[ports]`) for `seconds`, feeding
+/// `access_in` and `core_in` to the two ports.
+pub fn run_pcap(name: &str, body: &str, access_in: &[Vec<u8>], core_in: &[Vec<u8>], seconds: f64) -> PcapRun {
+    let scratch = Scratch::new(name);
+    let d = &scratch.0;
+    pcap::write(&d.join("access_in.pcap"), access_in).unwrap();
+    pcap::write(&d.join("core_in.pcap"), core_in).unwrap();
+    let cfg = format!(
+        "[eal]\nargs = {}\n[ports.access]\ndevice = \"net_pcap0,rx_pcap={dir}/access_in.pcap,tx_pcap={dir}/access_out.pcap\"\n[ports.core]\ndevice = \"net_pcap1,rx_pcap={dir}/core_in.pcap,tx_pcap={dir}/core_out.pcap\"\n{body}",
+        eal_args(&format!("ro{}{name}", std::process::id())),
+        dir = d.display()
+    );
+    std::fs::write(d.join("roagent.toml"), &cfg).unwrap();
+    let output = Command::new(roagent_bin())
+        .args(["run", "--config"])
+        .arg(d.join("roagent.toml"))
+        .args(["--duration", &seconds.to_string()])
+        .output()
+        .expect("roagent runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "roagent failed: {}\n{stdout}\n{}", output.status, String::from_utf8_lossy(&output.stderr));
+    PcapRun {
+        access_out: pcap::read(&d.join("access_out.pcap")).unwrap(),
+        core_out: pcap::read(&d.join("core_out.pcap")).unwrap(),
+        counters: Counters::parse(&stdout),
+        output,
+        scratch,
+    }
+}
+
+/// Problems tshark reports in a pcap: malformed packets and bad checksums (with UDP
+/// checksum validation on). Empty when all is well.
+pub fn tshark_problems(path: &Path) -> Vec<String> {
+    let out = Command::new("tshark")
+        .args(["-n", "-r"])
+        .arg(path)
+        .args(["-o", "udp.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE", "-V"])
+        .output()
+        .expect("tshark is installed (scripts/setup-host)");
+    assert!(out.status.success(), "tshark failed on {}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains("Malformed") || l.contains("[Checksum Status: Bad]") || l.contains("Expert Info (Error"))
+        .map(|l| l.trim().to_string())
+        .collect()
+}
