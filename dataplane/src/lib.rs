@@ -11,6 +11,7 @@ pub mod mempool;
 pub mod forward;
 pub mod neighbor;
 pub mod attached;
+pub mod bindings;
 pub mod port;
 pub mod ring;
 pub mod worker;

@@ -1,0 +1,151 @@
+//! Rate limits for agent-originated messages, token buckets like RFC 4443 §2.4(f): one per
+//! source of the invoking packet and one overall (RFC 6275 §9.3.3 asks Binding Errors to be
+//! limited "in the same manner as is done for ICMPv6 messages"; we limit every reply, since
+//! each one is sent on behalf of an attached node that never asked for it).
+
+use core::net::Ipv6Addr;
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// Tokens are counted in millionths so refill is exact for whole-millisecond clocks.
+const SCALE: u64 = 1_000_000;
+/// At most this many per-source buckets; beyond it, new sources share the overall bucket
+/// only (a flood of spoofed sources must not grow memory).
+const MAX_SOURCES: usize = 65_536;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TokenBucket {
+    /// Tokens per second.
+    rate: u64,
+    /// Capacity in tokens.
+    burst: u64,
+    level: u64,
+    last: Duration,
+}
+
+impl TokenBucket {
+    /// A full bucket.
+    pub fn new(rate: u32, burst: u32, now: Duration) -> Self {
+        let burst = u64::from(burst.max(1));
+        TokenBucket { rate: u64::from(rate), burst, level: burst * SCALE, last: now }
+    }
+
+    fn refill(&mut self, now: Duration) {
+        let dt = now.saturating_sub(self.last);
+        self.last = self.last.max(now);
+        let add = (dt.as_micros() as u64).saturating_mul(self.rate);
+        self.level = self.level.saturating_add(add).min(self.burst * SCALE);
+    }
+
+    /// True when a token was available at `now`, and takes it.
+    pub fn take(&mut self, now: Duration) -> bool {
+        self.refill(now);
+        if self.level >= SCALE {
+            self.level -= SCALE;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn can_take(&mut self, now: Duration) -> bool {
+        self.refill(now);
+        self.level >= SCALE
+    }
+
+    fn is_full(&mut self, now: Duration) -> bool {
+        self.refill(now);
+        self.level >= self.burst * SCALE
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LimitConfig {
+    pub per_source_rate: u32,
+    pub per_source_burst: u32,
+    pub total_rate: u32,
+    pub total_burst: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct RateLimiter {
+    cfg: LimitConfig,
+    per_source: HashMap<Ipv6Addr, TokenBucket>,
+    total: TokenBucket,
+}
+
+impl RateLimiter {
+    pub fn new(cfg: LimitConfig, now: Duration) -> Self {
+        RateLimiter {
+            cfg,
+            per_source: HashMap::new(),
+            total: TokenBucket::new(cfg.total_rate, cfg.total_burst, now),
+        }
+    }
+
+    /// True when a reply to a packet from `source` may be sent at `now`; takes a token from
+    /// both buckets only when both have one.
+    pub fn allow(&mut self, source: Ipv6Addr, now: Duration) -> bool {
+        if !self.total.can_take(now) {
+            return false;
+        }
+        if !self.per_source.contains_key(&source) && self.per_source.len() >= MAX_SOURCES {
+            self.prune(now);
+        }
+        if self.per_source.len() < MAX_SOURCES || self.per_source.contains_key(&source) {
+            let cfg = self.cfg;
+            let b = self.per_source.entry(source).or_insert_with(|| {
+                TokenBucket::new(cfg.per_source_rate, cfg.per_source_burst, now)
+            });
+            if !b.take(now) {
+                return false;
+            }
+        }
+        self.total.take(now)
+    }
+
+    /// Forgets sources whose bucket has refilled: they are indistinguishable from new ones.
+    pub fn prune(&mut self, now: Duration) {
+        self.per_source.retain(|_, b| !b.is_full(now));
+    }
+
+    pub fn sources(&self) -> usize {
+        self.per_source.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn bucket_bursts_then_refills() {
+        let mut b = TokenBucket::new(10, 3, ms(0));
+        assert!(b.take(ms(0)) && b.take(ms(0)) && b.take(ms(0)));
+        assert!(!b.take(ms(0)));
+        assert!(!b.take(ms(99)));
+        assert!(b.take(ms(100)));
+        assert!(!b.take(ms(100)));
+    }
+
+    #[test]
+    fn per_source_and_total() {
+        let cfg =
+            LimitConfig { per_source_rate: 1, per_source_burst: 2, total_rate: 10, total_burst: 3 };
+        let mut r = RateLimiter::new(cfg, ms(0));
+        let a: Ipv6Addr = "2001:db8::a".parse().unwrap();
+        let b: Ipv6Addr = "2001:db8::b".parse().unwrap();
+        assert!(r.allow(a, ms(0)));
+        assert!(r.allow(a, ms(0)));
+        assert!(!r.allow(a, ms(0)), "per-source burst is 2");
+        assert!(r.allow(b, ms(0)));
+        assert!(!r.allow(b, ms(0)), "total burst is 3");
+        assert!(r.allow(b, ms(1000)));
+        r.prune(ms(10_000));
+        assert_eq!(r.sources(), 0);
+    }
+}
