@@ -269,7 +269,7 @@ impl ControlCore {
     /// ICMPv6 error about `m` to its source (RFC 4443), rate-limited.
     fn icmp_error(&mut self, now: Duration, m: &Mbuf, role: usize, kind: ErrorKind) {
         let invoking = m.data().get(ETH..).unwrap_or(&[]);
-        if !icmpv6::may_send_error(invoking) {
+        if !icmpv6::may_send_error_kind(invoking, &kind) {
             self.counters.icmp_not_allowed.inc();
             return;
         }
