@@ -101,6 +101,10 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), String> {
     eprintln!("roagent: mempool {n_mbufs} mbufs x {data_room} bytes; control core on lcore {}, workers on lcores {:?}", eal.main_lcore(), lcores);
 
     let topo = Arc::new(topology(&cfg, access.mac, core.mac));
+    // Room for every binding plus those replaced or deleted but still in a grace period.
+    let records = cfg.reflector.max_bindings.saturating_add(cfg.reflector.max_bindings / 8 + 1024);
+    let (table, mut readers) = dataplane::bindings::table("roagent_bindings", records, nw as u32, socket).map_err(|e| format!("binding table ({records} entries): {e}"))?;
+    let agent = crate::agent::Agent::new(cfg.reflector.to_reflector(), entropy()?, table);
     let stop = Arc::new(AtomicBool::new(false));
     let mut from_workers = Vec::new();
     let mut to_workers = Vec::new();
@@ -121,10 +125,11 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), String> {
             counters: c,
             topo: topo.clone(),
             stop: stop.clone(),
+            bindings: readers.remove(0),
         };
         eal.launch(lcore, move || w.run()).map_err(|e| format!("lcore {lcore}: {e}"))?;
     }
-    let mut control = ControlCore::new(topo.clone(), pool.clone(), from_workers, to_workers, cfg.control.icmp_errors_per_sec);
+    let mut control = ControlCore::new(topo.clone(), pool.clone(), from_workers, to_workers, cfg.control.icmp_errors_per_sec, agent);
     eprintln!("roagent: running ({} attached node(s), {} LMA(s), {:?} mode)", topo.attached.len(), topo.lmas.len(), topo.mode);
 
     let start = Instant::now();
@@ -158,7 +163,7 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), String> {
     control.poll(start.elapsed());
     control.drain();
     report::print_port_stats(&ports, &counters);
-    report::print_counters(&counters, &control.counters, &pool);
+    report::print_counters(&counters, &control.counters, &control.agent.counters, &pool);
     access.stop();
     core.stop();
     drop(control);
@@ -166,6 +171,16 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), String> {
         return Err("a worker lcore returned an error".into());
     }
     Ok(())
+}
+
+/// Randomness for Kcn and nonces: the OS's, unless a test fixes it.
+fn entropy() -> Result<Box<dyn reflector::Entropy + Send>, String> {
+    if let Ok(seed) = std::env::var("ROAGENT_INSECURE_TEST_ENTROPY") {
+        let seed: u64 = seed.parse().map_err(|_| format!("ROAGENT_INSECURE_TEST_ENTROPY: {seed:?} is not a number"))?;
+        eprintln!("roagent: WARNING: Kcn and nonces are predictable (ROAGENT_INSECURE_TEST_ENTROPY={seed}); for tests only");
+        return Ok(Box::new(reflector::TestEntropy::new(seed)));
+    }
+    Ok(Box::new(reflector::OsEntropy::new().map_err(|e| format!("/dev/urandom: {e}"))?))
 }
 
 fn topology(cfg: &Config, access_mac: [u8; 6], core_mac: [u8; 6]) -> Topology {

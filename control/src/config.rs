@@ -20,6 +20,84 @@ pub struct Config {
     pub nodes: Vec<Node>,
     #[serde(default)]
     pub control: Control,
+    #[serde(default)]
+    pub reflector: ReflectorCfg,
+}
+
+/// The Route Optimization Agent's correspondent-node settings (RFC 6275 §5.2, §12).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReflectorCfg {
+    /// Seconds between new nonces (and Kcn); at most 30 so every token lives ≥ 210 s.
+    #[serde(default = "default_nonce_interval")]
+    pub nonce_interval: u64,
+    /// Binding cache capacity; a Binding Update beyond it is answered with status 130.
+    #[serde(default = "default_max_bindings")]
+    pub max_bindings: u32,
+    /// Longest binding lifetime granted, seconds (RFC 6275 MAX_RR_BINDING_LIFETIME = 420).
+    #[serde(default = "default_max_lifetime")]
+    pub max_lifetime: u64,
+    /// Signaling replies per second to one source, and the burst allowed.
+    #[serde(default = "default_per_source")]
+    pub replies_per_sec_per_source: u32,
+    #[serde(default = "default_burst_per_source")]
+    pub reply_burst_per_source: u32,
+    /// Signaling replies per second in all, and the burst allowed.
+    #[serde(default = "default_total")]
+    pub replies_per_sec_total: u32,
+    #[serde(default = "default_burst_total")]
+    pub reply_burst_total: u32,
+}
+
+impl Default for ReflectorCfg {
+    fn default() -> Self {
+        ReflectorCfg {
+            nonce_interval: default_nonce_interval(),
+            max_bindings: default_max_bindings(),
+            max_lifetime: default_max_lifetime(),
+            replies_per_sec_per_source: default_per_source(),
+            reply_burst_per_source: default_burst_per_source(),
+            replies_per_sec_total: default_total(),
+            reply_burst_total: default_burst_total(),
+        }
+    }
+}
+
+fn default_nonce_interval() -> u64 {
+    30
+}
+fn default_max_bindings() -> u32 {
+    1 << 20
+}
+fn default_max_lifetime() -> u64 {
+    420
+}
+fn default_per_source() -> u32 {
+    5
+}
+fn default_burst_per_source() -> u32 {
+    10
+}
+fn default_total() -> u32 {
+    1000
+}
+fn default_burst_total() -> u32 {
+    2000
+}
+
+impl ReflectorCfg {
+    pub fn to_reflector(&self) -> reflector::Config {
+        use std::time::Duration;
+        reflector::Config {
+            nonce_interval: Duration::from_secs(self.nonce_interval),
+            max_bindings: self.max_bindings as usize,
+            max_lifetime: Duration::from_secs(self.max_lifetime),
+            replies_per_sec_per_source: self.replies_per_sec_per_source,
+            reply_burst_per_source: self.reply_burst_per_source,
+            replies_per_sec_total: self.replies_per_sec_total,
+            reply_burst_total: self.reply_burst_total,
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -257,6 +335,21 @@ impl Config {
         if self.ports.access.name() == self.ports.core.name() {
             return Err(err("ports.core.device", "names the same device as ports.access.device"));
         }
+        let r = &self.reflector;
+        if !(1..=30).contains(&r.nonce_interval) {
+            return Err(err("reflector.nonce_interval", format!("{} is outside 1..=30 seconds (tokens must live 210 s, RFC 6275 §5.2.7)", r.nonce_interval)));
+        }
+        if !(1..=1 << 24).contains(&r.max_bindings) {
+            return Err(err("reflector.max_bindings", format!("{} is outside 1..=16777216", r.max_bindings)));
+        }
+        if !(4..=420).contains(&r.max_lifetime) {
+            return Err(err("reflector.max_lifetime", format!("{} is outside 4..=420 seconds (RFC 6275 §12 MAX_RR_BINDING_LIFETIME)", r.max_lifetime)));
+        }
+        for (f, v) in [("reply_burst_per_source", r.reply_burst_per_source), ("reply_burst_total", r.reply_burst_total)] {
+            if v == 0 {
+                return Err(err(format!("reflector.{f}"), "must be at least 1"));
+            }
+        }
         let m = &self.mag;
         if !is_global_unicast(&m.proxy_coa) {
             return Err(err("mag.proxy_coa", format!("{} is not a global unicast address", m.proxy_coa)));
@@ -373,6 +466,7 @@ prefixes = ["2001:db8:3::/64"]
         assert_eq!(c.mag.mode, Mode::Tunnel);
         assert_eq!(c.mag.access_link_local, "fe80::1".parse::<Ipv6Addr>().unwrap());
         assert!(c.nodes[0].agent);
+        assert_eq!((c.reflector.nonce_interval, c.reflector.max_lifetime, c.reflector.max_bindings), (30, 420, 1 << 20));
         assert_eq!(c.lma_of(&c.nodes[0]), 0);
     }
 
@@ -388,6 +482,8 @@ prefixes = ["2001:db8:3::/64"]
         assert_eq!(problem(&GOOD.replace("net_pcap1,", "net_pcap0,")), "ports.core.device: names the same device as ports.access.device");
         assert_eq!(problem(&GOOD.replace("[ports.core]", "[ports.core]\nmtu = 100")), "ports.core.mtu: 100 is outside 1280..=9000 (IPv6 minimum MTU is 1280)");
         assert_eq!(problem(&GOOD.replace("prefixes = [\"2001:db8:3::/64\"]", "")), "node[0].prefixes: a node needs at least one prefix or address");
+        assert_eq!(problem(&format!("{GOOD}[reflector]\nnonce_interval = 60\n")), "reflector.nonce_interval: 60 is outside 1..=30 seconds (tokens must live 210 s, RFC 6275 §5.2.7)");
+        assert_eq!(problem(&format!("{GOOD}[reflector]\nmax_lifetime = 600\n")), "reflector.max_lifetime: 600 is outside 4..=420 seconds (RFC 6275 §12 MAX_RR_BINDING_LIFETIME)");
         assert!(problem(&GOOD.replace("[mag]\nproxy_coa = \"2001:db8:c0::1\"", "")).contains("missing field `mag`"));
     }
 

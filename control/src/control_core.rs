@@ -65,10 +65,11 @@ pub struct ControlCore {
     icmp: TokenBucket,
     pending: Vec<Option<Pending>>,
     pub counters: Arc<ControlCounters>,
+    pub(crate) agent: crate::agent::Agent,
 }
 
 impl ControlCore {
-    pub fn new(topo: Arc<Topology>, pool: Arc<Mempool>, from_workers: Vec<ring::Consumer>, to_workers: Vec<ring::Producer>, icmp_per_sec: u32) -> Self {
+    pub fn new(topo: Arc<Topology>, pool: Arc<Mempool>, from_workers: Vec<ring::Consumer>, to_workers: Vec<ring::Producer>, icmp_per_sec: u32, agent: crate::agent::Agent) -> Self {
         let slots = topo.neighbors.len();
         ControlCore {
             topo,
@@ -79,6 +80,7 @@ impl ControlCore {
             icmp: TokenBucket::new(icmp_per_sec, icmp_per_sec.max(1)),
             pending: (0..slots).map(|_| None).collect(),
             counters: Arc::default(),
+            agent,
         }
     }
 
@@ -103,16 +105,20 @@ impl ControlCore {
         match why {
             Some(Punt::NeighborDiscovery) | Some(Punt::ForUs) => self.local(now, m, role),
             Some(Punt::HopLimit) => self.icmp_error(now, &m, role, ErrorKind::TimeExceeded(0)),
-            Some(Punt::TooBig) => {
+            Some(why @ (Punt::TooBig | Punt::TooBigOptimized)) => {
                 let mtu = if role == ACCESS {
                     let outer = if self.topo.mode == Mode::Tunnel { tunnel::OUTER_LEN } else { 0 };
-                    self.topo.core_mtu - outer
+                    // With route optimization the Type 2 Routing Header counts too.
+                    let rh2 = if why == Punt::TooBigOptimized { wire::rh2::LEN } else { 0 };
+                    self.topo.core_mtu - outer - rh2
                 } else {
                     self.topo.access_mtu
                 };
                 self.icmp_error(now, &m, role, ErrorKind::PacketTooBig { mtu: mtu as u32 })
             }
             Some(Punt::Unresolved) => self.hold(now, m, role),
+            Some(Punt::Mobility) => self.on_mobility(now, &m),
+            Some(Punt::HomeAddressUnverified) => self.on_unverified_home_address(now, &m),
             _ => self.counters.unhandled.inc(),
         }
     }
@@ -202,7 +208,7 @@ impl ControlCore {
     }
 
     /// A packet ready to go but for the next hop's MAC: hold it and solicit.
-    fn hold(&mut self, now: Duration, m: Mbuf, role: usize) {
+    pub(crate) fn hold(&mut self, now: Duration, m: Mbuf, role: usize) {
         let ip = m.data().get(ETH..).unwrap_or(&[]);
         let Ok(h) = ipv6::Header::new_checked(ip) else { return };
         let dst = h.dst_addr();
@@ -248,8 +254,9 @@ impl ControlCore {
         }
     }
 
-    /// Timers: solicitation retransmits, giving up on silent neighbors.
+    /// Timers: solicitation retransmits, giving up on silent neighbors, the agent's timers.
     pub fn tick(&mut self, now: Duration) {
+        self.agent_tick(now);
         for slot in 0..self.pending.len() {
             let due = matches!(&self.pending[slot], Some(p) if p.last.is_some_and(|t| now.saturating_sub(t) >= RETRANS));
             if !due {
@@ -285,26 +292,9 @@ impl ControlCore {
             let src = self.topo.access_link_local;
             self.send(ACCESS, peer, |out| icmpv6::build_error(out, &src, &to, kind, invoking))
         } else {
-            // Came down the tunnel: the answer goes back up it, toward the node's LMA.
+            // Came down the tunnel (or the core link): the answer goes back the same way.
             let src = self.topo.proxy_coa;
-            match self.topo.mode {
-                Mode::Tunnel => {
-                    let lma = self.topo.attached.lookup(&orig_dst.octets()).and_then(|i| self.topo.attached.node(i)).map_or(0, |n| n.lma as usize);
-                    let (lma_addr, hl) = (self.topo.lmas[lma], self.topo.tunnel_hop_limit);
-                    let slot = self.topo.core_slot(lma);
-                    let Some(mac) = self.topo.neighbors.get(slot) else { return };
-                    self.send(CORE, mac, |out| {
-                        let n = icmpv6::build_error(&mut out[tunnel::OUTER_LEN..], &src, &to, kind, invoking)?;
-                        tunnel::encapsulate(&mut out[..tunnel::OUTER_LEN + n], &src, &lma_addr, hl)?;
-                        Ok(tunnel::OUTER_LEN + n)
-                    })
-                }
-                Mode::Routed => {
-                    let slot = self.topo.core_slot(self.topo.core_next_hops.len().saturating_sub(1));
-                    let Some(mac) = self.topo.neighbors.get(slot) else { return };
-                    self.send(CORE, mac, |out| icmpv6::build_error(out, &src, &to, kind, invoking))
-                }
-            }
+            self.send_as_node(now, &orig_dst, |out| icmpv6::build_error(out, &src, &to, kind, invoking))
         };
         if sent {
             match kind {
@@ -326,26 +316,65 @@ impl ControlCore {
     /// Builds a frame in a fresh mbuf (`build` writes the IPv6 packet after the Ethernet
     /// header and returns its length) and hands it to a worker to send on port `role`.
     fn send(&mut self, role: usize, to_mac: MacAddr, build: impl FnOnce(&mut [u8]) -> wire::Result<usize>) -> bool {
+        match self.build_frame(role, to_mac, build) {
+            Some(m) => {
+                self.inject(m);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A frame for port `role`, tagged for the worker, or None (no mbuf, or `build` failed).
+    pub(crate) fn build_frame(&mut self, role: usize, to_mac: MacAddr, build: impl FnOnce(&mut [u8]) -> wire::Result<usize>) -> Option<Mbuf> {
         let Some(mut m) = self.pool.alloc() else {
             self.counters.no_mbuf.inc();
-            return false;
+            return None;
         };
         let room = m.tailroom();
         if !m.append(room) {
-            return false;
+            return None;
         }
         let data = m.data_mut();
-        let Ok(n) = build(&mut data[ETH..]) else { return false };
-        if ethernet::write_header(data, to_mac, self.our_mac(role), ETHERTYPE_IPV6).is_err() {
-            return false;
-        }
+        let n = build(&mut data[ETH..]).ok()?;
+        ethernet::write_header(data, to_mac, self.our_mac(role), ETHERTYPE_IPV6).ok()?;
         m.truncate(ETH + n);
         m.set_tag(role as u32);
-        self.inject(m);
+        Some(m)
+    }
+
+    /// Sends an IPv6 packet of an attached node's (built by `build`) the way the node's own
+    /// traffic goes: up its LMA tunnel, or routed. An unknown next hop is resolved first.
+    pub(crate) fn send_as_node(&mut self, now: Duration, node_addr: &Ipv6Addr, build: impl FnOnce(&mut [u8]) -> wire::Result<usize>) -> bool {
+        let topo = self.topo.clone();
+        let (slot, frame) = match topo.mode {
+            Mode::Tunnel => {
+                let lma = topo.attached.lookup(&node_addr.octets()).and_then(|i| topo.attached.node(i)).map_or(0, |n| n.lma as usize);
+                let (src, dst, hl) = (topo.proxy_coa, topo.lmas[lma], topo.tunnel_hop_limit);
+                let slot = topo.core_slot(lma);
+                let mac = topo.neighbors.get(slot).unwrap_or([0; 6]);
+                (slot, self.build_frame(CORE, mac, |out| {
+                    let n = build(out.get_mut(tunnel::OUTER_LEN..).unwrap_or(&mut []))?;
+                    tunnel::encapsulate(&mut out[..tunnel::OUTER_LEN + n], &src, &dst, hl)?;
+                    Ok(tunnel::OUTER_LEN + n)
+                }))
+            }
+            Mode::Routed => {
+                let slot = topo.core_slot(topo.core_next_hops.len().saturating_sub(1));
+                let mac = topo.neighbors.get(slot).unwrap_or([0; 6]);
+                (slot, self.build_frame(CORE, mac, build))
+            }
+        };
+        let Some(m) = frame else { return false };
+        if topo.neighbors.get(slot).is_some() {
+            self.inject(m);
+        } else {
+            self.hold(now, m, CORE);
+        }
         true
     }
 
-    fn inject(&mut self, m: Mbuf) {
+    pub(crate) fn inject(&mut self, m: Mbuf) {
         if self.to_workers.is_empty() {
             return;
         }

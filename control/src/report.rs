@@ -1,7 +1,9 @@
 //! What the binary prints: testpmd-like port statistics and the final counters, in the
 //! Prometheus text format so scripts and tests can read them.
 
+use crate::agent::{AgentCounters, MH_TYPES};
 use crate::control_core::ControlCounters;
+use reflector::DropReason;
 use dataplane::counters::{self, Drop, Punt, WorkerCounters, ROLES};
 use dataplane::mempool::Mempool;
 use dataplane::port::Port;
@@ -20,7 +22,7 @@ pub fn print_port_stats(ports: &[&Port; 2], workers: &[Arc<WorkerCounters>]) {
 }
 
 /// Final counters, one `name{labels} value` line each (only non-zero drop reasons).
-pub fn print_counters(workers: &[Arc<WorkerCounters>], ctl: &ControlCounters, pool: &Mempool) {
+pub fn print_counters(workers: &[Arc<WorkerCounters>], ctl: &ControlCounters, agent: &AgentCounters, pool: &Mempool) {
     let w = || workers.iter().map(|c| &**c);
     for (role, name) in ROLES.iter().enumerate() {
         println!("roagent_rx_packets_total{{port=\"{name}\"}} {}", counters::sum(w(), |c| &c.rx_packets[role]));
@@ -38,6 +40,38 @@ pub fn print_counters(workers: &[Arc<WorkerCounters>], ctl: &ControlCounters, po
     println!("roagent_tunnel_encapsulations_total {}", counters::sum(w(), |c| &c.encapsulated));
     println!("roagent_tunnel_decapsulations_total {}", counters::sum(w(), |c| &c.decapsulated));
     println!("roagent_injected_packets_total {}", counters::sum(w(), |c| &c.injected));
+    println!("roagent_rh2_inserted_total {}", counters::sum(w(), |c| &c.rh2_inserted));
+    println!("roagent_rh2_refused_total {}", counters::sum(w(), |c| &c.rh2_refused));
+    println!("roagent_hao_rewritten_total {}", counters::sum(w(), |c| &c.hao_rewritten));
+    let a = agent;
+    for (i, t) in MH_TYPES.iter().enumerate() {
+        println!("roagent_signaling_received_total{{type=\"{t}\"}} {}", a.received[i].get());
+    }
+    for (i, t) in MH_TYPES.iter().enumerate() {
+        println!("roagent_signaling_sent_total{{type=\"{t}\"}} {}", a.sent[i].get());
+    }
+    for (status, c) in a.ba_status.iter().enumerate() {
+        if c.get() > 0 {
+            println!("roagent_binding_acks_sent_total{{status=\"{status}\"}} {}", c.get());
+        }
+    }
+    for status in 1..=2 {
+        println!("roagent_binding_errors_sent_total{{status=\"{status}\"}} {}", a.be_status[status].get());
+    }
+    println!("roagent_parameter_problems_sent_total {}", a.parameter_problems.get());
+    for (i, d) in DropReason::ALL.iter().enumerate() {
+        if a.dropped[i].get() > 0 {
+            println!("roagent_signaling_dropped_total{{reason=\"{}\"}} {}", d.name(), a.dropped[i].get());
+        }
+    }
+    println!("roagent_bindings {}", a.bindings.get());
+    println!("roagent_bindings_created_total {}", a.bindings_created.get());
+    println!("roagent_bindings_refreshed_total {}", a.bindings_refreshed.get());
+    for (i, r) in ["deregistered", "expired", "detached"].iter().enumerate() {
+        println!("roagent_bindings_deleted_total{{reason=\"{r}\"}} {}", a.bindings_deleted[i].get());
+    }
+    println!("roagent_binding_table_full_total {}", a.table_full.get());
+    println!("roagent_home_address_unverified_total {}", a.hao_unverified.get());
     let c = ctl;
     for (n, v) in [
         ("nd_received", &c.nd_received),

@@ -76,10 +76,6 @@ reasons! {
         LinkLocalSource = "link_local_source",
         /// Link-local or multicast destination that is not for the MAG.
         Unroutable = "unroutable",
-        /// Hop limit would reach zero (Time Exceeded is sent by the control core).
-        HopLimitExceeded = "hop_limit_exceeded",
-        /// Larger than the outgoing link's MTU after the rewrite.
-        TooBig = "too_big",
         /// Not enough headroom in the mbuf for the added headers.
         NoHeadroom = "no_headroom",
         /// Signaling ring to the control core full.
@@ -100,6 +96,9 @@ reasons! {
         HopLimit = "hop_limit",
         /// Too big for the next link: answer ICMPv6 Packet Too Big.
         TooBig = "too_big",
+        /// Too big once the Type 2 Routing Header is added: Packet Too Big with the MTU
+        /// reduced by those bytes too.
+        TooBigOptimized = "too_big_route_optimized",
         /// Mobility Header to an attached node with the agent enabled.
         Mobility = "mobility",
         /// Home Address option with no matching binding.
@@ -129,6 +128,8 @@ pub struct WorkerCounters {
     pub decapsulated: Counter,
     pub rh2_inserted: Counter,
     pub hao_rewritten: Counter,
+    /// A binding existed but the packet may not carry a Type 2 Routing Header.
+    pub rh2_refused: Counter,
     pub injected: Counter,
     pub polls_busy: Counter,
     pub polls_idle: Counter,

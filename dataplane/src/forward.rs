@@ -10,7 +10,20 @@ use crate::counters::{Drop, Punt, WorkerCounters, ACCESS, CORE};
 use crate::neighbor::NeighborCache;
 use std::net::Ipv6Addr;
 use wire::ethernet::{self, MacAddr, ETHERTYPE_IPV6};
-use wire::{ext, ipv6, tunnel};
+use wire::{ext, hao, ipv6, rh2, tunnel};
+
+/// The binding lookup the forwarding decisions need: the care-of address bound to
+/// (home address, attached-node address). The worker's is `bindings::Reader`.
+pub trait Bindings {
+    fn care_of(&self, home: &[u8; 16], attached: &[u8; 16]) -> Option<[u8; 16]>;
+}
+
+impl Bindings for crate::bindings::Reader {
+    #[inline(always)]
+    fn care_of(&self, home: &[u8; 16], attached: &[u8; 16]) -> Option<[u8; 16]> {
+        self.lookup(home, attached)
+    }
+}
 
 /// A packet buffer with room to grow at the front.
 pub trait PacketBuf {
@@ -170,7 +183,7 @@ fn decrement_hop_limit(p: &mut impl PacketBuf, hl: u8) {
 
 /// A frame received on the access port.
 #[inline]
-pub fn uplink(topo: &Topology, c: &WorkerCounters, p: &mut impl PacketBuf) -> Verdict {
+pub fn uplink(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut impl PacketBuf) -> Verdict {
     let (src_mac, src, dst, hl) = match link_in(p, &topo.access_mac) {
         Ok(v) => v,
         Err(d) => return Verdict::Drop(d),
@@ -195,11 +208,35 @@ pub fn uplink(topo: &Topology, c: &WorkerCounters, p: &mut impl PacketBuf) -> Ve
     if hl <= 1 {
         return Verdict::Punt(Punt::HopLimit, ACCESS);
     }
-    let lma = topo.attached.node(node).map_or(0, |n| n.lma as usize);
+    let (lma, agent) = topo.attached.node(node).map_or((0, false), |n| (n.lma as usize, n.agent));
+    // Route optimization (draft §4.1.2, RFC 6275 §9.3.2): traffic to a home address with a
+    // binding goes to the care-of address, the home address in a Type 2 Routing Header.
+    let mut added = 0;
+    if agent {
+        if let Some(care_of) = b.care_of(&dst.octets(), &src.octets()) {
+            let outer = if topo.mode == Mode::Tunnel { tunnel::OUTER_LEN } else { 0 };
+            if p.data().len() - ETH + rh2::LEN + outer > topo.core_mtu {
+                return Verdict::Punt(Punt::TooBigOptimized, ACCESS);
+            }
+            if !p.prepend(rh2::LEN) {
+                return Verdict::Drop(Drop::NoHeadroom);
+            }
+            if rh2::insert(p.data_mut(), ETH, &Ipv6Addr::from(care_of)).is_ok() {
+                c.rh2_inserted.inc();
+                added = rh2::LEN;
+            } else {
+                // Not a packet RH2 may go on (ND, Mobility Header, already routed): the
+                // buffer is unchanged; it takes the home agent's path as before.
+                p.adj(rh2::LEN);
+                c.rh2_refused.inc();
+            }
+        }
+    }
     match topo.mode {
         Mode::Tunnel => {
             let inner_len = p.data().len() - ETH;
             if inner_len + tunnel::OUTER_LEN > topo.core_mtu {
+                debug_assert_eq!(added, 0);
                 return Verdict::Punt(Punt::TooBig, ACCESS);
             }
             decrement_hop_limit(p, hl);
@@ -216,6 +253,7 @@ pub fn uplink(topo: &Topology, c: &WorkerCounters, p: &mut impl PacketBuf) -> Ve
         }
         Mode::Routed => {
             if p.data().len() - ETH > topo.core_mtu {
+                debug_assert_eq!(added, 0);
                 return Verdict::Punt(Punt::TooBig, ACCESS);
             }
             decrement_hop_limit(p, hl);
@@ -226,7 +264,7 @@ pub fn uplink(topo: &Topology, c: &WorkerCounters, p: &mut impl PacketBuf) -> Ve
 
 /// A frame received on the core port.
 #[inline]
-pub fn downlink(topo: &Topology, c: &WorkerCounters, p: &mut impl PacketBuf) -> Verdict {
+pub fn downlink(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut impl PacketBuf) -> Verdict {
     let (_, _, dst, _) = match link_in(p, &topo.core_mac) {
         Ok(v) => v,
         Err(d) => return Verdict::Drop(d),
@@ -263,23 +301,46 @@ pub fn downlink(topo: &Topology, c: &WorkerCounters, p: &mut impl PacketBuf) -> 
     } else if topo.is_mine(&dst) {
         return Verdict::Punt(if is_nd(&p.data()[ETH..]) { Punt::NeighborDiscovery } else { Punt::ForUs }, CORE);
     }
-    deliver(topo, p)
+    deliver(topo, b, c, p)
 }
 
 /// Sends a (decapsulated) packet to the attached node it is addressed to.
 #[inline]
-fn deliver(topo: &Topology, p: &mut impl PacketBuf) -> Verdict {
+fn deliver(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut impl PacketBuf) -> Verdict {
     let ip = &p.data()[ETH..];
     let Ok(h) = ipv6::Header::new_checked(ip) else {
         return Verdict::Drop(Drop::TunnelInnerMalformed);
     };
-    let (dst, hl) = (h.dst_addr(), h.hop_limit());
+    let (src, dst, hl) = (h.src_addr(), h.dst_addr(), h.hop_limit());
     if is_multicast(&dst) || is_link_local(&dst) {
         return Verdict::Drop(Drop::Unroutable);
     }
     let Some(node) = topo.attached.lookup(&dst.octets()) else {
         return Verdict::Drop(Drop::UnknownDestination);
     };
+    if topo.attached.node(node).is_some_and(|n| n.agent) {
+        // The agent answers for the node (draft §4.1.1): its Mobility Headers go to the
+        // control core, and a Home Address option must match a binding (RFC 6275 §9.3.1).
+        let chain = match ext::walk(&p.data()[ETH..]) {
+            Ok(ch) => ch,
+            Err(_) => return Verdict::Drop(Drop::ExtensionHeaders),
+        };
+        if chain.upper_proto == ipv6::proto::MOBILITY {
+            return Verdict::Punt(Punt::Mobility, CORE);
+        }
+        if let Some(opt) = chain.home_address {
+            if b.care_of(&opt.home.octets(), &dst.octets()) != Some(src.octets()) {
+                return Verdict::Punt(Punt::HomeAddressUnverified, CORE);
+            }
+            match hao::strip(&mut p.data_mut()[..], ETH, &chain) {
+                Ok(s) => {
+                    p.adj(s.removed);
+                    c.hao_rewritten.inc();
+                }
+                Err(_) => return Verdict::Drop(Drop::ExtensionHeaders),
+            }
+        }
+    }
     if hl <= 1 {
         return Verdict::Punt(Punt::HopLimit, CORE);
     }

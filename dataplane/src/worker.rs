@@ -38,6 +38,8 @@ pub struct Worker {
     pub counters: Arc<WorkerCounters>,
     pub topo: Arc<Topology>,
     pub stop: Arc<AtomicBool>,
+    /// This worker's reader of the binding table.
+    pub bindings: crate::bindings::Reader,
 }
 
 struct TxBuf {
@@ -52,7 +54,10 @@ impl Worker {
         let mut txb = [TxBuf { pkts: [std::ptr::null_mut(); BURST], len: 0 }, TxBuf { pkts: [std::ptr::null_mut(); BURST], len: 0 }];
         let c = self.counters.clone();
         let topo = self.topo.clone();
+        self.bindings.online();
         while !self.stop.load(Relaxed) {
+            // Nothing read from the binding table survives from the previous iteration.
+            self.bindings.quiescent();
             let t0 = rdtsc();
             let mut got = 0;
             for role in [ACCESS, CORE] {
@@ -69,9 +74,9 @@ impl Worker {
                     let v = if m.segments() != 1 {
                         Verdict::Drop(Drop::MultiSegment)
                     } else if role == ACCESS {
-                        forward::uplink(&topo, &c, &mut m)
+                        forward::uplink(&topo, &self.bindings, &c, &mut m)
                     } else {
-                        forward::downlink(&topo, &c, &mut m)
+                        forward::downlink(&topo, &self.bindings, &c, &mut m)
                     };
                     self.act(v, role, m, &mut txb);
                 }
@@ -99,6 +104,7 @@ impl Worker {
         for role in [ACCESS, CORE] {
             self.flush(role, &mut txb[role]);
         }
+        self.bindings.offline();
         0
     }
 
