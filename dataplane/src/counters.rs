@@ -159,7 +159,7 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for d in Drop::ALL {
             assert!(seen.insert(d.label()), "duplicate {}", d.label());
-            assert!(d.label().chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+            assert!(d.label().chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'), "{}", d.label());
         }
         assert_eq!(Drop::ALL.len(), Drop::COUNT);
         assert_eq!(Punt::ALL.len(), Punt::COUNT);

@@ -351,3 +351,251 @@ fn deliver(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut impl 
     link_out(topo, p, node as usize, ACCESS)
 }
 
+
+#[cfg(test)]
+mod tests {
+    //! The forwarding decisions on plain `Vec` buffers (no EAL), with a map for bindings.
+    use super::*;
+    use crate::attached::AttachedNode;
+    use std::collections::HashMap;
+    use wire::checksum;
+
+    struct VecBuf {
+        buf: Vec<u8>,
+        start: usize,
+    }
+
+    impl VecBuf {
+        fn new(frame: &[u8]) -> VecBuf {
+            let mut buf = vec![0u8; 128];
+            buf.extend_from_slice(frame);
+            VecBuf { buf, start: 128 }
+        }
+    }
+
+    impl PacketBuf for VecBuf {
+        fn data(&self) -> &[u8] {
+            &self.buf[self.start..]
+        }
+        fn data_mut(&mut self) -> &mut [u8] {
+            &mut self.buf[self.start..]
+        }
+        fn prepend(&mut self, n: usize) -> bool {
+            if n > self.start {
+                return false;
+            }
+            self.start -= n;
+            true
+        }
+        fn adj(&mut self, n: usize) -> bool {
+            if n > self.buf.len() - self.start {
+                return false;
+            }
+            self.start += n;
+            true
+        }
+        fn truncate(&mut self, len: usize) {
+            self.buf.truncate(self.start + len);
+        }
+    }
+
+    #[derive(Default)]
+    struct Map(HashMap<([u8; 16], [u8; 16]), [u8; 16]>);
+
+    impl Bindings for Map {
+        fn care_of(&self, home: &[u8; 16], attached: &[u8; 16]) -> Option<[u8; 16]> {
+            self.0.get(&(*home, *attached)).copied()
+        }
+    }
+
+    fn a(s: &str) -> Ipv6Addr {
+        s.parse().unwrap()
+    }
+    const ACCESS_MAC: MacAddr = [2, 0, 0, 0, 0, 0xa];
+    const CORE_MAC: MacAddr = [2, 0, 0, 0, 0, 0xc];
+    const MN2_MAC: MacAddr = [2, 0, 0, 0, 3, 0];
+    const LMA_MAC: MacAddr = [2, 0, 0, 0, 0xc, 2];
+
+    fn topo(agent: bool) -> Topology {
+        let mut attached = AttachedTable::default();
+        attached.add(AttachedNode { name: "mn2".into(), lma: 0, agent }, &[(a("2001:db8:3::"), 64)]);
+        let neighbors = NeighborCache::new(2);
+        neighbors.learn(0, MN2_MAC);
+        neighbors.learn(1, LMA_MAC);
+        Topology {
+            mode: Mode::Tunnel,
+            proxy_coa: a("2001:db8:c0::1"),
+            access_link_local: a("fe80::1"),
+            access_mac: ACCESS_MAC,
+            core_mac: CORE_MAC,
+            access_mtu: 1500,
+            core_mtu: 1500,
+            lmas: vec![a("2001:db8:c0::2")],
+            core_next_hops: vec![a("2001:db8:c0::2")],
+            tunnel_hop_limit: 64,
+            attached,
+            neighbors,
+        }
+    }
+
+    fn ip6(src: Ipv6Addr, dst: Ipv6Addr, nh: u8, payload: &[u8]) -> Vec<u8> {
+        let mut p = vec![0u8; 40];
+        ipv6::Repr { src, dst, next_header: nh, payload_len: payload.len() as u16, hop_limit: 64, traffic_class: 0, flow_label: 0 }.emit(&mut p).unwrap();
+        p.extend_from_slice(payload);
+        p
+    }
+
+    /// UDP with a checksum over (pseudo_src, pseudo_dst).
+    fn udp(pseudo_src: Ipv6Addr, pseudo_dst: Ipv6Addr, len: usize) -> Vec<u8> {
+        let mut u = vec![0u8; 8 + len];
+        u[0..2].copy_from_slice(&1000u16.to_be_bytes());
+        u[2..4].copy_from_slice(&2000u16.to_be_bytes());
+        u[4..6].copy_from_slice(&((8 + len) as u16).to_be_bytes());
+        let c = checksum::upper_layer(&pseudo_src, &pseudo_dst, ipv6::proto::UDP, &u);
+        u[6..8].copy_from_slice(&c.to_be_bytes());
+        u
+    }
+
+    fn frame(dst: MacAddr, src: MacAddr, ip: &[u8]) -> Vec<u8> {
+        let mut f = vec![0u8; 14];
+        ethernet::write_header(&mut f, dst, src, ETHERTYPE_IPV6).unwrap();
+        f.extend_from_slice(ip);
+        f
+    }
+
+    fn hao_packet(src: Ipv6Addr, dst: Ipv6Addr, home: Ipv6Addr) -> Vec<u8> {
+        let mut opts = vec![0u8; hao::DEST_OPTS_LEN];
+        hao::emit_dest_opts(&mut opts, ipv6::proto::UDP, &home).unwrap();
+        opts.extend_from_slice(&udp(home, dst, 20));
+        ip6(src, dst, ipv6::proto::DEST_OPTS, &opts)
+    }
+
+    fn tunneled(inner: &[u8]) -> Vec<u8> {
+        ip6(a("2001:db8:c0::2"), a("2001:db8:c0::1"), ipv6::proto::IPV6, inner)
+    }
+
+    const HOME: &str = "2001:db8:1::100";
+    const CARE_OF: &str = "2001:db8:2::200";
+    const MN2: &str = "2001:db8:3::300";
+
+    fn bound() -> Map {
+        let mut m = Map::default();
+        m.0.insert((a(HOME).octets(), a(MN2).octets()), a(CARE_OF).octets());
+        m
+    }
+
+    #[test]
+    fn uplink_with_binding_gets_rh2_to_the_care_of_address_and_keeps_its_checksum() {
+        let (t, c) = (topo(true), WorkerCounters::default());
+        let pkt = ip6(a(MN2), a(HOME), ipv6::proto::UDP, &udp(a(MN2), a(HOME), 30));
+        let mut p = VecBuf::new(&frame(ACCESS_MAC, MN2_MAC, &pkt));
+        assert_eq!(uplink(&t, &bound(), &c, &mut p), Verdict::Forward(CORE));
+        let d = tunnel::decapsulate(&p.data()[ETH..]).unwrap();
+        let inner = &p.data()[ETH + d.inner_offset..];
+        let h = ipv6::Header::new_checked(inner).unwrap();
+        assert_eq!((h.dst_addr(), h.hop_limit(), h.payload_len() as usize), (a(CARE_OF), 63, pkt.len() - 40 + rh2::LEN));
+        let ch = ext::walk(inner).unwrap();
+        let r = ch.routing.unwrap();
+        assert_eq!((r.routing_type, r.segments_left, r.home_address), (2, 1, Some(a(HOME))));
+        // The final destination (RH2) is still the home address: the UDP checksum holds.
+        assert!(checksum::verify_upper_layer(&a(MN2), &a(HOME), ipv6::proto::UDP, &inner[ch.upper_offset..]));
+        assert_eq!((c.rh2_inserted.get(), c.encapsulated.get()), (1, 1));
+    }
+
+    #[test]
+    fn uplink_without_binding_or_with_agent_off_is_not_optimized() {
+        let pkt = ip6(a(MN2), a(HOME), ipv6::proto::UDP, &udp(a(MN2), a(HOME), 30));
+        for (t, b) in [(topo(true), Map::default()), (topo(false), bound())] {
+            let c = WorkerCounters::default();
+            let mut p = VecBuf::new(&frame(ACCESS_MAC, MN2_MAC, &pkt));
+            assert_eq!(uplink(&t, &b, &c, &mut p), Verdict::Forward(CORE));
+            let d = tunnel::decapsulate(&p.data()[ETH..]).unwrap();
+            assert_eq!(ipv6::Header::new_checked(&p.data()[ETH + d.inner_offset..]).unwrap().dst_addr(), a(HOME));
+            assert_eq!(c.rh2_inserted.get(), 0);
+        }
+    }
+
+    #[test]
+    fn uplink_too_big_with_rh2_is_punted_for_packet_too_big() {
+        let (t, c) = (topo(true), WorkerCounters::default());
+        // 1500 − 40 (tunnel) − 24 (RH2) = 1436 fits; one byte more does not.
+        for (len, verdict) in [(1436 - 48, Verdict::Forward(CORE)), (1437 - 48, Verdict::Punt(Punt::TooBigOptimized, ACCESS))] {
+            let pkt = ip6(a(MN2), a(HOME), ipv6::proto::UDP, &udp(a(MN2), a(HOME), len));
+            let mut p = VecBuf::new(&frame(ACCESS_MAC, MN2_MAC, &pkt));
+            assert_eq!(uplink(&t, &bound(), &c, &mut p), verdict, "{} bytes", pkt.len());
+        }
+    }
+
+    #[test]
+    fn uplink_mobility_header_never_gets_rh2() {
+        let (t, c) = (topo(true), WorkerCounters::default());
+        let mut mh = vec![59, 1, 1, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8];
+        wire::mobility::fill_checksum(&mut mh, &a(MN2), &a(HOME)).unwrap();
+        let pkt = ip6(a(MN2), a(HOME), ipv6::proto::MOBILITY, &mh);
+        let mut p = VecBuf::new(&frame(ACCESS_MAC, MN2_MAC, &pkt));
+        assert_eq!(uplink(&t, &bound(), &c, &mut p), Verdict::Forward(CORE));
+        assert_eq!((c.rh2_inserted.get(), c.rh2_refused.get()), (0, 1));
+        let d = tunnel::decapsulate(&p.data()[ETH..]).unwrap();
+        let mut expect = pkt.clone();
+        expect[7] = 63;
+        assert_eq!(&p.data()[ETH + d.inner_offset..], &expect[..]);
+    }
+
+    #[test]
+    fn downlink_hao_with_matching_binding_is_rewritten_to_a_plain_packet() {
+        let (t, c) = (topo(true), WorkerCounters::default());
+        let inner = hao_packet(a(CARE_OF), a(MN2), a(HOME));
+        let mut p = VecBuf::new(&frame(CORE_MAC, LMA_MAC, &tunneled(&inner)));
+        assert_eq!(downlink(&t, &bound(), &c, &mut p), Verdict::Forward(ACCESS));
+        let ip = &p.data()[ETH..];
+        let h = ipv6::Header::new_checked(ip).unwrap();
+        // Source := home address, the Destination Options header gone, checksum valid.
+        assert_eq!((h.src_addr(), h.dst_addr(), h.next_header(), h.hop_limit()), (a(HOME), a(MN2), ipv6::proto::UDP, 63));
+        assert_eq!(ip.len(), 40 + 28);
+        assert!(checksum::verify_upper_layer(&a(HOME), &a(MN2), ipv6::proto::UDP, &ip[40..]));
+        assert_eq!(&p.data()[..6], &MN2_MAC);
+        assert_eq!(c.hao_rewritten.get(), 1);
+    }
+
+    #[test]
+    fn downlink_hao_without_binding_or_from_another_address_is_punted() {
+        let t = topo(true);
+        for (src, b) in [(a(CARE_OF), Map::default()), (a("2001:db8:2::999"), bound())] {
+            let c = WorkerCounters::default();
+            let inner = hao_packet(src, a(MN2), a(HOME));
+            let mut p = VecBuf::new(&frame(CORE_MAC, LMA_MAC, &tunneled(&inner)));
+            assert_eq!(downlink(&t, &b, &c, &mut p), Verdict::Punt(Punt::HomeAddressUnverified, CORE));
+            assert_eq!(c.hao_rewritten.get(), 0);
+        }
+    }
+
+    #[test]
+    fn downlink_mobility_header_goes_to_the_agent_only_when_it_is_on() {
+        let mut mh = vec![59, 1, 1, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8];
+        wire::mobility::fill_checksum(&mut mh, &a(HOME), &a(MN2)).unwrap();
+        let inner = ip6(a(HOME), a(MN2), ipv6::proto::MOBILITY, &mh);
+        let c = WorkerCounters::default();
+        let mut p = VecBuf::new(&frame(CORE_MAC, LMA_MAC, &tunneled(&inner)));
+        assert_eq!(downlink(&topo(true), &Map::default(), &c, &mut p), Verdict::Punt(Punt::Mobility, CORE));
+        let mut p = VecBuf::new(&frame(CORE_MAC, LMA_MAC, &tunneled(&inner)));
+        assert_eq!(downlink(&topo(false), &Map::default(), &c, &mut p), Verdict::Forward(ACCESS));
+    }
+
+    #[test]
+    fn every_truncation_of_a_valid_frame_is_handled_without_panic() {
+        let t = topo(true);
+        let frames = [
+            frame(ACCESS_MAC, MN2_MAC, &ip6(a(MN2), a(HOME), ipv6::proto::UDP, &udp(a(MN2), a(HOME), 30))),
+            frame(CORE_MAC, LMA_MAC, &tunneled(&hao_packet(a(CARE_OF), a(MN2), a(HOME)))),
+        ];
+        for f in &frames {
+            for len in 0..f.len() {
+                let c = WorkerCounters::default();
+                let mut p = VecBuf::new(&f[..len]);
+                let _ = uplink(&t, &bound(), &c, &mut p);
+                let mut p = VecBuf::new(&f[..len]);
+                let _ = downlink(&t, &bound(), &c, &mut p);
+            }
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! Support for the end-to-end tests: pcap files, running the binary on virtual devices,
 //! network namespaces, and test frames.
 
+pub mod mn1;
 pub mod packets;
 pub mod pcap;
 pub mod run;

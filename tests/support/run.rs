@@ -23,7 +23,8 @@ pub fn roagent_bin() -> PathBuf {
     p
 }
 
-/// A scratch directory removed on drop unless the test failed (kept for inspection).
+/// A scratch directory removed on drop unless the test failed or `E2E_KEEP` is set (kept
+/// for inspection).
 pub struct Scratch(pub PathBuf);
 
 impl Scratch {
@@ -37,7 +38,7 @@ impl Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        if !std::thread::panicking() {
+        if !std::thread::panicking() && std::env::var_os("E2E_KEEP").is_none() {
             let _ = std::fs::remove_dir_all(&self.0);
         }
     }
@@ -98,6 +99,11 @@ pub fn eal_args(prefix: &str) -> String {
 /// Runs roagent with `body` (the TOML after `[eal]` and `[ports]`) for `seconds`, feeding
 /// `access_in` and `core_in` to the two ports.
 pub fn run_pcap(name: &str, body: &str, access_in: &[Vec<u8>], core_in: &[Vec<u8>], seconds: f64) -> PcapRun {
+    run_pcap_env(name, body, access_in, core_in, seconds, &[])
+}
+
+/// As [`run_pcap`], with extra environment variables for the binary.
+pub fn run_pcap_env(name: &str, body: &str, access_in: &[Vec<u8>], core_in: &[Vec<u8>], seconds: f64, env: &[(&str, &str)]) -> PcapRun {
     let scratch = Scratch::new(name);
     let d = &scratch.0;
     pcap::write(&d.join("access_in.pcap"), access_in).unwrap();
@@ -112,6 +118,7 @@ pub fn run_pcap(name: &str, body: &str, access_in: &[Vec<u8>], core_in: &[Vec<u8
         .args(["run", "--config"])
         .arg(d.join("roagent.toml"))
         .args(["--duration", &seconds.to_string()])
+        .envs(env.iter().copied())
         .output()
         .expect("roagent runs");
     let stdout = String::from_utf8_lossy(&output.stdout);

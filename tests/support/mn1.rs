@@ -1,0 +1,169 @@
+//! MN1: a Mobile IPv6 mobile node (RFC 6275 §11) as far as the tests need one. It starts
+//! return routability with an attached node, sends the signed Binding Update, checks the
+//! Binding Acknowledgement, and sends route-optimized traffic with a Home Address option.
+//! Built from the product's own `wire` and `reflector::crypto`, as a real peer would compute.
+
+use crate::packets::ip6;
+use reflector::crypto;
+use std::net::Ipv6Addr;
+use wire::mobility::{self, BindingAck, BindingUpdate, CareOfTest, CareOfTestInit, HomeTest, HomeTestInit};
+use wire::{checksum, ext, hao, ipv6};
+
+pub struct Mn1 {
+    pub home: Ipv6Addr,
+    pub care_of: Ipv6Addr,
+    /// The correspondent: the attached node behind the MAG.
+    pub cn: Ipv6Addr,
+    pub cookie: [u8; 8],
+    pub home_token: Option<(u16, [u8; 8])>,
+    pub care_of_token: Option<(u16, [u8; 8])>,
+}
+
+impl Mn1 {
+    pub fn new(home: Ipv6Addr, care_of: Ipv6Addr, cn: Ipv6Addr) -> Mn1 {
+        Mn1 { home, care_of, cn, cookie: *b"roagent!", home_token: None, care_of_token: None }
+    }
+
+    /// Mobility Header `mh` from `src` to the correspondent, with a Home Address option if
+    /// `home` is given; checksum filled (pseudo-header source = home address, §6.3).
+    fn mh_packet(&self, src: Ipv6Addr, home: Option<Ipv6Addr>, mut mh: Vec<u8>) -> Vec<u8> {
+        mobility::fill_checksum(&mut mh, &home.unwrap_or(src), &self.cn).unwrap();
+        match home {
+            None => ip6(src, self.cn, ipv6::proto::MOBILITY, 64, &mh),
+            Some(h) => {
+                let mut opts = vec![0u8; hao::DEST_OPTS_LEN];
+                hao::emit_dest_opts(&mut opts, ipv6::proto::MOBILITY, &h).unwrap();
+                opts.extend_from_slice(&mh);
+                ip6(src, self.cn, ipv6::proto::DEST_OPTS, 64, &opts)
+            }
+        }
+    }
+
+    /// Home Test Init: from the home address (it travels through the home agent).
+    pub fn hoti(&self) -> Vec<u8> {
+        self.mh_packet(self.home, None, HomeTestInit { cookie: self.cookie }.to_bytes())
+    }
+
+    /// Care-of Test Init: from the care-of address.
+    pub fn coti(&self) -> Vec<u8> {
+        self.mh_packet(self.care_of, None, CareOfTestInit { cookie: self.cookie }.to_bytes())
+    }
+
+    /// The Mobility Header of an IPv6 packet, after checking it is from the correspondent to
+    /// `to` and that its checksum holds for the final destination.
+    fn mh_of<'a>(&self, ip: &'a [u8], to: &Ipv6Addr) -> Result<(&'a [u8], ext::Chain), String> {
+        let h = ipv6::Header::new_checked(ip).map_err(|e| e.to_string())?;
+        let chain = ext::walk(ip).map_err(|e| e.to_string())?;
+        if chain.upper_proto != ipv6::proto::MOBILITY {
+            return Err(format!("not a Mobility Header (next header {})", chain.upper_proto));
+        }
+        let final_dst = chain.routing.and_then(|r| r.home_address).unwrap_or(h.dst_addr());
+        if h.src_addr() != self.cn || final_dst != *to {
+            return Err(format!("from {} to {final_dst}, expected {} to {to}", h.src_addr(), self.cn));
+        }
+        let mh = &ip[chain.upper_offset..h.total_len()];
+        if !mobility::verify_checksum(&self.cn, &final_dst, mh) {
+            return Err("Mobility Header checksum does not verify".into());
+        }
+        Ok((mh, chain))
+    }
+
+    /// Takes the keygen token from a Home Test (§11.6.2).
+    pub fn take_hot(&mut self, ip: &[u8]) -> Result<(), String> {
+        let (mh, _) = self.mh_of(ip, &self.home)?;
+        let hot = HomeTest::parse(mh).map_err(|e| e.to_string())?;
+        if hot.cookie != self.cookie {
+            return Err("HoT cookie does not match".into());
+        }
+        self.home_token = Some((hot.nonce_index, hot.token));
+        Ok(())
+    }
+
+    /// Takes the keygen token from a Care-of Test.
+    pub fn take_cot(&mut self, ip: &[u8]) -> Result<(), String> {
+        let (mh, _) = self.mh_of(ip, &self.care_of)?;
+        let cot = CareOfTest::parse(mh).map_err(|e| e.to_string())?;
+        if cot.cookie != self.cookie {
+            return Err("CoT cookie does not match".into());
+        }
+        self.care_of_token = Some((cot.nonce_index, cot.token));
+        Ok(())
+    }
+
+    fn kbm(&self, dereg: bool) -> crypto::BindingManagementKey {
+        let h = self.home_token.expect("HoT first").1;
+        if dereg {
+            crypto::binding_key(&h, None)
+        } else {
+            crypto::binding_key(&h, Some(&self.care_of_token.expect("CoT first").1))
+        }
+    }
+
+    /// A Binding Update from the care-of address with the home address option, signed with
+    /// Kbm (§5.2.6); `lifetime_units` 0 deregisters.
+    pub fn bu(&self, seq: u16, lifetime_units: u16, ack: bool) -> Vec<u8> {
+        let dereg = lifetime_units == 0;
+        let bu = BindingUpdate {
+            seq,
+            ack,
+            lifetime_units,
+            nonce_indices: Some((self.home_token.expect("HoT first").0, self.care_of_token.map_or(0, |t| t.0))),
+            has_bad: true,
+            ..Default::default()
+        };
+        let mut mh = bu.to_bytes();
+        crypto::sign(&mut mh, &self.kbm(dereg), &self.care_of, &self.cn).unwrap();
+        self.mh_packet(self.care_of, Some(self.home), mh)
+    }
+
+    /// Parses a Binding Acknowledgement: to the care-of address with a Type 2 Routing Header
+    /// carrying the home address (§9.5.4), authenticator checked when present.
+    pub fn take_ba(&self, ip: &[u8]) -> Result<BindingAck, String> {
+        let h = ipv6::Header::new_checked(ip).map_err(|e| e.to_string())?;
+        if h.dst_addr() != self.care_of {
+            return Err(format!("BA to {}, not to the care-of address", h.dst_addr()));
+        }
+        let (mh, chain) = self.mh_of(ip, &self.home)?;
+        if chain.routing.map(|r| r.routing_type) != Some(2) {
+            return Err("BA without a Type 2 Routing Header".into());
+        }
+        let ba = BindingAck::parse(mh).map_err(|e| e.to_string())?;
+        if ba.with_bad && !crypto::verify(mh, &self.kbm(false), &self.care_of, &self.cn) {
+            return Err("BA authenticator does not verify".into());
+        }
+        Ok(ba)
+    }
+
+    /// A UDP datagram sent route-optimized: from the care-of address with a Home Address
+    /// option; the checksum uses the home address (RFC 6275 §6.3).
+    pub fn udp_with_hao(&self, sport: u16, dport: u16, data: &[u8]) -> Vec<u8> {
+        let len = 8 + data.len();
+        let mut u = Vec::with_capacity(len);
+        u.extend_from_slice(&sport.to_be_bytes());
+        u.extend_from_slice(&dport.to_be_bytes());
+        u.extend_from_slice(&(len as u16).to_be_bytes());
+        u.extend_from_slice(&[0, 0]);
+        u.extend_from_slice(data);
+        let c = checksum::upper_layer(&self.home, &self.cn, ipv6::proto::UDP, &u);
+        u[6..8].copy_from_slice(&c.to_be_bytes());
+        self.with_hao(ipv6::proto::UDP, &u)
+    }
+
+    /// An ICMPv6 echo reply sent route-optimized (as MN1 answers a ping to its home address).
+    pub fn echo_reply_with_hao(&self, id: u16, seq: u16, payload: &[u8]) -> Vec<u8> {
+        let mut m = vec![129, 0, 0, 0];
+        m.extend_from_slice(&id.to_be_bytes());
+        m.extend_from_slice(&seq.to_be_bytes());
+        m.extend_from_slice(payload);
+        let c = checksum::upper_layer(&self.home, &self.cn, ipv6::proto::ICMPV6, &m);
+        m[2..4].copy_from_slice(&c.to_be_bytes());
+        self.with_hao(ipv6::proto::ICMPV6, &m)
+    }
+
+    fn with_hao(&self, next: u8, upper: &[u8]) -> Vec<u8> {
+        let mut opts = vec![0u8; hao::DEST_OPTS_LEN];
+        hao::emit_dest_opts(&mut opts, next, &self.home).unwrap();
+        opts.extend_from_slice(upper);
+        ip6(self.care_of, self.cn, ipv6::proto::DEST_OPTS, 64, &opts)
+    }
+}
