@@ -88,3 +88,32 @@ fn a_device_dpdk_cannot_open_is_named() {
     assert!(last.starts_with("roagent: "), "{err}");
     assert!(last.contains("eal") || last.contains("ports.core.device"), "{last}");
 }
+
+#[test]
+fn a_closed_stdout_neither_kills_nor_hangs_the_dataplane() {
+    // A reader of the counters that goes away (`roagent run ... | head -1`) used to make
+    // the final report panic, and the unwinding EAL cleanup then waited forever on the
+    // still-running worker.
+    let s = Scratch::new("cli");
+    let p = s.0.join("c.toml");
+    std::fs::write(&p, format!("[eal]\nargs = {}\n{GOOD}", e2e::run::eal_args(&format!("ro{}pipe", std::process::id())))).unwrap();
+    let mut child = Command::new(roagent_bin())
+        .args(["run", "--config", p.to_str().unwrap(), "--duration", "1", "--stats-period", "1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("roagent did not exit within 30 s of a 1 s run with stdout closed");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status}");
+}

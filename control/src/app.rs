@@ -106,6 +106,9 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), String> {
     let (table, mut readers) = dataplane::bindings::table("roagent_bindings", records, nw as u32, socket).map_err(|e| format!("binding table ({records} entries): {e}"))?;
     let agent = crate::agent::Agent::new(cfg.reflector.to_reflector(), entropy()?, table);
     let stop = Arc::new(AtomicBool::new(false));
+    // From here on, whatever way `run` ends (error, panic), the workers are stopped and
+    // waited for before the EAL is cleaned up; otherwise cleanup would wait forever.
+    let mut workers = StopWorkers { stop: stop.clone(), eal: &eal, stopped: false };
     let mut from_workers = Vec::new();
     let mut to_workers = Vec::new();
     let mut counters = Vec::new();
@@ -157,8 +160,7 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), String> {
         }
     }
     eprintln!("roagent: stopping");
-    stop.store(true, Ordering::Relaxed);
-    let clean = eal.wait_all();
+    let clean = workers.stop();
     // Last punts and replies still in flight.
     control.poll(start.elapsed());
     control.drain();
@@ -171,6 +173,30 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), String> {
         return Err("a worker lcore returned an error".into());
     }
     Ok(())
+}
+
+/// Stops the workers once: on the normal path, or when `run` unwinds or returns early.
+struct StopWorkers<'a> {
+    stop: Arc<AtomicBool>,
+    eal: &'a Eal,
+    stopped: bool,
+}
+
+impl StopWorkers<'_> {
+    /// Tells every worker to finish its burst and waits; true if all returned 0.
+    fn stop(&mut self) -> bool {
+        self.stopped = true;
+        self.stop.store(true, Ordering::Relaxed);
+        self.eal.wait_all()
+    }
+}
+
+impl Drop for StopWorkers<'_> {
+    fn drop(&mut self) {
+        if !self.stopped {
+            self.stop();
+        }
+    }
 }
 
 /// Randomness for Kcn and nonces: the OS's, unless a test fixes it.

@@ -9,15 +9,24 @@ use dataplane::mempool::Mempool;
 use dataplane::port::Port;
 use std::sync::Arc;
 
+/// Prints a line on stdout. A closed stdout (a reader that went away) must not stop the
+/// appliance, so write errors are ignored, unlike `println!`, which panics on them.
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout().lock(), $($t)*);
+    }};
+}
+
 pub fn print_port_stats(ports: &[&Port; 2], workers: &[Arc<WorkerCounters>]) {
     let w = || workers.iter().map(|c| &**c);
     for (role, p) in ports.iter().enumerate() {
         let s = p.stats();
         let drops: u64 = Drop::ALL.iter().map(|d| counters::sum(w(), |c| &c.drops[role][*d as usize])).sum();
-        println!("  ######## NIC statistics for port {} ({}, {}) ########", p.id, ROLES[role], p.name);
-        println!("  RX-packets: {:<12} RX-missed: {:<12} RX-bytes: {}", s.ipackets, s.imissed, s.ibytes);
-        println!("  RX-errors:  {:<12} RX-nombuf: {:<12} dropped:  {}", s.ierrors, s.rx_nombuf, drops);
-        println!("  TX-packets: {:<12} TX-errors: {:<12} TX-bytes: {}", s.opackets, s.oerrors, s.obytes);
+        out!("  ######## NIC statistics for port {} ({}, {}) ########", p.id, ROLES[role], p.name);
+        out!("  RX-packets: {:<12} RX-missed: {:<12} RX-bytes: {}", s.ipackets, s.imissed, s.ibytes);
+        out!("  RX-errors:  {:<12} RX-nombuf: {:<12} dropped:  {}", s.ierrors, s.rx_nombuf, drops);
+        out!("  TX-packets: {:<12} TX-errors: {:<12} TX-bytes: {}", s.opackets, s.oerrors, s.obytes);
     }
 }
 
@@ -25,53 +34,53 @@ pub fn print_port_stats(ports: &[&Port; 2], workers: &[Arc<WorkerCounters>]) {
 pub fn print_counters(workers: &[Arc<WorkerCounters>], ctl: &ControlCounters, agent: &AgentCounters, pool: &Mempool) {
     let w = || workers.iter().map(|c| &**c);
     for (role, name) in ROLES.iter().enumerate() {
-        println!("roagent_rx_packets_total{{port=\"{name}\"}} {}", counters::sum(w(), |c| &c.rx_packets[role]));
-        println!("roagent_tx_packets_total{{port=\"{name}\"}} {}", counters::sum(w(), |c| &c.tx_packets[role]));
+        out!("roagent_rx_packets_total{{port=\"{name}\"}} {}", counters::sum(w(), |c| &c.rx_packets[role]));
+        out!("roagent_tx_packets_total{{port=\"{name}\"}} {}", counters::sum(w(), |c| &c.tx_packets[role]));
         for d in Drop::ALL {
             let v = counters::sum(w(), |c| &c.drops[role][*d as usize]);
             if v > 0 {
-                println!("roagent_dropped_packets_total{{port=\"{name}\",reason=\"{}\"}} {v}", d.label());
+                out!("roagent_dropped_packets_total{{port=\"{name}\",reason=\"{}\"}} {v}", d.label());
             }
         }
     }
     for p in Punt::ALL {
-        println!("roagent_punted_packets_total{{reason=\"{}\"}} {}", p.label(), counters::sum(w(), |c| &c.punts[*p as usize]));
+        out!("roagent_punted_packets_total{{reason=\"{}\"}} {}", p.label(), counters::sum(w(), |c| &c.punts[*p as usize]));
     }
-    println!("roagent_tunnel_encapsulations_total {}", counters::sum(w(), |c| &c.encapsulated));
-    println!("roagent_tunnel_decapsulations_total {}", counters::sum(w(), |c| &c.decapsulated));
-    println!("roagent_injected_packets_total {}", counters::sum(w(), |c| &c.injected));
-    println!("roagent_rh2_inserted_total {}", counters::sum(w(), |c| &c.rh2_inserted));
-    println!("roagent_rh2_refused_total {}", counters::sum(w(), |c| &c.rh2_refused));
-    println!("roagent_hao_rewritten_total {}", counters::sum(w(), |c| &c.hao_rewritten));
+    out!("roagent_tunnel_encapsulations_total {}", counters::sum(w(), |c| &c.encapsulated));
+    out!("roagent_tunnel_decapsulations_total {}", counters::sum(w(), |c| &c.decapsulated));
+    out!("roagent_injected_packets_total {}", counters::sum(w(), |c| &c.injected));
+    out!("roagent_rh2_inserted_total {}", counters::sum(w(), |c| &c.rh2_inserted));
+    out!("roagent_rh2_refused_total {}", counters::sum(w(), |c| &c.rh2_refused));
+    out!("roagent_hao_rewritten_total {}", counters::sum(w(), |c| &c.hao_rewritten));
     let a = agent;
     for (i, t) in MH_TYPES.iter().enumerate() {
-        println!("roagent_signaling_received_total{{type=\"{t}\"}} {}", a.received[i].get());
+        out!("roagent_signaling_received_total{{type=\"{t}\"}} {}", a.received[i].get());
     }
     for (i, t) in MH_TYPES.iter().enumerate() {
-        println!("roagent_signaling_sent_total{{type=\"{t}\"}} {}", a.sent[i].get());
+        out!("roagent_signaling_sent_total{{type=\"{t}\"}} {}", a.sent[i].get());
     }
     for (status, c) in a.ba_status.iter().enumerate() {
         if c.get() > 0 {
-            println!("roagent_binding_acks_sent_total{{status=\"{status}\"}} {}", c.get());
+            out!("roagent_binding_acks_sent_total{{status=\"{status}\"}} {}", c.get());
         }
     }
     for status in 1..=2 {
-        println!("roagent_binding_errors_sent_total{{status=\"{status}\"}} {}", a.be_status[status].get());
+        out!("roagent_binding_errors_sent_total{{status=\"{status}\"}} {}", a.be_status[status].get());
     }
-    println!("roagent_parameter_problems_sent_total {}", a.parameter_problems.get());
+    out!("roagent_parameter_problems_sent_total {}", a.parameter_problems.get());
     for (i, d) in DropReason::ALL.iter().enumerate() {
         if a.dropped[i].get() > 0 {
-            println!("roagent_signaling_dropped_total{{reason=\"{}\"}} {}", d.name(), a.dropped[i].get());
+            out!("roagent_signaling_dropped_total{{reason=\"{}\"}} {}", d.name(), a.dropped[i].get());
         }
     }
-    println!("roagent_bindings {}", a.bindings.get());
-    println!("roagent_bindings_created_total {}", a.bindings_created.get());
-    println!("roagent_bindings_refreshed_total {}", a.bindings_refreshed.get());
+    out!("roagent_bindings {}", a.bindings.get());
+    out!("roagent_bindings_created_total {}", a.bindings_created.get());
+    out!("roagent_bindings_refreshed_total {}", a.bindings_refreshed.get());
     for (i, r) in ["deregistered", "expired", "detached"].iter().enumerate() {
-        println!("roagent_bindings_deleted_total{{reason=\"{r}\"}} {}", a.bindings_deleted[i].get());
+        out!("roagent_bindings_deleted_total{{reason=\"{r}\"}} {}", a.bindings_deleted[i].get());
     }
-    println!("roagent_binding_table_full_total {}", a.table_full.get());
-    println!("roagent_home_address_unverified_total {}", a.hao_unverified.get());
+    out!("roagent_binding_table_full_total {}", a.table_full.get());
+    out!("roagent_home_address_unverified_total {}", a.hao_unverified.get());
     let c = ctl;
     for (n, v) in [
         ("nd_received", &c.nd_received),
@@ -91,7 +100,7 @@ pub fn print_counters(workers: &[Arc<WorkerCounters>], ctl: &ControlCounters, ag
         ("mbuf_alloc_failed", &c.no_mbuf),
         ("control_unhandled", &c.unhandled),
     ] {
-        println!("roagent_{n}_total {}", v.get());
+        out!("roagent_{n}_total {}", v.get());
     }
-    println!("roagent_mempool_in_use {}", pool.in_use());
+    out!("roagent_mempool_in_use {}", pool.in_use());
 }
