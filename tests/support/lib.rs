@@ -2,6 +2,8 @@
 //! network namespaces, and test frames.
 
 pub mod mn1;
+pub mod netns;
 pub mod packets;
 pub mod pcap;
 pub mod run;
+pub mod tunnel_end;

@@ -1,0 +1,197 @@
+//! Route optimization live, through the real `roagent` on `net_af_packet`, with a real Linux
+//! host as the attached node MN2 (the draft's Figure 3):
+//!
+//!   MN2 (Linux) ── veth ── roagent (MAG + agent) ── veth ── LMA namespace: this test is the
+//!                                                           LMA tunnel end and MN1
+//!
+//! MN1 runs return routability and a Binding Update with MN2 through the LMA tunnel; roagent
+//! answers as MN2. Then MN2 pings MN1's home address: the requests leave with destination =
+//! care-of address and a Type 2 Routing Header, MN1 answers from its care-of address with a
+//! Home Address option, and MN2, a plain IPv6 host, accepts the replies because roagent
+//! turned them into plain packets from the home address. Negative control (Figure 1): with
+//! the agent off, MN2's kernel answers the HoTI with ICMPv6 Parameter Problem.
+//!
+//! Needs root; skipped (passes with a message) otherwise.
+
+use e2e::mn1::Mn1;
+use e2e::netns::{skip_reason, NsProcess, Topology};
+use e2e::pcap;
+use e2e::run::{roagent_bin, Counters, Scratch};
+use e2e::tunnel_end::TunnelEnd;
+use std::net::Ipv6Addr;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use wire::{ext, icmpv6, ipv6};
+
+const MN2: &str = "2001:db8:3::300";
+const HOME: &str = "2001:db8:1::100";
+const CARE_OF: &str = "2001:db8:2::200";
+const PROXY_COA: &str = "2001:db8:c0::1";
+
+fn a(s: &str) -> Ipv6Addr {
+    s.parse().unwrap()
+}
+
+fn config(prefix: &str, agent: bool) -> String {
+    format!(
+        r#"[eal]
+args = {}
+[ports.access]
+device = "net_af_packet0,iface=mag-a"
+[ports.core]
+device = "net_af_packet1,iface=mag-c"
+[mag]
+proxy_coa = "2001:db8:c0::1"
+access_link_local = "fe80::1"
+[[lma]]
+address = "2001:db8:c0::2"
+[[node]]
+name = "mn2"
+prefixes = ["2001:db8:3::/64"]
+agent = {agent}
+[reflector]
+max_bindings = 1024
+"#,
+        e2e::run::eal_args(&format!("{prefix}dp"))
+    )
+}
+
+/// Brings up the topology and roagent; returns them with the scratch directory.
+fn start(tag: &str, agent: bool) -> Option<(Topology, Scratch, NsProcess)> {
+    if let Some(why) = skip_reason() {
+        eprintln!("skipped: {why}");
+        return None;
+    }
+    let topo = Topology::up(&Topology::unique_prefix(tag));
+    let dir = Scratch::new(tag);
+    let cfg = dir.0.join("roagent.toml");
+    std::fs::write(&cfg, config(&topo.prefix, agent)).unwrap();
+    let bin = roagent_bin();
+    let mut roagent = NsProcess::spawn(&topo.mag(), "roagent", &dir.0, &bin, &["run", "--config", cfg.to_str().unwrap(), "--duration", "60"]);
+    roagent.wait_for_stderr("running (", Duration::from_secs(30)).unwrap();
+    Some((topo, dir, roagent))
+}
+
+/// MN1 retransmits HoTI and CoTI until both tests come back (RFC 6275 §11.6.1).
+fn return_routability(tun: &TunnelEnd, mn1: &mut Mn1) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while mn1.home_token.is_none() || mn1.care_of_token.is_none() {
+        assert!(Instant::now() < deadline, "no HoT/CoT within 20 s");
+        if mn1.home_token.is_none() {
+            tun.send(&mn1.hoti(), &a(PROXY_COA)).unwrap();
+        }
+        if mn1.care_of_token.is_none() {
+            tun.send(&mn1.coti(), &a(PROXY_COA)).unwrap();
+        }
+        let until = Instant::now() + Duration::from_secs(1);
+        while let Some((from, ip)) = tun.recv(until.saturating_duration_since(Instant::now())) {
+            assert_eq!(from, a(PROXY_COA), "tunnel packets come from the MAG's Proxy-CoA");
+            let _ = mn1.take_hot(&ip).or_else(|_| mn1.take_cot(&ip));
+        }
+    }
+}
+
+#[test]
+fn mn2_pings_mn1_over_the_route_optimized_path() {
+    let Some((topo, dir, roagent)) = start("ro", true) else { return };
+    let tun = TunnelEnd::open(&topo.lma()).unwrap();
+    let capture = dir.0.join("mn2.pcap");
+    let mut tcpdump = NsProcess::spawn(&topo.mn2(), "tcpdump", &dir.0, "tcpdump", &["-i", "mn2", "-n", "-U", "--immediate-mode", "-w", capture.to_str().unwrap(), "ip6"]);
+    tcpdump.wait_for_stderr("listening on", Duration::from_secs(10)).unwrap();
+
+    let mut mn1 = Mn1::new(a(HOME), a(CARE_OF), a(MN2));
+    return_routability(&tun, &mut mn1);
+    tun.send(&mn1.bu(1, 100, true), &a(PROXY_COA)).unwrap();
+    let ba = loop {
+        let (_, ip) = tun.recv(Duration::from_secs(5)).expect("a Binding Acknowledgement");
+        if let Ok(ba) = mn1.take_ba(&ip) {
+            break ba;
+        }
+    };
+    assert_eq!((ba.status, ba.seq), (0, 1), "binding accepted");
+
+    // MN2 pings MN1's home address; MN1 answers each request, route-optimized.
+    let mut ping = Command::new("ip")
+        .args(["netns", "exec", &topo.mn2(), "ping", "-6", "-n", "-c", "3", "-i", "0.5", "-W", "3", HOME])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut optimized = 0;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(st) = ping.try_wait().unwrap() {
+            break st;
+        }
+        assert!(Instant::now() < deadline, "ping did not finish");
+        let Some((_, ip)) = tun.recv(Duration::from_millis(100)) else { continue };
+        let Ok(h) = ipv6::Header::new_checked(&ip[..]) else { continue };
+        let Ok(ch) = ext::walk(&ip) else { continue };
+        if ch.upper_proto != ipv6::proto::ICMPV6 || ip.get(ch.upper_offset) != Some(&icmpv6::ECHO_REQUEST) {
+            continue;
+        }
+        // The request left MN2 for the home address and arrives for the care-of address,
+        // the home address in a Type 2 Routing Header (RFC 6275 §6.4).
+        assert_eq!((h.src_addr(), h.dst_addr()), (a(MN2), a(CARE_OF)));
+        let rh = ch.routing.expect("a routing header");
+        assert_eq!((rh.routing_type, rh.home_address), (2, Some(a(HOME))));
+        optimized += 1;
+        let icmp = &ip[ch.upper_offset..h.total_len()];
+        let (id, seq) = (u16::from_be_bytes([icmp[4], icmp[5]]), u16::from_be_bytes([icmp[6], icmp[7]]));
+        tun.send(&mn1.echo_reply_with_hao(id, seq, &icmp[8..]), &a(PROXY_COA)).unwrap();
+    };
+    let out = ping.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(status.success() && text.contains("3 received"), "ping over the optimized path:\n{text}\n{}", roagent.stderr_text());
+    assert!(optimized >= 3, "{optimized} optimized requests");
+
+    // What MN2 received: plain echo replies from the home address, no Destination Options.
+    drop(tcpdump.stop(Duration::from_secs(3)));
+    let replies: Vec<_> = pcap::read(&capture)
+        .unwrap()
+        .into_iter()
+        .filter(|f| f.get(14 + 40) == Some(&icmpv6::ECHO_REPLY) && f.get(14 + 6) == Some(&ipv6::proto::ICMPV6))
+        .collect();
+    assert_eq!(replies.len(), 3, "3 plain echo replies on MN2's link");
+    for f in &replies {
+        let h = ipv6::Header::new_checked(&f[14..]).unwrap();
+        assert_eq!((h.src_addr(), h.dst_addr()), (a(HOME), a(MN2)));
+    }
+
+    let done = roagent.stop(Duration::from_secs(10));
+    assert!(done.status.success(), "{}", done.stderr);
+    let c = Counters::parse(&done.stdout);
+    assert!(c.get("roagent_rh2_inserted_total") >= 3, "{:?}", c.0);
+    assert!(c.get("roagent_hao_rewritten_total") >= 3, "{:?}", c.0);
+    assert_eq!(c.get("roagent_bindings_created_total"), 1);
+    assert!(done.stderr.contains("binding created: home 2001:db8:1::100 care-of 2001:db8:2::200"), "{}", done.stderr);
+    drop(topo);
+}
+
+#[test]
+fn without_the_agent_mn2_answers_hoti_with_parameter_problem() {
+    // The draft's Figure 1: a plain IPv6 node does not know the Mobility Header.
+    let Some((topo, _dir, roagent)) = start("nc", false) else { return };
+    let tun = TunnelEnd::open(&topo.lma()).unwrap();
+    let mn1 = Mn1::new(a(HOME), a(CARE_OF), a(MN2));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let pp = 'found: loop {
+        assert!(Instant::now() < deadline, "no Parameter Problem from MN2:\n{}", roagent.stderr_text());
+        tun.send(&mn1.hoti(), &a(PROXY_COA)).unwrap();
+        let until = Instant::now() + Duration::from_secs(1);
+        while let Some((_, ip)) = tun.recv(until.saturating_duration_since(Instant::now())) {
+            if ip.get(6) == Some(&ipv6::proto::ICMPV6) && ip.get(40) == Some(&icmpv6::PARAM_PROBLEM) {
+                break 'found ip;
+            }
+        }
+    };
+    let h = ipv6::Header::new_checked(&pp[..]).unwrap();
+    assert_eq!((h.src_addr(), h.dst_addr()), (a(MN2), a(HOME)));
+    // Code 1, unrecognized Next Header (135), pointing at the IPv6 header's Next Header field.
+    assert_eq!(pp[41], 1);
+    assert_eq!(u32::from_be_bytes(pp[44..48].try_into().unwrap()), 6);
+    let done = roagent.stop(Duration::from_secs(10));
+    let c = Counters::parse(&done.stdout);
+    assert_eq!(c.get("roagent_punted_packets_total{reason=\"mobility\"}"), 0, "the agent stayed out of it");
+    drop(topo);
+}

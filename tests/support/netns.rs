@@ -1,0 +1,172 @@
+//! Live tests in network namespaces: the MAG topology of `scripts/topology` as a guard that
+//! removes it on drop, and processes run inside a namespace as guards that stop them on drop.
+//!
+//! Drop order matters: a namespace whose processes still run outlives `ip netns del`, so
+//! declare the [`Topology`] before the [`NsProcess`]es (locals drop in reverse order).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Why live tests cannot run here (not root, no `ip netns`), or `None` if they can.
+pub fn skip_reason() -> Option<String> {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        return Some("not running as root (network namespaces need CAP_SYS_ADMIN)".into());
+    }
+    match Command::new("ip").args(["netns", "list"]).stdout(Stdio::null()).stderr(Stdio::null()).status() {
+        Ok(s) if s.success() => None,
+        Ok(s) => Some(format!("`ip netns list` failed ({s})")),
+        Err(e) => Some(format!("cannot run `ip` (iproute2): {e}")),
+    }
+}
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/topology")
+}
+
+/// The three-namespace MAG topology (`scripts/topology up <prefix>`): `<prefix>-mn2`,
+/// `<prefix>-mag`, `<prefix>-lma`. Removed on drop, also when the test panics.
+pub struct Topology {
+    pub prefix: String,
+}
+
+impl Topology {
+    /// A prefix unique to this process: `ro<pid><tag>`.
+    pub fn unique_prefix(tag: &str) -> String {
+        format!("ro{}{tag}", std::process::id())
+    }
+
+    pub fn up(prefix: &str) -> Topology {
+        // The guard exists before the script runs, so a half-built topology is removed too.
+        let t = Topology { prefix: prefix.to_string() };
+        let out = Command::new("bash").arg(script()).args(["up", prefix]).output().expect("bash runs scripts/topology");
+        assert!(
+            out.status.success(),
+            "scripts/topology up {prefix} failed ({}):\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        t
+    }
+
+    pub fn mn2(&self) -> String {
+        format!("{}-mn2", self.prefix)
+    }
+    pub fn mag(&self) -> String {
+        format!("{}-mag", self.prefix)
+    }
+    pub fn lma(&self) -> String {
+        format!("{}-lma", self.prefix)
+    }
+}
+
+impl Drop for Topology {
+    fn drop(&mut self) {
+        let _ = Command::new("bash").arg(script()).args(["down", &self.prefix]).stdout(Stdio::null()).status();
+    }
+}
+
+/// Runs a command to completion inside namespace `ns` (`ip netns exec`).
+pub fn exec(ns: &str, program: &str, args: &[&str]) -> Output {
+    Command::new("ip")
+        .args(["netns", "exec", ns, program])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run `ip netns exec {ns} {program}`: {e}"))
+}
+
+/// A long-running process inside a namespace, its stdout and stderr going to
+/// `<dir>/<label>.stdout|.stderr`. Dropping it stops it (SIGTERM, then SIGKILL).
+pub struct NsProcess {
+    pub label: String,
+    child: std::process::Child,
+    stdout: PathBuf,
+    stderr: PathBuf,
+}
+
+/// How a stopped [`NsProcess`] ended.
+pub struct Finished {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl NsProcess {
+    /// `ip netns exec <ns> <program> <args>`; `ip` execs the program, so the child's pid is
+    /// the program's and signals reach it directly.
+    pub fn spawn(ns: &str, label: &str, dir: &Path, program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> NsProcess {
+        let stdout = dir.join(format!("{label}.stdout"));
+        let stderr = dir.join(format!("{label}.stderr"));
+        let file = |p: &Path| std::fs::File::create(p).unwrap_or_else(|e| panic!("cannot create {}: {e}", p.display()));
+        let child = Command::new("ip")
+            .args(["netns", "exec", ns])
+            .arg(program.as_ref())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(file(&stdout))
+            .stderr(file(&stderr))
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {label} in {ns}: {e}"));
+        NsProcess { label: label.to_string(), child, stdout, stderr }
+    }
+
+    pub fn stderr_text(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// Waits until `needle` appears on the process's stderr. Fails if the process exits first
+    /// or `timeout` passes, with what it printed.
+    pub fn wait_for_stderr(&mut self, needle: &str, timeout: Duration) -> Result<(), String> {
+        let start = Instant::now();
+        loop {
+            if self.stderr_text().contains(needle) {
+                return Ok(());
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!("{} exited ({status}) before printing {needle:?}; stderr:\n{}", self.label, self.stderr_text()));
+            }
+            if start.elapsed() > timeout {
+                return Err(format!("{} did not print {needle:?} within {timeout:?}; stderr:\n{}", self.label, self.stderr_text()));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Stops the process with SIGTERM (SIGKILL after `grace`) and collects its output.
+    pub fn stop(mut self, grace: Duration) -> Finished {
+        let status = self.terminate(grace).unwrap_or_else(|| panic!("cannot reap {}", self.label));
+        Finished {
+            status,
+            stdout: std::fs::read_to_string(&self.stdout).unwrap_or_default(),
+            stderr: std::fs::read_to_string(&self.stderr).unwrap_or_default(),
+        }
+    }
+
+    /// `None` only if the child cannot be waited for (never panics: it runs in drop).
+    fn terminate(&mut self, grace: Duration) -> Option<ExitStatus> {
+        if let Ok(Some(s)) = self.child.try_wait() {
+            return Some(s);
+        }
+        // SAFETY: kill has no memory preconditions; the pid is our unreaped child, so it
+        // cannot have been reused.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        let start = Instant::now();
+        while start.elapsed() < grace {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                return Some(s);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        self.child.wait().ok()
+    }
+}
+
+impl Drop for NsProcess {
+    fn drop(&mut self) {
+        self.terminate(Duration::from_secs(2));
+    }
+}
