@@ -16,6 +16,8 @@ address = "2001:db8:c0::2"
 [[node]]
 name = "mn2"
 prefixes = ["2001:db8:3::/64"]
+[metrics]
+address = "127.0.0.1:0"
 "#;
 
 fn roagent(args: &[&str]) -> (i32, String, String) {

@@ -123,7 +123,7 @@ fn ping_from_mn2_crosses_the_lma_tunnel() {
     tcpdump.wait_for_stderr("listening on", Duration::from_secs(5)).unwrap();
     lma_peer.wait_for_stderr("lma-peer: running", Duration::from_secs(5)).unwrap();
     let mut mag = NsProcess::spawn(&topo.mag(), "roagent", dir, &roagent, &["run", "-c", config_path.to_str().unwrap(), "--duration", "40"]);
-    mag.wait_for_stderr("roagent: running", Duration::from_secs(15)).unwrap();
+    mag.wait_for_stderr("running (", Duration::from_secs(15)).unwrap();
 
     let (ok, forwarded) = ping(&topo.mn2(), CORRESPONDENT, 3);
     eprintln!("--- ping {CORRESPONDENT} through roagent:\n{forwarded}");

@@ -14,7 +14,7 @@
 //! Needs root; skipped (passes with a message) otherwise.
 
 use e2e::mn1::Mn1;
-use e2e::netns::{skip_reason, NsProcess, Topology};
+use e2e::netns::{exec, http_get, skip_reason, NsProcess, Topology};
 use e2e::pcap;
 use e2e::run::{roagent_bin, Counters, Scratch};
 use e2e::tunnel_end::TunnelEnd;
@@ -72,16 +72,20 @@ fn start(tag: &str, agent: bool) -> Option<(Topology, Scratch, NsProcess)> {
     Some((topo, dir, roagent))
 }
 
-/// MN1 retransmits HoTI and CoTI until both tests come back (RFC 6275 §11.6.1).
-fn return_routability(tun: &TunnelEnd, mn1: &mut Mn1) {
+/// MN1 retransmits HoTI and CoTI until both tests come back (RFC 6275 §11.6.1); returns
+/// how many of each it sent.
+fn return_routability(tun: &TunnelEnd, mn1: &mut Mn1) -> (u64, u64) {
     let deadline = Instant::now() + Duration::from_secs(20);
+    let mut sent = (0, 0);
     while mn1.home_token.is_none() || mn1.care_of_token.is_none() {
         assert!(Instant::now() < deadline, "no HoT/CoT within 20 s");
         if mn1.home_token.is_none() {
             tun.send(&mn1.hoti(), &a(PROXY_COA)).unwrap();
+            sent.0 += 1;
         }
         if mn1.care_of_token.is_none() {
             tun.send(&mn1.coti(), &a(PROXY_COA)).unwrap();
+            sent.1 += 1;
         }
         let until = Instant::now() + Duration::from_secs(1);
         while let Some((from, ip)) = tun.recv(until.saturating_duration_since(Instant::now())) {
@@ -89,7 +93,28 @@ fn return_routability(tun: &TunnelEnd, mn1: &mut Mn1) {
             let _ = mn1.take_hot(&ip).or_else(|_| mn1.take_cot(&ip));
         }
     }
+    sent
 }
+
+/// roagent's metrics, scraped inside the MAG namespace and checked by `promtool check
+/// metrics` (Debian package prometheus, installed by scripts/setup-host).
+fn scrape(topo: &Topology) -> Counters {
+    use std::io::Write;
+    let text = http_get(&topo.mag(), METRICS, "/metrics").unwrap();
+    let mut p = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool is installed (scripts/setup-host installs the prometheus package)");
+    p.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = p.wait_with_output().unwrap();
+    assert!(out.status.success(), "promtool check metrics: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    Counters::parse(&text)
+}
+
+const METRICS: &str = "127.0.0.1:9477";
 
 #[test]
 fn mn2_pings_mn1_over_the_route_optimized_path() {
@@ -99,8 +124,9 @@ fn mn2_pings_mn1_over_the_route_optimized_path() {
     let mut tcpdump = NsProcess::spawn(&topo.mn2(), "tcpdump", &dir.0, "tcpdump", &["-i", "mn2", "-n", "-U", "--immediate-mode", "-w", capture.to_str().unwrap(), "ip6"]);
     tcpdump.wait_for_stderr("listening on", Duration::from_secs(10)).unwrap();
 
+    let before = scrape(&topo);
     let mut mn1 = Mn1::new(a(HOME), a(CARE_OF), a(MN2));
-    return_routability(&tun, &mut mn1);
+    let (hotis, cotis) = return_routability(&tun, &mut mn1);
     tun.send(&mn1.bu(1, 100, true), &a(PROXY_COA)).unwrap();
     let ba = loop {
         let (_, ip) = tun.recv(Duration::from_secs(5)).expect("a Binding Acknowledgement");
@@ -117,7 +143,7 @@ fn mn2_pings_mn1_over_the_route_optimized_path() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut optimized = 0;
+    let mut optimized = 0u64;
     let deadline = Instant::now() + Duration::from_secs(20);
     let status = loop {
         if let Some(st) = ping.try_wait().unwrap() {
@@ -144,6 +170,31 @@ fn mn2_pings_mn1_over_the_route_optimized_path() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(status.success() && text.contains("3 received"), "ping over the optimized path:\n{text}\n{}", roagent.stderr_text());
     assert!(optimized >= 3, "{optimized} optimized requests");
+
+    // The metrics moved by exactly what this test did.
+    let after = scrape(&topo);
+    let delta = |k: &str| after.get(k) - before.get(k);
+    assert_eq!(delta("roagent_signaling_received_total{type=\"home_test_init\"}"), hotis);
+    assert_eq!(delta("roagent_signaling_received_total{type=\"care_of_test_init\"}"), cotis);
+    assert_eq!(delta("roagent_signaling_received_total{type=\"binding_update\"}"), 1);
+    assert_eq!(delta("roagent_signaling_sent_total{type=\"home_test\"}"), hotis);
+    assert_eq!(delta("roagent_signaling_sent_total{type=\"care_of_test\"}"), cotis);
+    assert_eq!(delta("roagent_binding_acks_sent_total{status=\"0\"}"), 1);
+    assert_eq!(delta("roagent_bindings_created_total"), 1);
+    assert_eq!((before.get("roagent_bindings"), after.get("roagent_bindings")), (0, 1));
+    assert_eq!(delta("roagent_rh2_inserted_total"), optimized);
+    assert_eq!(delta("roagent_hao_rewritten_total"), 3);
+    assert_eq!(delta("roagent_punted_packets_total{reason=\"mobility\"}"), hotis + cotis + 1);
+    assert_eq!(delta("roagent_dropped_packets_total{reason=\"ring_full\"}"), 0);
+    // The admin view shows the binding.
+    let out = exec(&topo.mag(), roagent_bin().to_str().unwrap(), &["bindings", "--addr", METRICS]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{table}{}", String::from_utf8_lossy(&out.stderr));
+    let row = table.lines().find(|l| l.starts_with(HOME)).unwrap_or_else(|| panic!("no binding row:\n{table}"));
+    for field in [CARE_OF, MN2, "mn2", " 1 ", "yes"] {
+        assert!(row.contains(field), "{field:?} missing from {row:?}");
+    }
+    assert!(table.contains("1 binding(s)"), "{table}");
 
     // What MN2 received: plain echo replies from the home address, no Destination Options.
     drop(tcpdump.stop(Duration::from_secs(3)));

@@ -175,8 +175,8 @@ fn mag_forwards_drops_and_answers_in_tunnel_mode() {
     assert_eq!(c.get("roagent_tunnel_encapsulations_total"), 1);
     // Decapsulated: the two delivered, the one to an unknown node, the one whose hop limit ends here.
     assert_eq!(c.get("roagent_tunnel_decapsulations_total"), 4);
-    assert_eq!(c.get("roagent_rx_packets_total{port=\"access\"}"), 12);
-    assert_eq!(c.get("roagent_rx_packets_total{port=\"core\"}"), 9);
+    assert_eq!(c.get("roagent_port_rx_packets_total{port=\"access\"}"), 12);
+    assert_eq!(c.get("roagent_port_rx_packets_total{port=\"core\"}"), 9);
 
     // Time Exceeded (RFC 4443 §3.3) for the uplink packet, on the access link from fe80::1 ...
     let te_access = icmp_of(&r.access_out, icmpv6::TIME_EXCEEDED);
@@ -186,7 +186,7 @@ fn mag_forwards_drops_and_answers_in_tunnel_mode() {
     let te_core = icmp_of(&r.core_out, icmpv6::TIME_EXCEEDED);
     assert_eq!(te_core.len(), 1, "{err}");
     assert_eq!((te_core[0].0, te_core[0].1), (coa(), cn()));
-    assert_eq!(c.get("roagent_time_exceeded_sent_total"), 2);
+    assert_eq!(c.get("roagent_icmpv6_errors_sent_total{type=\"time_exceeded\"}"), 2);
 
     // Packet Too Big with the tunnel overhead taken off (RFC 2473 §7.1).
     let ptb = icmp_of(&r.access_out, icmpv6::PACKET_TOO_BIG);

@@ -4,6 +4,7 @@
 //! published to the workers' lock-free table. This module is the only writer of that table.
 
 use crate::control_core::ControlCore;
+use crate::metrics::{BindingEntry, BindingsView};
 use dataplane::bindings;
 use dataplane::counters::Counter;
 use dataplane::mbuf::Mbuf;
@@ -45,6 +46,7 @@ pub struct AgentCounters {
     /// the reflector's limit plus the records waiting for a grace period).
     pub table_full: Counter,
     pub hao_unverified: Counter,
+    pub nonce_rotations: Counter,
 }
 
 impl Default for AgentCounters {
@@ -62,6 +64,7 @@ impl Default for AgentCounters {
             bindings: Default::default(),
             table_full: Default::default(),
             hao_unverified: Default::default(),
+            nonce_rotations: Default::default(),
         }
     }
 }
@@ -76,12 +79,16 @@ pub struct Agent {
     pub table: bindings::Writer,
     actions: Vec<Action>,
     pub counters: std::sync::Arc<AgentCounters>,
+    /// The admin view's copy of the cache.
+    pub view: std::sync::Arc<BindingsView>,
+    /// The instant `now` (a Duration) counts from.
+    start: std::time::Instant,
 }
 
 impl Agent {
-    pub fn new(cfg: reflector::Config, mut entropy: Box<dyn Entropy + Send>, table: bindings::Writer) -> Agent {
+    pub fn new(cfg: reflector::Config, mut entropy: Box<dyn Entropy + Send>, table: bindings::Writer, start: std::time::Instant) -> Agent {
         let reflector = Reflector::new(cfg, Duration::ZERO, &mut *entropy);
-        Agent { reflector, entropy, table, actions: Vec::new(), counters: Default::default() }
+        Agent { reflector, entropy, table, actions: Vec::new(), counters: Default::default(), view: Default::default(), start }
     }
 }
 
@@ -126,6 +133,7 @@ impl ControlCore {
         agent.reflector.on_tick(now, &mut *agent.entropy, &mut actions);
         self.apply(now, &mut actions, None);
         self.agent.table.reclaim();
+        self.agent.counters.nonce_rotations.set(self.agent.reflector.stats().nonce_rotations);
         self.agent.actions = actions;
     }
 
@@ -165,25 +173,39 @@ impl ControlCore {
                     }
                 }
                 Action::BindingCreated(b) | Action::BindingRefreshed(b) if self.publish(&b.home, &b.attached, &b.care_of) => {
+                    let node = self.topo.attached.lookup(&b.attached.octets()).and_then(|i| self.topo.attached.node(i)).map_or(String::new(), |n| n.name.clone());
+                    let entry = BindingEntry {
+                        home: b.home,
+                        care_of: b.care_of,
+                        attached: b.attached,
+                        node,
+                        expires: self.agent.start + b.expires,
+                        seq: b.seq,
+                        agent: b.agent,
+                        refreshed: b.refreshed,
+                    };
+                    self.agent.view.insert((b.home, b.attached), entry);
                     let c = &self.agent.counters;
-                    if b.refreshed == 0 {
+                    let what = if b.refreshed == 0 {
                         c.bindings_created.inc();
-                        eprintln!("roagent: binding created: home {} care-of {} for attached node {}, lifetime {} s, sequence {}", b.home, b.care_of, b.attached, b.lifetime.as_secs(), b.seq);
+                        "created"
                     } else {
                         c.bindings_refreshed.inc();
-                        eprintln!("roagent: binding refreshed: home {} care-of {} for attached node {}, lifetime {} s, sequence {}", b.home, b.care_of, b.attached, b.lifetime.as_secs(), b.seq);
-                    }
+                        "refreshed"
+                    };
+                    tracing::info!("binding {what}: home {} care-of {} for attached node {}, lifetime {} s, sequence {}", b.home, b.care_of, b.attached, b.lifetime.as_secs(), b.seq);
                 }
                 Action::BindingCreated(_) | Action::BindingRefreshed(_) => {}
                 Action::BindingDeleted { key: (home, attached), reason } => {
                     self.agent.table.remove(&home, &attached);
+                    self.agent.view.remove(&(home, attached));
                     let i = match reason {
                         DeleteReason::Deregistered => 0,
                         DeleteReason::Expired => 1,
                         DeleteReason::Detached => 2,
                     };
                     self.agent.counters.bindings_deleted[i].inc();
-                    eprintln!("roagent: binding deleted ({reason:?}): home {home} for attached node {attached}");
+                    tracing::info!("binding deleted ({}): home {home} for attached node {attached}", format!("{reason:?}").to_lowercase());
                 }
                 Action::Dropped(why) => {
                     if let Some(i) = DropReason::ALL.iter().position(|d| *d == why) {
@@ -191,10 +213,10 @@ impl ControlCore {
                     }
                 }
                 Action::Rejected { status, home, care_of } => {
-                    eprintln!("roagent: binding update rejected with status {status}: home {home} care-of {care_of}");
+                    tracing::warn!("binding update rejected with status {status}: home {home} care-of {care_of}");
                 }
                 Action::Deregistered { home, attached, with } => {
-                    eprintln!("roagent: deregistration of home {home} at attached node {attached} (authenticated with the {with:?} address)");
+                    tracing::info!("deregistration of home {home} at attached node {attached} (authenticated with the {} address)", format!("{with:?}").to_lowercase());
                 }
             }
         }
@@ -206,7 +228,7 @@ impl ControlCore {
             Ok(()) => true,
             Err(e) => {
                 self.agent.counters.table_full.inc();
-                eprintln!("roagent: binding home {home} for {attached} not published to the dataplane: {e:?}");
+                tracing::error!("binding home {home} for {attached} not published to the dataplane: {e:?}");
                 false
             }
         }

@@ -3,7 +3,9 @@
 
 use crate::config::{Config, Mode as CfgMode};
 use crate::control_core::ControlCore;
+use crate::metrics::{Server, Sources};
 use crate::report;
+use tracing::info;
 use dataplane::attached::{AttachedNode, AttachedTable};
 use dataplane::counters::WorkerCounters;
 use dataplane::eal::Eal;
@@ -19,6 +21,8 @@ use std::time::{Duration, Instant};
 
 pub struct Options {
     pub stats_period: u64,
+    /// Overrides log.level of the configuration.
+    pub log_level: Option<String>,
     pub duration: Option<f64>,
     pub extra_eal: Vec<String>,
 }
@@ -71,8 +75,12 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), String> {
         libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
         libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
     }
+    let level = crate::config::log_level(opts.log_level.as_deref().unwrap_or(&cfg.log.level)).map_err(|p| format!("--log-level: {p}"))?;
+    // Log lines go to stderr; a write error there is ignored, never fatal.
+    use std::io::IsTerminal;
+    let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_ansi(std::io::stderr().is_terminal()).with_target(false).with_max_level(level).try_init();
     let args = eal_args(&cfg, &opts.extra_eal);
-    eprintln!("roagent: EAL arguments: {}", args[1..].join(" "));
+    info!("EAL arguments: {}", args[1..].join(" "));
     let eal = Eal::init(&args).map_err(|e| format!("eal: {e}"))?;
     let lcores = eal.worker_lcores();
     if lcores.is_empty() {
@@ -96,25 +104,31 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), String> {
     let access = Port::start(cfg.ports.access.name(), nw, nw, &pool, cfg.ports.access.mtu, socket).map_err(|e| format!("ports.access.device: {e}"))?;
     let core = Port::start(cfg.ports.core.name(), nw, nw, &pool, cfg.ports.core.mtu, socket).map_err(|e| format!("ports.core.device: {e}"))?;
     let mac = crate::control_core::fmt_mac;
-    eprintln!("roagent: port {} = access {} ({}), {nw} queue(s), MTU {}", access.id, access.name, mac(&access.mac), cfg.ports.access.mtu);
-    eprintln!("roagent: port {} = core {} ({}), {nw} queue(s), MTU {}", core.id, core.name, mac(&core.mac), cfg.ports.core.mtu);
-    eprintln!("roagent: mempool {n_mbufs} mbufs x {data_room} bytes; control core on lcore {}, workers on lcores {:?}", eal.main_lcore(), lcores);
+    info!("port {} = access {} ({}), {nw} RX/TX queue(s), MTU {}", access.id, access.name, mac(&access.mac), cfg.ports.access.mtu);
+    info!("port {} = core {} ({}), {nw} RX/TX queue(s), MTU {}", core.id, core.name, mac(&core.mac), cfg.ports.core.mtu);
+    info!("mempool {n_mbufs} mbufs x {data_room} bytes; control core on lcore {}, workers on lcores {:?}", eal.main_lcore(), lcores);
+    for (q, l) in lcores.iter().enumerate() {
+        info!("worker {q} on lcore {l}: RX queue {q} and TX queue {q} of both ports");
+    }
 
     let topo = Arc::new(topology(&cfg, access.mac, core.mac));
     // Room for every binding plus those replaced or deleted but still in a grace period.
     let records = cfg.reflector.max_bindings.saturating_add(cfg.reflector.max_bindings / 8 + 1024);
     let (table, mut readers) = dataplane::bindings::table("roagent_bindings", records, nw as u32, socket).map_err(|e| format!("binding table ({records} entries): {e}"))?;
-    let agent = crate::agent::Agent::new(cfg.reflector.to_reflector(), entropy()?, table);
+    let start = Instant::now();
+    let agent = crate::agent::Agent::new(cfg.reflector.to_reflector(), entropy()?, table, start);
     let stop = Arc::new(AtomicBool::new(false));
     // From here on, whatever way `run` ends (error, panic), the workers are stopped and
     // waited for before the EAL is cleaned up; otherwise cleanup would wait forever.
     let mut workers = StopWorkers { stop: stop.clone(), eal: &eal, stopped: false };
     let mut from_workers = Vec::new();
     let mut to_workers = Vec::new();
+    let mut watchers = Vec::new();
     let mut counters = Vec::new();
     for (q, &lcore) in lcores.iter().enumerate() {
         let (punt_tx, punt_rx) = ring::pair(&format!("roagent_punt{q}"), RING_SIZE, socket).map_err(|e| format!("ring: {e}"))?;
         let (inj_tx, inj_rx) = ring::pair(&format!("roagent_inject{q}"), RING_SIZE, socket).map_err(|e| format!("ring: {e}"))?;
+        watchers.push((punt_tx.watcher(), inj_tx.watcher()));
         from_workers.push(punt_rx);
         to_workers.push(inj_tx);
         let c = Arc::new(WorkerCounters::default());
@@ -133,9 +147,27 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), String> {
         eal.launch(lcore, move || w.run()).map_err(|e| format!("lcore {lcore}: {e}"))?;
     }
     let mut control = ControlCore::new(topo.clone(), pool.clone(), from_workers, to_workers, cfg.control.icmp_errors_per_sec, agent);
-    eprintln!("roagent: running ({} attached node(s), {} LMA(s), {:?} mode)", topo.attached.len(), topo.lmas.len(), topo.mode);
+    let sources = Arc::new(Sources {
+        workers: counters.clone(),
+        lcores: lcores.clone(),
+        control: control.counters.clone(),
+        agent: control.agent.counters.clone(),
+        pool: pool.clone(),
+        ports: [access.id, core.id],
+        rings: watchers,
+        bindings: control.agent.view.clone(),
+        tsc_hz: dataplane::tsc_hz(),
+    });
+    let server = if cfg.metrics.address.is_empty() {
+        None
+    } else {
+        let cpu = eal.cpu_of(eal.main_lcore());
+        let s = Server::start(&cfg.metrics.address, sources.clone(), cpu)?;
+        info!("metrics on http://{}/metrics, bindings on http://{}/bindings", s.addr, s.addr);
+        Some(s)
+    };
+    info!("running ({} attached node(s), {} LMA(s), {:?} mode)", topo.attached.len(), topo.lmas.len(), topo.mode);
 
-    let start = Instant::now();
     let end = opts.duration.map(Duration::from_secs_f64);
     let mut next_tick = Duration::ZERO;
     let mut next_stats = Duration::from_secs(opts.stats_period);
@@ -159,13 +191,14 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), String> {
             std::thread::sleep(Duration::from_micros(100));
         }
     }
-    eprintln!("roagent: stopping");
+    info!("stopping");
+    drop(server);
     let clean = workers.stop();
     // Last punts and replies still in flight.
     control.poll(start.elapsed());
     control.drain();
     report::print_port_stats(&ports, &counters);
-    report::print_counters(&counters, &control.counters, &control.agent.counters, &pool);
+    report::print_text(&sources.render());
     access.stop();
     core.stop();
     drop(control);
@@ -203,7 +236,7 @@ impl Drop for StopWorkers<'_> {
 fn entropy() -> Result<Box<dyn reflector::Entropy + Send>, String> {
     if let Ok(seed) = std::env::var("ROAGENT_INSECURE_TEST_ENTROPY") {
         let seed: u64 = seed.parse().map_err(|_| format!("ROAGENT_INSECURE_TEST_ENTROPY: {seed:?} is not a number"))?;
-        eprintln!("roagent: WARNING: Kcn and nonces are predictable (ROAGENT_INSECURE_TEST_ENTROPY={seed}); for tests only");
+        tracing::warn!("Kcn and nonces are predictable (ROAGENT_INSECURE_TEST_ENTROPY={seed}); for tests only");
         return Ok(Box::new(reflector::TestEntropy::new(seed)));
     }
     Ok(Box::new(reflector::OsEntropy::new().map_err(|e| format!("/dev/urandom: {e}"))?))

@@ -22,6 +22,54 @@ pub struct Config {
     pub control: Control,
     #[serde(default)]
     pub reflector: ReflectorCfg,
+    #[serde(default)]
+    pub metrics: Metrics,
+    #[serde(default)]
+    pub log: Log,
+}
+
+/// The HTTP endpoint for `/metrics` and `/bindings`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Metrics {
+    /// `host:port`; loopback by default (the admin view is not for the world). Empty: off.
+    #[serde(default = "default_metrics_address")]
+    pub address: String,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics { address: default_metrics_address() }
+    }
+}
+
+pub const DEFAULT_METRICS_ADDRESS: &str = "127.0.0.1:9477";
+
+fn default_metrics_address() -> String {
+    DEFAULT_METRICS_ADDRESS.to_string()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Log {
+    /// error, warn, info, debug or trace.
+    #[serde(default = "default_log_level")]
+    pub level: String,
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Log { level: default_log_level() }
+    }
+}
+
+fn default_log_level() -> String {
+    "info".to_string()
+}
+
+/// A log level name, or the problem with it.
+pub fn log_level(name: &str) -> Result<tracing::Level, String> {
+    name.parse::<tracing::Level>().map_err(|_| format!("{name:?} is not one of error, warn, info, debug, trace"))
 }
 
 /// The Route Optimization Agent's correspondent-node settings (RFC 6275 §5.2, §12).
@@ -335,6 +383,10 @@ impl Config {
         if self.ports.access.name() == self.ports.core.name() {
             return Err(err("ports.core.device", "names the same device as ports.access.device"));
         }
+        log_level(&self.log.level).map_err(|p| err("log.level", p))?;
+        if !self.metrics.address.is_empty() && self.metrics.address.parse::<std::net::SocketAddr>().is_err() {
+            return Err(err("metrics.address", format!("{:?} is not host:port (e.g. 127.0.0.1:9477, [::1]:9477)", self.metrics.address)));
+        }
         let r = &self.reflector;
         if !(1..=30).contains(&r.nonce_interval) {
             return Err(err("reflector.nonce_interval", format!("{} is outside 1..=30 seconds (tokens must live 210 s, RFC 6275 §5.2.7)", r.nonce_interval)));
@@ -483,6 +535,8 @@ prefixes = ["2001:db8:3::/64"]
         assert_eq!(problem(&GOOD.replace("[ports.core]", "[ports.core]\nmtu = 100")), "ports.core.mtu: 100 is outside 1280..=9000 (IPv6 minimum MTU is 1280)");
         assert_eq!(problem(&GOOD.replace("prefixes = [\"2001:db8:3::/64\"]", "")), "node[0].prefixes: a node needs at least one prefix or address");
         assert_eq!(problem(&format!("{GOOD}[reflector]\nnonce_interval = 60\n")), "reflector.nonce_interval: 60 is outside 1..=30 seconds (tokens must live 210 s, RFC 6275 §5.2.7)");
+        assert_eq!(problem(&format!("{GOOD}[log]\nlevel = \"loud\"\n")), "log.level: \"loud\" is not one of error, warn, info, debug, trace");
+        assert_eq!(problem(&format!("{GOOD}[metrics]\naddress = \"localhost\"\n")), "metrics.address: \"localhost\" is not host:port (e.g. 127.0.0.1:9477, [::1]:9477)");
         assert_eq!(problem(&format!("{GOOD}[reflector]\nmax_lifetime = 600\n")), "reflector.max_lifetime: 600 is outside 4..=420 seconds (RFC 6275 §12 MAX_RR_BINDING_LIFETIME)");
         assert!(problem(&GOOD.replace("[mag]\nproxy_coa = \"2001:db8:c0::1\"", "")).contains("missing field `mag`"));
     }

@@ -57,7 +57,7 @@ struct Pending {
 }
 
 pub struct ControlCore {
-    topo: Arc<Topology>,
+    pub(crate) topo: Arc<Topology>,
     pool: Arc<Mempool>,
     from_workers: Vec<ring::Consumer>,
     to_workers: Vec<ring::Producer>,
@@ -189,7 +189,7 @@ impl ControlCore {
         if self.topo.neighbors.get(slot) != Some(mac) {
             self.topo.neighbors.learn(slot, mac);
             self.counters.neighbors_learned.inc();
-            eprintln!("roagent: neighbor {addr} is at {} on the {} link", fmt_mac(&mac), dataplane::counters::ROLES[role]);
+            tracing::info!("neighbor {addr} is at {} on the {} link", fmt_mac(&mac), dataplane::counters::ROLES[role]);
         }
         self.release(now, slot);
     }
@@ -265,7 +265,7 @@ impl ControlCore {
             if self.pending[slot].as_ref().is_some_and(|p| p.solicits >= SOLICIT_MAX) {
                 if let Some(p) = self.pending[slot].take() {
                     self.counters.held_dropped.add(p.packets.len() as u64);
-                    eprintln!("roagent: neighbor {} did not answer {SOLICIT_MAX} solicitations; {} packet(s) dropped", p.target, p.packets.len());
+                    tracing::warn!("neighbor {} did not answer {SOLICIT_MAX} solicitations; {} packet(s) dropped", p.target, p.packets.len());
                 }
             } else {
                 self.solicit(now, slot);

@@ -7,6 +7,7 @@ mod agent;
 mod app;
 mod config;
 mod control_core;
+mod metrics;
 mod ratelimit;
 mod report;
 
@@ -30,9 +31,18 @@ enum Cmd {
         /// Stop by itself after this many seconds (demos, tests, benchmarks).
         #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
         duration: Option<f64>,
+        /// Log level: error, warn, info, debug, trace (overrides log.level).
+        #[arg(long, value_name = "LEVEL")]
+        log_level: Option<String>,
         /// EAL arguments, after `--`; appended to eal.args of the configuration.
         #[arg(last = true)]
         eal: Vec<String>,
+    },
+    /// Print the live binding cache of a running roagent (from its /bindings).
+    Bindings {
+        /// The running roagent's metrics.address.
+        #[arg(long, default_value = config::DEFAULT_METRICS_ADDRESS)]
+        addr: String,
     },
     /// Validate a configuration file and exit.
     CheckConfig {
@@ -67,7 +77,14 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        Cmd::Run { config, stats_period, duration, eal } => {
+        Cmd::Bindings { addr } => match metrics::print_bindings(&addr) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("roagent: bindings: {e}");
+                ExitCode::from(1)
+            }
+        },
+        Cmd::Run { config, stats_period, duration, log_level, eal } => {
             let cfg = match config::Config::load(&config) {
                 Ok(c) => c,
                 Err(e) => {
@@ -81,7 +98,13 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             }
-            let opts = app::Options { stats_period: stats_period.unwrap_or(cfg.control.stats_period), duration, extra_eal: eal };
+            if let Some(l) = &log_level {
+                if let Err(p) = config::log_level(l) {
+                    eprintln!("roagent: --log-level: {p}");
+                    return ExitCode::from(2);
+                }
+            }
+            let opts = app::Options { stats_period: stats_period.unwrap_or(cfg.control.stats_period), log_level, duration, extra_eal: eal };
             match app::run(cfg, opts) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

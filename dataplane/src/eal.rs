@@ -45,6 +45,13 @@ impl Eal {
         v
     }
 
+    /// The CPU an lcore is pinned to.
+    pub fn cpu_of(&self, lcore: u32) -> Option<usize> {
+        // SAFETY: plain getter; returns the lcore's configured CPU.
+        let cpu = unsafe { dpdk_sys::rte_lcore_to_cpu_id(lcore as i32) };
+        (cpu >= 0).then_some(cpu as usize)
+    }
+
     /// NUMA socket of an lcore.
     pub fn socket_of(&self, lcore: u32) -> i32 {
         // SAFETY: plain getter.

@@ -136,9 +136,14 @@ impl Port {
     }
 
     pub fn stats(&self) -> PortStats {
+        Self::stats_of(self.id)
+    }
+
+    /// The driver's counters of port `id` (readable from any thread while it runs).
+    pub fn stats_of(id: u16) -> PortStats {
         let mut s: dpdk_sys::rte_eth_stats = Default::default();
         // SAFETY: valid port id and out-pointer.
-        unsafe { dpdk_sys::rte_eth_stats_get(self.id, &mut s) };
+        unsafe { dpdk_sys::rte_eth_stats_get(id, &mut s) };
         PortStats {
             ipackets: s.ipackets,
             opackets: s.opackets,

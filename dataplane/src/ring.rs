@@ -39,7 +39,29 @@ pub fn pair(name: &str, size: u32, socket: i32) -> Result<(Producer, Consumer), 
     ))
 }
 
+/// A read-only view of a ring's occupancy, for the metrics thread.
+#[derive(Clone)]
+pub struct Watcher {
+    raw: std::sync::Arc<Raw>,
+}
+
+impl Watcher {
+    /// Mbufs waiting in the ring now.
+    pub fn len(&self) -> u32 {
+        // SAFETY: a read of head/tail, safe from any thread.
+        unsafe { dpdk_sys::rte_ring_count(self.raw.0.as_ptr()) }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 impl Producer {
+    pub fn watcher(&self) -> Watcher {
+        Watcher { raw: self.raw.clone() }
+    }
+
     /// Enqueues one mbuf; gives it back when the ring is full.
     #[inline(always)]
     pub fn push(&mut self, m: Mbuf) -> Result<(), Mbuf> {

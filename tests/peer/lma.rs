@@ -9,11 +9,21 @@
 //!   to the TUN device and the kernel delivers or forwards it like any received packet.
 //!   Anything else is dropped and counted.
 //!
+//! - MN1 mode (`--mn1 HOME,CARE_OF --cn MN2`): the peer also plays the mobile node MN1 of
+//!   the draft's Figure 3 through the tunnel (see `mn1_mode.rs`). Tunnel packets for MN1's
+//!   home or care-of address go to MN1, never to the TUN; everything else is forwarded as
+//!   above. Return routability starts 1 s after start, or on SIGUSR1 with `--mn1-on-usr1`.
+//!   If MN2 never answers, the peer exits with status 1.
+//!
 //! usage: lma-peer --tun NAME --mag ADDR [--duration SECONDS]
+//!                 [--mn1 HOME,CARE_OF --cn MN2_ADDR [--mn1-on-usr1]]
 //! Stops on SIGINT/SIGTERM or after the duration and prints its counters on stdout.
 
+mod mn1_mode;
+
+use mn1_mode::Mn1Mode;
 use std::ffi::CString;
-use std::io;
+use std::io::{self, Write};
 use std::net::Ipv6Addr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::ExitCode;
@@ -25,21 +35,34 @@ const IPV6_HEADER_LEN: usize = 40;
 const BUF_LEN: usize = 65536;
 
 static STOP: AtomicBool = AtomicBool::new(false);
+/// MN1 mode's start cue (SIGUSR1).
+static USR1: AtomicBool = AtomicBool::new(false);
 
-extern "C" fn on_signal(_: libc::c_int) {
-    STOP.store(true, Ordering::Relaxed);
+extern "C" fn on_signal(sig: libc::c_int) {
+    if sig == libc::SIGUSR1 {
+        USR1.store(true, Ordering::Relaxed);
+    } else {
+        STOP.store(true, Ordering::Relaxed);
+    }
 }
 
 struct Args {
     tun: String,
     mag: Ipv6Addr,
     duration: Option<Duration>,
+    /// MN1 mode: (home address, care-of address, correspondent MN2, start on SIGUSR1).
+    mn1: Option<(Ipv6Addr, Ipv6Addr, Ipv6Addr, bool)>,
 }
 
-const USAGE: &str = "usage: lma-peer --tun NAME --mag ADDR [--duration SECONDS]";
+const USAGE: &str = "usage: lma-peer --tun NAME --mag ADDR [--duration SECONDS] [--mn1 HOME,CARE_OF --cn MN2_ADDR [--mn1-on-usr1]]";
+
+fn address(flag: &str, a: &str) -> Result<Ipv6Addr, String> {
+    a.parse::<Ipv6Addr>().map_err(|_| format!("{flag}: {a:?} is not an IPv6 address"))
+}
 
 fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
     let (mut tun, mut mag, mut duration) = (None, None, None);
+    let (mut mn1, mut cn, mut on_usr1) = (None, None, false);
     while let Some(flag) = it.next() {
         let mut value = |what: &str| it.next().ok_or_else(|| format!("{flag} needs {what}"));
         match flag.as_str() {
@@ -59,14 +82,27 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
                 let s = d.parse::<f64>().ok().filter(|s| s.is_finite() && *s > 0.0 && *s < 1e9);
                 duration = Some(Duration::from_secs_f64(s.ok_or_else(|| format!("--duration: {d:?} is not a positive number of seconds"))?));
             }
+            "--mn1" => {
+                let v = value("HOME,CARE_OF")?;
+                let (h, c) = v.split_once(',').ok_or_else(|| format!("--mn1: {v:?} is not HOME,CARE_OF"))?;
+                mn1 = Some((address("--mn1", h)?, address("--mn1", c)?));
+            }
+            "--cn" => cn = Some(address("--cn", &value("an IPv6 address")?)?),
+            "--mn1-on-usr1" => on_usr1 = true,
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument {other:?}; {USAGE}")),
         }
     }
+    let mn1 = match (mn1, cn) {
+        (Some((home, care_of)), Some(cn)) => Some((home, care_of, cn, on_usr1)),
+        (None, None) if !on_usr1 => None,
+        _ => return Err(format!("--mn1, --cn and --mn1-on-usr1 go together; {USAGE}")),
+    };
     Ok(Args {
         tun: tun.ok_or_else(|| format!("--tun is required; {USAGE}"))?,
         mag: mag.ok_or_else(|| format!("--mag is required; {USAGE}"))?,
         duration,
+        mn1,
     })
 }
 
@@ -83,16 +119,26 @@ struct Counters {
     ignored: u64,
     /// sendto/write failures (e.g. EMSGSIZE, no neighbor yet).
     errors: u64,
+    /// MN1 mode: tunnel packets for MN1 (handled by it), and packets MN1 sent.
+    mn1: u64,
+    mn1_sent: u64,
 }
 
 impl Counters {
+    /// Write errors are ignored: a closed stdout must not turn a clean stop into a panic.
     fn print(&self) {
-        println!("lma_peer_encapsulated_total {}", self.encapsulated);
-        println!("lma_peer_decapsulated_total {}", self.decapsulated);
-        println!("lma_peer_rejected_total{{reason=\"source\"}} {}", self.rejected_source);
-        println!("lma_peer_rejected_total{{reason=\"payload\"}} {}", self.rejected_payload);
-        println!("lma_peer_ignored_total {}", self.ignored);
-        println!("lma_peer_errors_total {}", self.errors);
+        let mut o = io::stdout().lock();
+        let _ = writeln!(o, "lma_peer_encapsulated_total {}", self.encapsulated);
+        let _ = writeln!(o, "lma_peer_decapsulated_total {}", self.decapsulated);
+        let _ = writeln!(o, "lma_peer_rejected_total{{reason=\"source\"}} {}", self.rejected_source);
+        let _ = writeln!(o, "lma_peer_rejected_total{{reason=\"payload\"}} {}", self.rejected_payload);
+        let _ = writeln!(o, "lma_peer_ignored_total {}", self.ignored);
+        let _ = writeln!(o, "lma_peer_errors_total {}", self.errors);
+        if self.mn1 > 0 || self.mn1_sent > 0 {
+            let _ = writeln!(o, "lma_peer_mn1_received_total {}", self.mn1);
+            let _ = writeln!(o, "lma_peer_mn1_sent_total {}", self.mn1_sent);
+        }
+        let _ = o.flush();
     }
 }
 
@@ -202,14 +248,46 @@ fn is_routable_destination(a: Ipv6Addr) -> bool {
     !(a.is_multicast() || a.is_unspecified() || a.is_loopback() || (a.segments()[0] & 0xffc0) == 0xfe80)
 }
 
-fn install_signal_handlers() {
-    for sig in [libc::SIGINT, libc::SIGTERM] {
+/// SIGINT/SIGTERM stop; SIGUSR1 (MN1 mode only) is the cue to start.
+fn install_signal_handlers(mn1: bool) {
+    let sigs: &[libc::c_int] = if mn1 { &[libc::SIGINT, libc::SIGTERM, libc::SIGUSR1] } else { &[libc::SIGINT, libc::SIGTERM] };
+    for &sig in sigs {
         // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
         unsafe {
             let mut sa: libc::sigaction = std::mem::zeroed();
             sa.sa_sigaction = on_signal as *const () as libc::sighandler_t;
             libc::sigemptyset(&mut sa.sa_mask);
             libc::sigaction(sig, &sa, std::ptr::null_mut());
+        }
+    }
+}
+
+/// One inner packet down the tunnel to the MAG (the kernel adds the outer header).
+fn send_to_mag(raw: &OwnedFd, mag: &libc::sockaddr_in6, pkt: &[u8]) -> io::Result<()> {
+    // SAFETY: pkt and mag are valid for the lengths given.
+    let sent = unsafe {
+        libc::sendto(
+            raw.as_raw_fd(),
+            pkt.as_ptr().cast(),
+            pkt.len(),
+            0,
+            (mag as *const libc::sockaddr_in6).cast(),
+            std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+        )
+    };
+    if sent < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// MN1's packets into the tunnel, counted.
+fn mn1_sender<'a>(raw: &'a OwnedFd, mag: &'a libc::sockaddr_in6, c: &'a mut Counters) -> impl FnMut(&[u8]) + 'a {
+    move |pkt| match send_to_mag(raw, mag, pkt) {
+        Ok(()) => c.mn1_sent += 1,
+        Err(e) => {
+            c.errors += 1;
+            eprintln!("lma-peer: MN1: sendto MAG: {e}");
         }
     }
 }
@@ -249,8 +327,8 @@ fn drain_tun(tun: &OwnedFd, raw: &OwnedFd, mag: &libc::sockaddr_in6, buf: &mut [
     }
 }
 
-/// Tunnel → TUN: every received tunnel packet.
-fn drain_raw(tun: &OwnedFd, raw: &OwnedFd, mag: Ipv6Addr, buf: &mut [u8], c: &mut Counters) {
+/// Tunnel → TUN (or MN1): every received tunnel packet. `Err` when MN1 gives up.
+fn drain_raw(tun: &OwnedFd, raw: &OwnedFd, mag: Ipv6Addr, buf: &mut [u8], c: &mut Counters, mut mn1: Option<&mut Mn1Mode>) -> Result<(), String> {
     loop {
         // SAFETY: sockaddr_in6 is plain old data; all-zero is a valid value.
         let mut from: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
@@ -260,7 +338,7 @@ fn drain_raw(tun: &OwnedFd, raw: &OwnedFd, mag: Ipv6Addr, buf: &mut [u8], c: &mu
             libc::recvfrom(raw.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0, (&mut from as *mut libc::sockaddr_in6).cast(), &mut from_len)
         };
         if n < 0 {
-            return;
+            return Ok(());
         }
         let inner = &buf[..n as usize];
         let source = Ipv6Addr::from(from.sin6_addr.s6_addr);
@@ -271,6 +349,11 @@ fn drain_raw(tun: &OwnedFd, raw: &OwnedFd, mag: Ipv6Addr, buf: &mut [u8], c: &mu
         }
         if !is_ipv6(inner) {
             c.rejected_payload += 1;
+            continue;
+        }
+        if let Some(m) = mn1.as_deref_mut().filter(|m| ipv6_destination(inner).is_some_and(|d| m.owns(d))) {
+            c.mn1 += 1;
+            m.handle(inner, Instant::now(), &mut mn1_sender(raw, &sockaddr(mag), c))?;
             continue;
         }
         // SAFETY: inner is valid for inner.len() bytes.
@@ -287,10 +370,22 @@ fn run(args: &Args) -> io::Result<Counters> {
     let tun = open_tun(&args.tun)?;
     let raw = open_raw()?;
     let mag = sockaddr(args.mag);
-    install_signal_handlers();
-    eprintln!("lma-peer: running (tun {}, MAG {})", args.tun, args.mag);
-
+    install_signal_handlers(args.mn1.is_some());
     let start = Instant::now();
+    let mut mn1 = args.mn1.map(|(home, care_of, cn, on_usr1)| {
+        // Without the cue, give neighbor discovery with the MAG a moment first.
+        Mn1Mode::new(home, care_of, cn, (!on_usr1).then(|| start + Duration::from_secs(1)))
+    });
+    match args.mn1 {
+        None => eprintln!("lma-peer: running (tun {}, MAG {})", args.tun, args.mag),
+        Some((home, care_of, cn, on_usr1)) => eprintln!(
+            "lma-peer: running (tun {}, MAG {}; MN1 home {home} care-of {care_of} with MN2 {cn}, starting {})",
+            args.tun,
+            args.mag,
+            if on_usr1 { "on SIGUSR1" } else { "in 1 s" }
+        ),
+    }
+
     let mut c = Counters::default();
     let mut buf = vec![0u8; BUF_LEN];
     while !STOP.load(Ordering::Relaxed) && args.duration.is_none_or(|d| start.elapsed() < d) {
@@ -319,7 +414,13 @@ fn run(args: &Args) -> io::Result<Counters> {
             drain_tun(&tun, &raw, &mag, &mut buf, &mut c);
         }
         if fds[1].revents & libc::POLLIN != 0 {
-            drain_raw(&tun, &raw, args.mag, &mut buf, &mut c);
+            drain_raw(&tun, &raw, args.mag, &mut buf, &mut c, mn1.as_mut()).map_err(io::Error::other)?;
+        }
+        if let Some(m) = mn1.as_mut() {
+            if USR1.swap(false, Ordering::Relaxed) {
+                m.start(Instant::now());
+            }
+            m.tick(Instant::now(), &mut mn1_sender(&raw, &mag, &mut c)).map_err(io::Error::other)?;
         }
     }
     Ok(c)

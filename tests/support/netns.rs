@@ -170,3 +170,30 @@ impl Drop for NsProcess {
         self.terminate(Duration::from_secs(2));
     }
 }
+
+/// `GET path` from `addr` as seen from inside namespace `ns` (the socket is created there),
+/// e.g. roagent's `/metrics` on the MAG namespace's loopback. The body, or what failed.
+pub fn http_get(ns: &str, addr: &str, path: &str) -> Result<String, String> {
+    use std::io::{Read, Write};
+    use std::os::fd::AsRawFd;
+    let (ns, addr, path) = (ns.to_string(), addr.to_string(), path.to_string());
+    std::thread::spawn(move || {
+        let f = std::fs::File::open(format!("/var/run/netns/{ns}")).map_err(|e| format!("{ns}: {e}"))?;
+        // SAFETY: setns on this thread only, with a valid namespace fd.
+        if unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+            return Err(format!("setns {ns}: {}", std::io::Error::last_os_error()));
+        }
+        let mut c = std::net::TcpStream::connect(&addr).map_err(|e| format!("{addr}: {e}"))?;
+        c.set_read_timeout(Some(Duration::from_secs(5))).ok();
+        write!(c, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").map_err(|e| e.to_string())?;
+        let mut resp = String::new();
+        c.read_to_string(&mut resp).map_err(|e| e.to_string())?;
+        let (head, body) = resp.split_once("\r\n\r\n").ok_or("not HTTP")?;
+        if !head.starts_with("HTTP/1.1 200") {
+            return Err(head.lines().next().unwrap_or("").to_string());
+        }
+        Ok(body.to_string())
+    })
+    .join()
+    .map_err(|_| "http thread panicked".to_string())?
+}

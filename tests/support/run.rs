@@ -2,7 +2,7 @@
 //! frames out into pcap files, final counters from its standard output.
 
 use crate::pcap;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -44,9 +44,24 @@ impl Drop for Scratch {
     }
 }
 
-/// The counters roagent printed at exit (`name{labels} value` lines).
+/// The metrics roagent printed at exit (Prometheus text format).
 #[derive(Debug, Default)]
-pub struct Counters(pub HashMap<String, u64>);
+pub struct Counters(pub Vec<(String, BTreeMap<String, String>, f64)>);
+
+/// `name{a="x",b="y"}` → (name, labels).
+fn series(key: &str) -> (String, BTreeMap<String, String>) {
+    let Some((name, rest)) = key.split_once('{') else { return (key.trim().to_string(), BTreeMap::new()) };
+    let labels = rest
+        .trim_end_matches('}')
+        .split("\",")
+        .filter(|l| !l.is_empty())
+        .filter_map(|l| {
+            let (k, v) = l.split_once('=')?;
+            Some((k.trim_matches(',').to_string(), v.trim_matches('"').to_string()))
+        })
+        .collect();
+    (name.to_string(), labels)
+}
 
 impl Counters {
     pub fn parse(stdout: &str) -> Counters {
@@ -56,15 +71,18 @@ impl Counters {
                 .filter(|l| l.starts_with("roagent_"))
                 .filter_map(|l| {
                     let (k, v) = l.rsplit_once(' ')?;
-                    Some((k.to_string(), v.parse().ok()?))
+                    let (name, labels) = series(k);
+                    Some((name, labels, v.parse().ok()?))
                 })
                 .collect(),
         )
     }
 
-    /// A counter's value; absent counters are 0.
+    /// The sum of every series named like `key` whose labels include `key`'s labels
+    /// (`roagent_dropped_packets_total{port="core"}` sums all reasons and queues); 0 if none.
     pub fn get(&self, key: &str) -> u64 {
-        self.0.get(key).copied().unwrap_or(0)
+        let (name, want) = series(key);
+        self.0.iter().filter(|(n, l, _)| *n == name && want.iter().all(|(k, v)| l.get(k) == Some(v))).map(|(_, _, v)| *v).sum::<f64>() as u64
     }
 
     pub fn drop(&self, port: &str, reason: &str) -> u64 {
@@ -73,7 +91,12 @@ impl Counters {
 
     /// Sum of every drop counter.
     pub fn drops_total(&self) -> u64 {
-        self.0.iter().filter(|(k, _)| k.starts_with("roagent_dropped_packets_total")).map(|(_, v)| v).sum()
+        self.get("roagent_dropped_packets_total")
+    }
+
+    /// Whether any series of this name was printed.
+    pub fn has(&self, name: &str) -> bool {
+        self.0.iter().any(|(n, _, _)| n == name)
     }
 }
 
@@ -109,7 +132,7 @@ pub fn run_pcap_env(name: &str, body: &str, access_in: &[Vec<u8>], core_in: &[Ve
     pcap::write(&d.join("access_in.pcap"), access_in).unwrap();
     pcap::write(&d.join("core_in.pcap"), core_in).unwrap();
     let cfg = format!(
-        "[eal]\nargs = {}\n[ports.access]\ndevice = \"net_pcap0,rx_pcap={dir}/access_in.pcap,tx_pcap={dir}/access_out.pcap\"\n[ports.core]\ndevice = \"net_pcap1,rx_pcap={dir}/core_in.pcap,tx_pcap={dir}/core_out.pcap\"\n{body}",
+        "[eal]\nargs = {}\n[metrics]\naddress = \"127.0.0.1:0\"\n[ports.access]\ndevice = \"net_pcap0,rx_pcap={dir}/access_in.pcap,tx_pcap={dir}/access_out.pcap\"\n[ports.core]\ndevice = \"net_pcap1,rx_pcap={dir}/core_in.pcap,tx_pcap={dir}/core_out.pcap\"\n{body}",
         eal_args(&format!("ro{}{name}", std::process::id())),
         dir = d.display()
     );

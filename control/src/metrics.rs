@@ -1,0 +1,418 @@
+//! `/metrics` (Prometheus text format) and `/bindings` (JSON) on a small HTTP server in an
+//! ordinary thread. Scrapes read the per-core counters with relaxed loads and sum them: the
+//! workers' cache lines are never written from here. The same text is printed at exit.
+
+use crate::agent::{AgentCounters, MH_TYPES};
+use crate::control_core::ControlCounters;
+use dashmap::DashMap;
+use dataplane::counters::{Counter, Drop, Punt, WorkerCounters, ROLES};
+use dataplane::mempool::Mempool;
+use dataplane::port::Port;
+use dataplane::ring::Watcher;
+use prometheus::proto::{Counter as PCounter, Gauge as PGauge, LabelPair, Metric, MetricFamily, MetricType};
+use prometheus::{Encoder, TextEncoder};
+use reflector::DropReason;
+use serde::{Deserialize, Serialize};
+use std::io::{BufRead, BufReader, Write};
+use std::net::{Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// One binding as the admin view shows it.
+#[derive(Clone, Debug)]
+pub struct BindingEntry {
+    pub home: Ipv6Addr,
+    pub care_of: Ipv6Addr,
+    pub attached: Ipv6Addr,
+    pub node: String,
+    pub expires: Instant,
+    pub seq: u16,
+    pub agent: bool,
+    pub refreshed: u32,
+}
+
+/// The control core's copy of the binding cache for readers on other threads.
+pub type BindingsView = DashMap<(Ipv6Addr, Ipv6Addr), BindingEntry>;
+
+/// `/bindings` JSON row.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub struct BindingJson {
+    pub home_address: Ipv6Addr,
+    pub care_of_address: Ipv6Addr,
+    pub attached_address: Ipv6Addr,
+    pub attached_node: String,
+    pub lifetime_left_s: u64,
+    pub sequence: u16,
+    pub agent: bool,
+    pub refreshed: u32,
+}
+
+/// Everything a scrape reads.
+pub struct Sources {
+    pub workers: Vec<Arc<WorkerCounters>>,
+    /// lcore of each worker, same order.
+    pub lcores: Vec<u32>,
+    pub control: Arc<ControlCounters>,
+    pub agent: Arc<AgentCounters>,
+    pub pool: Arc<Mempool>,
+    /// DPDK port ids by role.
+    pub ports: [u16; 2],
+    /// Per worker: (punt ring to control, inject ring from control).
+    pub rings: Vec<(Watcher, Watcher)>,
+    pub bindings: Arc<BindingsView>,
+    pub tsc_hz: u64,
+}
+
+struct Family(MetricFamily);
+
+impl Family {
+    fn new(name: &str, help: &str, kind: MetricType) -> Family {
+        let mut f = MetricFamily::default();
+        f.set_name(name.to_string());
+        f.set_help(help.to_string());
+        f.set_field_type(kind);
+        Family(f)
+    }
+
+    fn add(&mut self, labels: &[(&str, &str)], v: f64) -> &mut Self {
+        let mut m = Metric::default();
+        m.set_label(
+            labels
+                .iter()
+                .map(|(k, v)| {
+                    let mut l = LabelPair::default();
+                    l.set_name(k.to_string());
+                    l.set_value(v.to_string());
+                    l
+                })
+                .collect(),
+        );
+        if self.0.get_field_type() == MetricType::COUNTER {
+            let mut c = PCounter::default();
+            c.set_value(v);
+            m.set_counter(c);
+        } else {
+            let mut g = PGauge::default();
+            g.set_value(v);
+            m.set_gauge(g);
+        }
+        self.0.mut_metric().push(m);
+        self
+    }
+}
+
+fn counter(name: &str, help: &str) -> Family {
+    Family::new(name, help, MetricType::COUNTER)
+}
+
+fn gauge(name: &str, help: &str) -> Family {
+    Family::new(name, help, MetricType::GAUGE)
+}
+
+/// The BA statuses of RFC 6275 §6.1.8 a correspondent node can send.
+const BA_STATUSES: [u8; 8] = [0, 130, 131, 135, 136, 137, 138, 139];
+
+impl Sources {
+    fn sum(&self, f: impl Fn(&WorkerCounters) -> &Counter) -> f64 {
+        dataplane::counters::sum(self.workers.iter().map(|w| &**w), f) as f64
+    }
+
+    /// Every metric family, summed over the workers where per-queue labels are not wanted.
+    pub fn families(&self) -> Vec<MetricFamily> {
+        let mut out = Vec::new();
+        let queues: Vec<String> = (0..self.workers.len()).map(|q| q.to_string()).collect();
+
+        for (name, help, field) in [
+            ("roagent_port_rx_packets_total", "Packets received, by port and queue.", 0),
+            ("roagent_port_rx_bytes_total", "Bytes received, by port and queue.", 1),
+            ("roagent_port_tx_packets_total", "Packets sent, by port and queue.", 2),
+            ("roagent_port_tx_bytes_total", "Bytes sent, by port and queue.", 3),
+        ] {
+            let mut f = counter(name, help);
+            for (q, w) in self.workers.iter().enumerate() {
+                for (r, role) in ROLES.iter().enumerate() {
+                    let c = match field {
+                        0 => &w.rx_packets[r],
+                        1 => &w.rx_bytes[r],
+                        2 => &w.tx_packets[r],
+                        _ => &w.tx_bytes[r],
+                    };
+                    f.add(&[("port", role), ("queue", &queues[q])], c.get() as f64);
+                }
+            }
+            out.push(f.0);
+        }
+        let stats = [Port::stats_of(self.ports[0]), Port::stats_of(self.ports[1])];
+        for (name, help, get) in [
+            ("roagent_port_driver_rx_missed_total", "Packets the driver dropped for lack of RX descriptors.", (|s: &dataplane::port::PortStats| s.imissed) as fn(&dataplane::port::PortStats) -> u64),
+            ("roagent_port_driver_rx_errors_total", "Erroneous packets received, per the driver.", |s| s.ierrors),
+            ("roagent_port_driver_rx_nombuf_total", "RX mbuf allocation failures, per the driver.", |s| s.rx_nombuf),
+            ("roagent_port_driver_tx_errors_total", "Failed transmissions, per the driver.", |s| s.oerrors),
+        ] {
+            let mut f = counter(name, help);
+            for (r, role) in ROLES.iter().enumerate() {
+                f.add(&[("port", role)], get(&stats[r]) as f64);
+            }
+            out.push(f.0);
+        }
+
+        let mut f = counter("roagent_dropped_packets_total", "Packets the dataplane dropped, by port it arrived on, queue and reason.");
+        for (q, w) in self.workers.iter().enumerate() {
+            for (r, role) in ROLES.iter().enumerate() {
+                for d in Drop::ALL {
+                    f.add(&[("port", role), ("queue", &queues[q]), ("reason", d.label())], w.drops[r][*d as usize].get() as f64);
+                }
+            }
+        }
+        out.push(f.0);
+        let mut f = counter("roagent_punted_packets_total", "Packets handed to the control core, by reason.");
+        for p in Punt::ALL {
+            f.add(&[("reason", p.label())], self.sum(|w| &w.punts[*p as usize]));
+        }
+        out.push(f.0);
+        for (name, help, get) in [
+            ("roagent_tunnel_encapsulations_total", "Uplink packets encapsulated toward an LMA (RFC 5213 §6.10.5).", (|w: &WorkerCounters| &w.encapsulated) as fn(&WorkerCounters) -> &Counter),
+            ("roagent_tunnel_decapsulations_total", "Downlink packets decapsulated from an LMA.", |w| &w.decapsulated),
+            ("roagent_rh2_inserted_total", "Uplink packets given a Type 2 Routing Header to a care-of address.", |w| &w.rh2_inserted),
+            ("roagent_rh2_refused_total", "Uplink packets with a binding that may not carry a Type 2 Routing Header.", |w| &w.rh2_refused),
+            ("roagent_hao_rewritten_total", "Downlink packets whose Home Address option was verified and removed.", |w| &w.hao_rewritten),
+            ("roagent_injected_packets_total", "Packets from the control core sent by a worker.", |w| &w.injected),
+        ] {
+            let mut f = counter(name, help);
+            for (q, w) in self.workers.iter().enumerate() {
+                f.add(&[("queue", &queues[q])], get(w).get() as f64);
+            }
+            out.push(f.0);
+        }
+        let mut polls = counter("roagent_worker_polls_total", "Worker poll iterations, busy (found packets) or idle, by lcore.");
+        let mut cycles = counter("roagent_worker_busy_cycles_total", "TSC cycles spent in busy polls, by lcore.");
+        for (q, w) in self.workers.iter().enumerate() {
+            let lcore = self.lcores.get(q).map_or(String::new(), |l| l.to_string());
+            polls.add(&[("lcore", &lcore), ("state", "busy")], w.polls_busy.get() as f64);
+            polls.add(&[("lcore", &lcore), ("state", "idle")], w.polls_idle.get() as f64);
+            cycles.add(&[("lcore", &lcore)], w.busy_cycles.get() as f64);
+        }
+        out.push(polls.0);
+        out.push(cycles.0);
+        out.push(gauge("roagent_tsc_hz", "TSC frequency, to turn cycles into seconds.").add(&[], self.tsc_hz as f64).0.clone());
+        let mut f = gauge("roagent_ring_occupancy", "Mbufs waiting in a ring, by ring and queue.");
+        for (q, (punt, inject)) in self.rings.iter().enumerate() {
+            f.add(&[("ring", "punt"), ("queue", &queues[q])], punt.len() as f64);
+            f.add(&[("ring", "inject"), ("queue", &queues[q])], inject.len() as f64);
+        }
+        out.push(f.0);
+        out.push(gauge("roagent_mempool_in_use", "Packet buffers in use.").add(&[], self.pool.in_use() as f64).0.clone());
+        out.push(gauge("roagent_mempool_size", "Packet buffers in the pool.").add(&[], self.pool.size() as f64).0.clone());
+
+        let c = &self.control;
+        for (name, help, v) in [
+            ("roagent_nd_received_total", "Neighbor Discovery messages received.", &c.nd_received),
+            ("roagent_nd_invalid_total", "Neighbor Discovery messages failing RFC 4861 validation.", &c.nd_invalid),
+            ("roagent_neighbor_advertisements_sent_total", "Neighbor Advertisements sent for the MAG's addresses.", &c.na_sent),
+            ("roagent_neighbor_solicitations_sent_total", "Neighbor Solicitations sent to resolve next hops.", &c.ns_sent),
+            ("roagent_neighbors_learned_total", "Link-layer addresses learned or changed.", &c.neighbors_learned),
+            ("roagent_echo_replies_sent_total", "Echo replies to pings of the MAG.", &c.echo_replies),
+            ("roagent_icmpv6_errors_suppressed_total", "ICMPv6 errors not sent because RFC 4443 §2.4(e) forbids them.", &c.icmp_not_allowed),
+            ("roagent_held_packets_total", "Packets held while their next hop was resolved.", &c.held),
+            ("roagent_held_packets_sent_total", "Held packets sent after resolution.", &c.held_sent),
+            ("roagent_held_packets_dropped_total", "Held packets dropped (queue full or no answer).", &c.held_dropped),
+            ("roagent_inject_ring_full_total", "Control-core packets dropped because a worker's inject ring was full.", &c.inject_full),
+            ("roagent_mbuf_alloc_failed_total", "Control-core packets not sent for lack of an mbuf.", &c.no_mbuf),
+            ("roagent_control_unhandled_total", "Punted packets the control core had no use for.", &c.unhandled),
+        ] {
+            out.push(counter(name, help).add(&[], v.get() as f64).0.clone());
+        }
+        let a = &self.agent;
+        let mut f = counter("roagent_icmpv6_errors_sent_total", "ICMPv6 errors sent, by type.");
+        f.add(&[("type", "time_exceeded")], c.time_exceeded_sent.get() as f64);
+        f.add(&[("type", "packet_too_big")], c.packet_too_big_sent.get() as f64);
+        f.add(&[("type", "parameter_problem")], a.parameter_problems.get() as f64);
+        out.push(f.0);
+        let mut f = counter("roagent_rate_limited_total", "Replies the MAG did not send because of a rate limit, by kind.");
+        f.add(&[("kind", "icmpv6")], c.icmp_rate_limited.get() as f64);
+        let rl = DropReason::ALL.iter().position(|d| *d == DropReason::RateLimited).map_or(0, |i| a.dropped[i].get());
+        f.add(&[("kind", "signaling")], rl as f64);
+        out.push(f.0);
+
+        let mut rx = counter("roagent_signaling_received_total", "Mobility Header messages received for attached nodes, by type.");
+        let mut tx = counter("roagent_signaling_sent_total", "Mobility Header messages sent on behalf of attached nodes, by type.");
+        for (i, t) in MH_TYPES.iter().enumerate() {
+            rx.add(&[("type", t)], a.received[i].get() as f64);
+            tx.add(&[("type", t)], a.sent[i].get() as f64);
+        }
+        out.push(rx.0);
+        out.push(tx.0);
+        let mut f = counter("roagent_binding_acks_sent_total", "Binding Acknowledgements sent, by status (RFC 6275 §6.1.8).");
+        for s in BA_STATUSES {
+            f.add(&[("status", &s.to_string())], a.ba_status[s as usize].get() as f64);
+        }
+        out.push(f.0);
+        let mut f = counter("roagent_binding_errors_sent_total", "Binding Errors sent, by status (RFC 6275 §6.1.9).");
+        for s in 1..=2usize {
+            f.add(&[("status", &s.to_string())], a.be_status[s].get() as f64);
+        }
+        out.push(f.0);
+        let mut f = counter("roagent_signaling_dropped_total", "Mobility Header messages dropped without an answer, by reason.");
+        for (i, d) in DropReason::ALL.iter().enumerate() {
+            f.add(&[("reason", d.name())], a.dropped[i].get() as f64);
+        }
+        out.push(f.0);
+        out.push(gauge("roagent_bindings", "Bindings in the cache.").add(&[], a.bindings.get() as f64).0.clone());
+        for (name, help, v) in [
+            ("roagent_bindings_created_total", "Bindings created.", &a.bindings_created),
+            ("roagent_bindings_refreshed_total", "Bindings refreshed by a new Binding Update.", &a.bindings_refreshed),
+            ("roagent_binding_table_full_total", "Bindings the fast-path table could not take.", &a.table_full),
+            ("roagent_home_address_unverified_total", "Packets with a Home Address option and no matching binding (RFC 6275 §9.3.1).", &a.hao_unverified),
+            ("roagent_nonce_rotations_total", "New nonces (and Kcn) generated (RFC 6275 §5.2.7).", &a.nonce_rotations),
+        ] {
+            out.push(counter(name, help).add(&[], v.get() as f64).0.clone());
+        }
+        let mut f = counter("roagent_bindings_deleted_total", "Bindings deleted, by reason.");
+        for (i, r) in ["deregistered", "expired", "detached"].iter().enumerate() {
+            f.add(&[("reason", r)], a.bindings_deleted[i].get() as f64);
+        }
+        out.push(f.0);
+        out
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        // Encoding our own families into a Vec cannot fail.
+        let _ = TextEncoder::new().encode(&self.families(), &mut buf);
+        String::from_utf8(buf).unwrap_or_default()
+    }
+
+    pub fn bindings_json(&self) -> String {
+        let now = Instant::now();
+        let mut rows: Vec<BindingJson> = self
+            .bindings
+            .iter()
+            .map(|e| BindingJson {
+                home_address: e.home,
+                care_of_address: e.care_of,
+                attached_address: e.attached,
+                attached_node: e.node.clone(),
+                lifetime_left_s: e.expires.saturating_duration_since(now).as_secs(),
+                sequence: e.seq,
+                agent: e.agent,
+                refreshed: e.refreshed,
+            })
+            .collect();
+        rows.sort_by(|a, b| (a.attached_address, a.home_address).cmp(&(b.attached_address, b.home_address)));
+        serde_json::to_string_pretty(&rows).unwrap_or_else(|_| "[]".into())
+    }
+}
+
+/// The running HTTP server; stopped and joined on drop.
+pub struct Server {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    pub addr: SocketAddr,
+}
+
+impl Server {
+    /// Listens on `addr` and serves from a thread pinned to `cpu` (the control core's, so a
+    /// scrape never takes a worker's core).
+    pub fn start(addr: &str, sources: Arc<Sources>, cpu: Option<usize>) -> Result<Server, String> {
+        let listener = TcpListener::bind(addr).map_err(|e| format!("metrics.address: cannot listen on {addr}: {e}"))?;
+        listener.set_nonblocking(true).map_err(|e| format!("metrics.address: {e}"))?;
+        let local = listener.local_addr().map_err(|e| format!("metrics.address: {e}"))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("roagent-metrics".into())
+            .spawn(move || {
+                if let Some(id) = cpu {
+                    core_affinity::set_for_current(core_affinity::CoreId { id });
+                }
+                while !s.load(Ordering::Relaxed) {
+                    match listener.accept() {
+                        Ok((conn, _)) => serve(conn, &sources),
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::sleep(Duration::from_millis(20)),
+                        Err(e) => {
+                            tracing::warn!("metrics: accept failed: {e}");
+                            std::thread::sleep(Duration::from_millis(100));
+                        }
+                    }
+                }
+            })
+            .map_err(|e| format!("metrics thread: {e}"))?;
+        Ok(Server { stop, thread: Some(thread), addr: local })
+    }
+}
+
+impl std::ops::Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// One request, one response, then close: enough for Prometheus and `roagent bindings`.
+fn serve(conn: TcpStream, sources: &Sources) {
+    let _ = conn.set_nonblocking(false);
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
+    let _ = conn.set_write_timeout(Some(Duration::from_secs(2)));
+    let mut reader = BufReader::new(&conn);
+    let mut line = String::new();
+    if reader.read_line(&mut line).is_err() {
+        return;
+    }
+    // Skip the request headers.
+    let mut h = String::new();
+    while reader.read_line(&mut h).map(|n| n > 2).unwrap_or(false) {
+        h.clear();
+    }
+    let mut parts = line.split_whitespace();
+    let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let (status, ctype, body) = match (method, path.split('?').next().unwrap_or("")) {
+        ("GET", "/metrics") => ("200 OK", prometheus::TEXT_FORMAT, sources.render()),
+        ("GET", "/bindings") => ("200 OK", "application/json", sources.bindings_json()),
+        ("GET", _) => ("404 Not Found", "text/plain", "not found: try /metrics or /bindings\n".to_string()),
+        _ => ("405 Method Not Allowed", "text/plain", "only GET\n".to_string()),
+    };
+    let mut w = &conn;
+    let _ = write!(w, "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+}
+
+/// `GET path` from an HTTP server at `addr`; the body, or an error naming what failed.
+pub fn http_get(addr: &str, path: &str) -> Result<String, String> {
+    use std::io::Read;
+    let mut conn = TcpStream::connect(addr).map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+    write!(conn, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").map_err(|e| format!("{addr}: {e}"))?;
+    let mut resp = String::new();
+    conn.read_to_string(&mut resp).map_err(|e| format!("{addr}: {e}"))?;
+    let (head, body) = resp.split_once("\r\n\r\n").ok_or_else(|| format!("{addr}: not an HTTP response"))?;
+    if !head.starts_with("HTTP/1.1 200") {
+        return Err(format!("{addr}{path}: {}", head.lines().next().unwrap_or("")));
+    }
+    Ok(body.to_string())
+}
+
+/// `roagent bindings`: the live binding cache as a table.
+pub fn print_bindings(addr: &str) -> Result<(), String> {
+    let body = http_get(addr, "/bindings")?;
+    let rows: Vec<BindingJson> = serde_json::from_str(&body).map_err(|e| format!("{addr}/bindings: {e}"))?;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{:<28} {:<28} {:<28} {:<12} {:>8} {:>8} {:>5}", "HOME ADDRESS", "CARE-OF ADDRESS", "ATTACHED NODE", "NAME", "LIFETIME", "SEQUENCE", "AGENT");
+    for r in &rows {
+        let _ = writeln!(
+            out,
+            "{:<28} {:<28} {:<28} {:<12} {:>7}s {:>8} {:>5}",
+            r.home_address.to_string(),
+            r.care_of_address.to_string(),
+            r.attached_address.to_string(),
+            r.attached_node,
+            r.lifetime_left_s,
+            r.sequence,
+            if r.agent { "yes" } else { "no" }
+        );
+    }
+    let _ = writeln!(out, "{} binding(s)", rows.len());
+    Ok(())
+}
