@@ -119,3 +119,35 @@ fn a_closed_stdout_neither_kills_nor_hangs_the_dataplane() {
     };
     assert!(status.success(), "{status}");
 }
+
+#[test]
+fn exported_metrics_pass_promtool_and_cover_the_grafana_dashboard() {
+    // The final report is the /metrics text: check it, and that every metric the shipped
+    // dashboard queries is one roagent exports (so the dashboard cannot rot).
+    let s = Scratch::new("cli");
+    let p = s.0.join("c.toml");
+    std::fs::write(&p, format!("[eal]\nargs = {}\n{GOOD}", e2e::run::eal_args(&format!("ro{}metrics", std::process::id())))).unwrap();
+    let (code, out, err) = roagent(&["run", "--config", p.to_str().unwrap(), "--duration", "1"]);
+    assert_eq!(code, 0, "{err}");
+    let text: String = out.lines().filter(|l| l.starts_with('#') || l.starts_with("roagent_")).map(|l| format!("{l}\n")).collect();
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool is installed (scripts/setup-host installs the prometheus package)");
+    std::io::Write::write_all(&mut promtool.stdin.take().unwrap(), text.as_bytes()).unwrap();
+    let o = promtool.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+
+    let exported: std::collections::HashSet<&str> = text.lines().filter(|l| l.starts_with("# TYPE ")).filter_map(|l| l.split_whitespace().nth(2)).collect();
+    let dashboard = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/grafana-dashboard.json")).unwrap();
+    let mut queried = 0;
+    for (i, _) in dashboard.match_indices("roagent_") {
+        let name: String = dashboard[i..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        assert!(exported.contains(name.as_str()), "the dashboard queries {name}, which roagent does not export");
+        queried += 1;
+    }
+    assert!(queried > 10);
+}
