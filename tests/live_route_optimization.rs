@@ -58,6 +58,11 @@ max_bindings = 1024
 
 /// Brings up the topology and roagent; returns them with the scratch directory.
 fn start(tag: &str, agent: bool) -> Option<(Topology, Scratch, NsProcess)> {
+    start_with(tag, agent).map(|(t, d, r, _)| (t, d, r))
+}
+
+/// As `start`, also returning the configuration file (for reload tests).
+fn start_with(tag: &str, agent: bool) -> Option<(Topology, Scratch, NsProcess, std::path::PathBuf)> {
     if let Some(why) = skip_reason() {
         eprintln!("skipped: {why}");
         return None;
@@ -69,7 +74,7 @@ fn start(tag: &str, agent: bool) -> Option<(Topology, Scratch, NsProcess)> {
     let bin = roagent_bin();
     let mut roagent = NsProcess::spawn(&topo.mag(), "roagent", &dir.0, &bin, &["run", "--config", cfg.to_str().unwrap(), "--duration", "60"]);
     roagent.wait_for_stderr("running (", Duration::from_secs(30)).unwrap();
-    Some((topo, dir, roagent))
+    Some((topo, dir, roagent, cfg))
 }
 
 /// MN1 retransmits HoTI and CoTI until both tests come back (RFC 6275 §11.6.1); returns
@@ -118,7 +123,7 @@ const METRICS: &str = "127.0.0.1:9477";
 
 #[test]
 fn mn2_pings_mn1_over_the_route_optimized_path() {
-    let Some((topo, dir, roagent)) = start("ro", true) else { return };
+    let Some((topo, dir, mut roagent, cfg)) = start_with("ro", true) else { return };
     let tun = TunnelEnd::open(&topo.lma()).unwrap();
     let capture = dir.0.join("mn2.pcap");
     let mut tcpdump = NsProcess::spawn(&topo.mn2(), "tcpdump", &dir.0, "tcpdump", &["-i", "mn2", "-n", "-U", "--immediate-mode", "-w", capture.to_str().unwrap(), "ip6"]);
@@ -208,6 +213,27 @@ fn mn2_pings_mn1_over_the_route_optimized_path() {
         let h = ipv6::Header::new_checked(&f[14..]).unwrap();
         assert_eq!((h.src_addr(), h.dst_addr()), (a(HOME), a(MN2)));
     }
+
+    // A reload with a broken configuration is refused whole: the binding stays.
+    let good = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(&cfg, good.replace("[mag]", "[mag]\nbogus = 1")).unwrap();
+    roagent.signal(libc::SIGHUP);
+    roagent.wait_for_stderr("reload refused, configuration unchanged", Duration::from_secs(10)).unwrap();
+    assert_eq!(scrape(&topo).get("roagent_bindings"), 1);
+    // Turning the agent off for the node (a reload) purges its bindings...
+    std::fs::write(&cfg, good.replace("agent = true", "agent = false")).unwrap();
+    roagent.signal(libc::SIGHUP);
+    roagent.wait_for_stderr("binding deleted (detached): home 2001:db8:1::100", Duration::from_secs(10)).unwrap();
+    let m = scrape(&topo);
+    assert_eq!((m.get("roagent_bindings"), m.get("roagent_bindings_deleted_total{reason=\"detached\"}")), (0, 1));
+    // ... and MN2's traffic to the home address takes the home agent's path again.
+    let out = exec(&topo.mn2(), "ping", &["-6", "-n", "-c", "1", "-W", "1", HOME]);
+    assert!(!out.status.success(), "nobody answers at the home address in this topology");
+    let plain = std::iter::from_fn(|| tun.recv(Duration::from_secs(2)))
+        .find(|(_, ip)| ip.get(6) == Some(&ipv6::proto::ICMPV6) && ip.get(40) == Some(&icmpv6::ECHO_REQUEST))
+        .expect("the echo request still comes up the tunnel");
+    let h = ipv6::Header::new_checked(&plain.1[..]).unwrap();
+    assert_eq!(h.dst_addr(), a(HOME), "to the home address, without RH2");
 
     let done = roagent.stop(Duration::from_secs(10));
     assert!(done.status.success(), "{}", done.stderr);

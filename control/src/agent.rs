@@ -137,6 +137,14 @@ impl ControlCore {
         self.agent.actions = actions;
     }
 
+    /// Purges the bindings of attached address `attached` (detach, agent off).
+    pub(crate) fn detach_address(&mut self, now: Duration, attached: Ipv6Addr) {
+        let mut actions = std::mem::take(&mut self.agent.actions);
+        self.agent.reflector.detach(attached, &mut actions);
+        self.apply(now, &mut actions, None);
+        self.agent.actions = actions;
+    }
+
     /// Carries out what the reflector decided.
     fn apply(&mut self, now: Duration, actions: &mut Vec<Action>, invoking: Option<&[u8]>) {
         for a in actions.drain(..) {

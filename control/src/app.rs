@@ -20,6 +20,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub struct Options {
+    /// Re-read on SIGHUP.
+    pub config_path: String,
     pub stats_period: u64,
     /// Overrides log.level of the configuration.
     pub log_level: Option<String>,
@@ -28,9 +30,14 @@ pub struct Options {
 }
 
 static SIGNALED: AtomicBool = AtomicBool::new(false);
+static RELOAD: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_signal(_: libc::c_int) {
     SIGNALED.store(true, Ordering::Relaxed);
+}
+
+extern "C" fn on_hangup(_: libc::c_int) {
+    RELOAD.store(true, Ordering::Relaxed);
 }
 
 /// Ring between a worker and the control core, in mbufs.
@@ -74,6 +81,7 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), String> {
     unsafe {
         libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
         libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGHUP, on_hangup as *const () as libc::sighandler_t);
     }
     let level = crate::config::log_level(opts.log_level.as_deref().unwrap_or(&cfg.log.level)).map_err(|p| format!("--log-level: {p}"))?;
     // Log lines go to stderr; a write error there is ignored, never fatal.
@@ -178,6 +186,12 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), String> {
             break;
         }
         let n = control.poll(now);
+        if RELOAD.swap(false, Ordering::Relaxed) {
+            match Config::load(&opts.config_path) {
+                Ok(new) => control.reload(now, &new),
+                Err(e) => tracing::error!("reload refused, configuration unchanged: {e}"),
+            }
+        }
         if now >= next_tick {
             control.tick(now);
             next_tick = now + Duration::from_millis(100);
@@ -247,7 +261,7 @@ fn topology(cfg: &Config, access_mac: [u8; 6], core_mac: [u8; 6]) -> Topology {
     for n in &cfg.nodes {
         let mut prefixes: Vec<_> = n.prefixes.iter().map(|p| (p.addr, p.len)).collect();
         prefixes.extend(n.addresses.iter().map(|a| (*a, 128)));
-        attached.add(AttachedNode { name: n.name.clone(), lma: cfg.lma_of(n), agent: n.agent }, &prefixes);
+        attached.add(AttachedNode::new(&n.name, cfg.lma_of(n), n.agent), &prefixes);
     }
     let lmas: Vec<_> = cfg.lmas.iter().map(|l| l.address).collect();
     let mut core_next_hops: Vec<_> = cfg.lmas.iter().map(|l| l.next_hop.unwrap_or(l.address)).collect();

@@ -9,6 +9,7 @@ mod config;
 mod control_core;
 mod metrics;
 mod ratelimit;
+mod reload;
 mod report;
 
 #[derive(Parser)]
@@ -104,7 +105,7 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             }
-            let opts = app::Options { stats_period: stats_period.unwrap_or(cfg.control.stats_period), log_level, duration, extra_eal: eal };
+            let opts = app::Options { config_path: config.clone(), stats_period: stats_period.unwrap_or(cfg.control.stats_period), log_level, duration, extra_eal: eal };
             match app::run(cfg, opts) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

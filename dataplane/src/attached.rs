@@ -5,15 +5,30 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::net::Ipv6Addr;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
-/// One attached node as the dataplane needs it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One attached node as the dataplane needs it. The two flags change at a configuration
+/// reload (control core writes, workers read; single words, relaxed).
+#[derive(Debug)]
 pub struct AttachedNode {
     pub name: String,
     /// Index of its LMA in the topology's LMA list.
     pub lma: u16,
     /// Route Optimization Agent enabled for this node.
-    pub agent: bool,
+    pub agent: AtomicBool,
+    /// Still attached; a detached node's addresses are no longer served.
+    pub attached: AtomicBool,
+}
+
+impl AttachedNode {
+    pub fn new(name: &str, lma: u16, agent: bool) -> AttachedNode {
+        AttachedNode { name: name.to_string(), lma, agent: AtomicBool::new(agent), attached: AtomicBool::new(true) }
+    }
+
+    #[inline(always)]
+    pub fn agent(&self) -> bool {
+        self.agent.load(Relaxed)
+    }
 }
 
 /// Address → attached node. /128 and /64 entries are hashed; other prefix lengths are few
@@ -48,9 +63,15 @@ impl AttachedTable {
         idx
     }
 
-    /// The node owning `addr`, longest match first.
+    /// The attached node owning `addr`, longest match first; detached nodes are not found.
     #[inline]
     pub fn lookup(&self, addr: &[u8; 16]) -> Option<u32> {
+        self.lookup_any(addr).filter(|&i| self.nodes[i as usize].attached.load(Relaxed))
+    }
+
+    /// The node owning `addr`, attached or not.
+    #[inline]
+    pub fn lookup_any(&self, addr: &[u8; 16]) -> Option<u32> {
         let a = u128::from_be_bytes(*addr);
         if !self.exact.is_empty() {
             if let Some(&i) = self.exact.get(&a) {
@@ -116,7 +137,7 @@ mod tests {
     use super::*;
 
     fn node(n: &str) -> AttachedNode {
-        AttachedNode { name: n.into(), lma: 0, agent: true }
+        AttachedNode::new(n, 0, true)
     }
 
     #[test]
@@ -131,5 +152,12 @@ mod tests {
         assert_eq!(q("2001:db8:2:ff::1"), Some(c));
         assert_eq!(q("2001:db8:3::1"), None);
         assert_eq!(t.node(c).unwrap().name, "c");
+        t.node(b).unwrap().attached.store(false, Relaxed);
+        assert_eq!(q("2001:db8:1::5"), None, "a detached node's address is served no more, not by another node either");
+        assert_eq!(t.lookup_any(&a_("2001:db8:1::5")), Some(b));
+    }
+
+    fn a_(s: &str) -> [u8; 16] {
+        s.parse::<Ipv6Addr>().unwrap().octets()
     }
 }

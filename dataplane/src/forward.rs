@@ -208,7 +208,7 @@ pub fn uplink(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut im
     if hl <= 1 {
         return Verdict::Punt(Punt::HopLimit, ACCESS);
     }
-    let (lma, agent) = topo.attached.node(node).map_or((0, false), |n| (n.lma as usize, n.agent));
+    let (lma, agent) = topo.attached.node(node).map_or((0, false), |n| (n.lma as usize, n.agent()));
     // Route optimization (draft §4.1.2, RFC 6275 §9.3.2): traffic to a home address with a
     // binding goes to the care-of address, the home address in a Type 2 Routing Header.
     let mut added = 0;
@@ -318,7 +318,7 @@ fn deliver(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut impl 
     let Some(node) = topo.attached.lookup(&dst.octets()) else {
         return Verdict::Drop(Drop::UnknownDestination);
     };
-    if topo.attached.node(node).is_some_and(|n| n.agent) {
+    if topo.attached.node(node).is_some_and(|n| n.agent()) {
         // The agent answers for the node (draft §4.1.1): its Mobility Headers go to the
         // control core, and a Home Address option must match a binding (RFC 6275 §9.3.1).
         let chain = match ext::walk(&p.data()[ETH..]) {
@@ -418,7 +418,7 @@ mod tests {
 
     fn topo(agent: bool) -> Topology {
         let mut attached = AttachedTable::default();
-        attached.add(AttachedNode { name: "mn2".into(), lma: 0, agent }, &[(a("2001:db8:3::"), 64)]);
+        attached.add(AttachedNode::new("mn2", 0, agent), &[(a("2001:db8:3::"), 64)]);
         let neighbors = NeighborCache::new(2);
         neighbors.learn(0, MN2_MAC);
         neighbors.learn(1, LMA_MAC);

@@ -113,6 +113,12 @@ impl NsProcess {
         NsProcess { label: label.to_string(), child, stdout, stderr }
     }
 
+    /// Sends `sig` (e.g. `libc::SIGHUP`) to the process.
+    pub fn signal(&self, sig: libc::c_int) {
+        // SAFETY: kill has no memory preconditions; the pid is our unreaped child.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, sig) };
+    }
+
     pub fn stderr_text(&self) -> String {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
     }

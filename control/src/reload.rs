@@ -1,0 +1,71 @@
+//! Configuration reload (SIGHUP): what can change without a restart. A node removed from the
+//! configuration is detached, and a node whose agent is turned off keeps its traffic but no
+//! longer has the agent; either way its bindings are purged (draft §4.1.3: the cache only
+//! holds bindings for attached nodes). Everything else needs a restart and is said so.
+//! A configuration that does not validate is refused whole: nothing already running changes.
+
+use crate::config::Config;
+use crate::control_core::ControlCore;
+use std::collections::HashMap;
+use std::net::Ipv6Addr;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+use tracing::{info, warn};
+
+impl ControlCore {
+    pub(crate) fn reload(&mut self, now: Duration, cfg: &Config) {
+        let wanted: HashMap<&str, &crate::config::Node> = cfg.nodes.iter().map(|n| (n.name.as_str(), n)).collect();
+        let topo = self.topo.clone();
+        let mut purge = Vec::new();
+        for (i, node) in topo.attached.nodes().iter().enumerate() {
+            let attached = node.attached.load(Relaxed);
+            match wanted.get(node.name.as_str()) {
+                None if attached => {
+                    node.agent.store(false, Relaxed);
+                    node.attached.store(false, Relaxed);
+                    info!("node {} detached (no longer in the configuration)", node.name);
+                    purge.push(i as u32);
+                }
+                None => {}
+                Some(_) if !attached => warn!("node {} was detached; attaching it again needs a restart", node.name),
+                Some(n) => {
+                    if n.agent != node.agent() {
+                        node.agent.store(n.agent, Relaxed);
+                        info!("node {}: route optimization agent {}", node.name, if n.agent { "on" } else { "off" });
+                        if !n.agent {
+                            purge.push(i as u32);
+                        }
+                    }
+                }
+            }
+        }
+        for n in &cfg.nodes {
+            if !topo.attached.nodes().iter().any(|a| a.name == n.name) {
+                warn!("node {} is new: adding nodes needs a restart", n.name);
+            }
+        }
+        if !purge.is_empty() {
+            self.purge_bindings(now, &purge);
+        }
+        info!("configuration reloaded (node agent flags and detachments apply now; other changes at the next start)");
+    }
+
+    /// Deletes every binding whose attached address belongs to one of `nodes`.
+    fn purge_bindings(&mut self, now: Duration, nodes: &[u32]) {
+        let addrs: Vec<Ipv6Addr> = {
+            let mut v: Vec<Ipv6Addr> = self
+                .agent
+                .reflector
+                .bindings()
+                .map(|b| b.attached)
+                .filter(|a| self.topo.attached.lookup_any(&a.octets()).is_some_and(|i| nodes.contains(&i)))
+                .collect();
+            v.sort();
+            v.dedup();
+            v
+        };
+        for a in addrs {
+            self.detach_address(now, a);
+        }
+    }
+}
