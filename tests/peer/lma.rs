@@ -96,7 +96,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
     let mn1 = match (mn1, cn) {
         (Some((home, care_of)), Some(cn)) => Some((home, care_of, cn, on_usr1)),
         (None, None) if !on_usr1 => None,
-        _ => return Err(format!("--mn1, --cn and --mn1-on-usr1 go together; {USAGE}")),
+        _ => return Err(format!("--mn1 and --cn go together, and --mn1-on-usr1 needs both; {USAGE}")),
     };
     Ok(Args {
         tun: tun.ok_or_else(|| format!("--tun is required; {USAGE}"))?,

@@ -215,6 +215,17 @@ impl Mn1Mode {
                 self.echo_replies += 1;
                 line("MN1 (care-of, HAO home)", Arrow::Out("echo reply"), format_args!("MN2   seq {seq}"));
             }
+            // RFC 6275 §11.3.5: Parameter Problem code 1 (unrecognized Next Header) answering
+            // a Mobility Header means the correspondent does not do route optimization — the
+            // draft's Figure 1, a plain IPv6 node without the agent.
+            (ipv6::proto::ICMPV6, _, Some(icmpv6::PARAM_PROBLEM)) if upper.get(1) == Some(&1) && self.state == State::ReturnRoutability => {
+                line("MN1", Arrow::In("Param. Problem"), format_args!("MN2 {}   unrecognized Next Header (the Mobility Header), to {}", h.src_addr(), h.dst_addr()));
+                return Err(format!(
+                    "MN1 gives up: MN2 {} answered with ICMPv6 Parameter Problem (unrecognized Next Header), \
+                     so nothing answers Mobile IPv6 for it (the draft's Figure 1): is agent = true for MN2 in roagent's config?",
+                    h.src_addr()
+                ));
+            }
             (proto, mh, first) => {
                 let what = match proto {
                     ipv6::proto::MOBILITY => format!("Mobility Header type {}", mh.unwrap_or(255)),
