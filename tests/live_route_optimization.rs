@@ -220,6 +220,11 @@ fn mn2_pings_mn1_over_the_route_optimized_path() {
     roagent.signal(libc::SIGHUP);
     roagent.wait_for_stderr("reload refused, configuration unchanged", Duration::from_secs(10)).unwrap();
     assert_eq!(scrape(&topo).get("roagent_bindings"), 1);
+    // A prefix change needs a restart: said, and nothing changes.
+    std::fs::write(&cfg, good.replace("2001:db8:3::/64", "2001:db8:33::/64")).unwrap();
+    roagent.signal(libc::SIGHUP);
+    roagent.wait_for_stderr("node mn2: prefix, address, LMA or MAC changes need a restart; kept as running", Duration::from_secs(10)).unwrap();
+    assert_eq!(scrape(&topo).get("roagent_bindings"), 1);
     // Turning the agent off for the node (a reload) purges its bindings...
     std::fs::write(&cfg, good.replace("agent = true", "agent = false")).unwrap();
     roagent.signal(libc::SIGHUP);

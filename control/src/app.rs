@@ -188,7 +188,7 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), String> {
         let n = control.poll(now);
         if RELOAD.swap(false, Ordering::Relaxed) {
             match Config::load(&opts.config_path) {
-                Ok(new) => control.reload(now, &new),
+                Ok(new) => control.reload(now, &cfg, &new),
                 Err(e) => tracing::error!("reload refused, configuration unchanged: {e}"),
             }
         }

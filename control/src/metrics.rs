@@ -300,7 +300,7 @@ impl Sources {
                 refreshed: e.refreshed,
             })
             .collect();
-        rows.sort_by(|a, b| (a.attached_address, a.home_address).cmp(&(b.attached_address, b.home_address)));
+        rows.sort_by_key(|r| (r.attached_address, r.home_address));
         serde_json::to_string_pretty(&rows).unwrap_or_else(|_| "[]".into())
     }
 }

@@ -13,7 +13,8 @@ use std::time::Duration;
 use tracing::{info, warn};
 
 impl ControlCore {
-    pub(crate) fn reload(&mut self, now: Duration, cfg: &Config) {
+    /// Applies `cfg` where it can; `running` is the configuration the dataplane started with.
+    pub(crate) fn reload(&mut self, now: Duration, running: &Config, cfg: &Config) {
         let wanted: HashMap<&str, &crate::config::Node> = cfg.nodes.iter().map(|n| (n.name.as_str(), n)).collect();
         let topo = self.topo.clone();
         let mut purge = Vec::new();
@@ -29,6 +30,10 @@ impl ControlCore {
                 None => {}
                 Some(_) if !attached => warn!("node {} was detached; attaching it again needs a restart", node.name),
                 Some(n) => {
+                    let before = running.nodes.iter().find(|o| o.name == n.name);
+                    if before.is_some_and(|o| o.prefixes != n.prefixes || o.addresses != n.addresses || o.lma != n.lma || o.mac != n.mac) {
+                        warn!("node {}: prefix, address, LMA or MAC changes need a restart; kept as running", n.name);
+                    }
                     if n.agent != node.agent() {
                         node.agent.store(n.agent, Relaxed);
                         info!("node {}: route optimization agent {}", node.name, if n.agent { "on" } else { "off" });

@@ -59,7 +59,7 @@ impl AttachedTable {
             }
         }
         // Longest prefix first.
-        self.other.sort_by(|a, b| b.1.cmp(&a.1));
+        self.other.sort_by_key(|e| std::cmp::Reverse(e.1));
         idx
     }
 

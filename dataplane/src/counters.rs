@@ -135,7 +135,6 @@ pub struct WorkerCounters {
     pub polls_idle: Counter,
     /// TSC cycles spent in polls that found packets.
     pub busy_cycles: Counter,
-    pub ring_occupancy: Counter,
 }
 
 impl WorkerCounters {

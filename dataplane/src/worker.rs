@@ -67,9 +67,9 @@ impl Worker {
                 }
                 got += n;
                 c.rx_packets[role].add(n as u64);
-                for i in 0..n {
+                for &raw in &rx_pkts[..n] {
                     // SAFETY: the driver handed us n valid mbufs; each is taken once.
-                    let mut m = unsafe { Mbuf::from_raw(NonNull::new_unchecked(rx_pkts[i])) };
+                    let mut m = unsafe { Mbuf::from_raw(NonNull::new_unchecked(raw)) };
                     c.rx_bytes[role].add(m.len() as u64);
                     let v = if m.segments() != 1 {
                         Verdict::Drop(Drop::MultiSegment)
