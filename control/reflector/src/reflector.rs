@@ -329,80 +329,41 @@ impl Reflector {
             return self.send_parameter_problem(now, pkt, mobility::HEADER_LEN_OFFSET, out);
         }
         match kind {
-            mh_type::HOME_TEST_INIT => self.on_home_test_init(now, pkt, mh, out),
-            mh_type::CARE_OF_TEST_INIT => self.on_care_of_test_init(now, pkt, mh, out),
+            mh_type::HOME_TEST_INIT => self.on_test_init(now, pkt, mh, true, out),
+            mh_type::CARE_OF_TEST_INIT => self.on_test_init(now, pkt, mh, false, out),
             mh_type::BINDING_UPDATE => self.on_binding_update(now, pkt, mh, out),
             _ => out.push(Action::Dropped(DropReason::NotForCorrespondent)),
         }
     }
 
-    /// §9.4.1: HoT to the HoTI's source (the home address: the HoTI came through the home
-    /// agent), with the current home nonce and the home keygen token. No state.
-    fn on_home_test_init(
-        &mut self,
-        now: Duration,
-        pkt: &Inbound,
-        mh: &[u8],
-        out: &mut Vec<Action>,
-    ) {
+    /// §9.4.1, §9.4.2: HoT to the HoTI's source (the home address: the HoTI came through the
+    /// home agent) with the home keygen token, CoT to the CoTI's source (the care-of address)
+    /// with the care-of keygen token; both with the current nonce. No state.
+    fn on_test_init(&mut self, now: Duration, pkt: &Inbound, mh: &[u8], home: bool, out: &mut Vec<Action>) {
         if pkt.home_address.is_some() {
             return out.push(Action::Dropped(DropReason::TestInitWithHomeAddress));
         }
         if !is_routable_unicast(&pkt.src) {
             return out.push(Action::Dropped(DropReason::BadAddress));
         }
-        let Ok(hoti) = HomeTestInit::parse(mh) else {
+        let cookie = if home { HomeTestInit::parse(mh).map(|m| m.cookie) } else { CareOfTestInit::parse(mh).map(|m| m.cookie) };
+        let Ok(cookie) = cookie else {
             return out.push(Action::Dropped(DropReason::Malformed));
         };
         if !self.limiter.allow(pkt.src, now) {
             return out.push(Action::Dropped(DropReason::RateLimited));
         }
         let n = self.nonces.current();
-        let hot = HomeTest {
-            nonce_index: n.index,
-            cookie: hoti.cookie,
-            token: crypto::home_keygen_token(&n.kcn, &pkt.src, &n.nonce),
+        let (kind, reply) = if home {
+            self.stats.home_tests += 1;
+            let token = crypto::home_keygen_token(&n.kcn, &pkt.src, &n.nonce);
+            (mh_type::HOME_TEST, HomeTest { nonce_index: n.index, cookie, token }.to_bytes())
+        } else {
+            self.stats.care_of_tests += 1;
+            let token = crypto::care_of_keygen_token(&n.kcn, &pkt.src, &n.nonce);
+            (mh_type::CARE_OF_TEST, CareOfTest { nonce_index: n.index, cookie, token }.to_bytes())
         };
-        self.stats.home_tests += 1;
-        self.send_mobility(pkt.dst, pkt.src, None, mh_type::HOME_TEST, None, hot.to_bytes(), out);
-    }
-
-    /// §9.4.2: CoT to the CoTI's source (the care-of address). No state.
-    fn on_care_of_test_init(
-        &mut self,
-        now: Duration,
-        pkt: &Inbound,
-        mh: &[u8],
-        out: &mut Vec<Action>,
-    ) {
-        if pkt.home_address.is_some() {
-            return out.push(Action::Dropped(DropReason::TestInitWithHomeAddress));
-        }
-        if !is_routable_unicast(&pkt.src) {
-            return out.push(Action::Dropped(DropReason::BadAddress));
-        }
-        let Ok(coti) = CareOfTestInit::parse(mh) else {
-            return out.push(Action::Dropped(DropReason::Malformed));
-        };
-        if !self.limiter.allow(pkt.src, now) {
-            return out.push(Action::Dropped(DropReason::RateLimited));
-        }
-        let n = self.nonces.current();
-        let cot = CareOfTest {
-            nonce_index: n.index,
-            cookie: coti.cookie,
-            token: crypto::care_of_keygen_token(&n.kcn, &pkt.src, &n.nonce),
-        };
-        self.stats.care_of_tests += 1;
-        self.send_mobility(
-            pkt.dst,
-            pkt.src,
-            None,
-            mh_type::CARE_OF_TEST,
-            None,
-            cot.to_bytes(),
-            out,
-        );
+        self.send_mobility(pkt.dst, pkt.src, None, kind, None, reply, out);
     }
 
     /// §9.5.1–§9.5.4.
