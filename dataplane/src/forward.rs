@@ -285,7 +285,8 @@ pub fn downlink(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut 
             let nd = is_nd(ip);
             return Verdict::Punt(if nd { Punt::NeighborDiscovery } else { Punt::ForUs }, CORE);
         }
-        let dec = match tunnel::decapsulate(ip) {
+        // The outer chain is already walked: do not walk it again (bench: ~20 cycles).
+        let dec = match tunnel::decapsulate_walked(ip, &chain) {
             Ok(d) => d,
             Err(_) => return Verdict::Drop(Drop::TunnelInnerMalformed),
         };

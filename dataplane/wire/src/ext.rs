@@ -138,6 +138,7 @@ pub fn is_walked(next_header: u8) -> bool {
 
 /// Walks the extension headers of the IPv6 packet at the start of `ipv6_packet` (a longer
 /// buffer is fine; the walk is bounded by `40 + payload_len`).
+#[inline] // worker hot path (cross-crate)
 pub fn walk(ipv6_packet: &[u8]) -> Result<Chain> {
     let header = Header::new_checked(ipv6_packet)?;
     let end = header.total_len();

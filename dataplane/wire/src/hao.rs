@@ -85,6 +85,7 @@ fn malformed(what: &'static str) -> Error {
 /// fragment would carry it), a home address that is not unicast routable (RFC 6275
 /// §9.3.1). On error `buf` is unchanged. Whether the binding allows the rewrite is the
 /// caller's decision (RFC 6275 §9.3.1). An AH covering the option would no longer verify.
+#[inline] // worker hot path (cross-crate)
 pub fn strip(buf: &mut [u8], l2_len: usize, chain: &Chain) -> Result<Stripped> {
     let len = buf.len();
     let pkt = buf.get(l2_len..).ok_or(Error::Truncated {

@@ -148,9 +148,16 @@ pub fn emit(buf: &mut [u8], next_header: u8, home: &Ipv6Addr) -> Result<()> {
 /// (ICMPv6 133–137) or a Mobility Header (the reflector builds its own BA), or a payload
 /// length that would pass 65535; `ChainTooLong` when the chain is already
 /// [`ext::MAX_HEADERS`] long (the result would not re-parse).
+#[inline] // worker hot path (cross-crate)
 pub fn insertable(ipv6_packet: &[u8]) -> Result<Chain> {
-    let chain = ext::walk(ipv6_packet)?;
     let h = Header::new_checked(ipv6_packet)?;
+    // Most packets have no extension header: the chain `walk` would return is then known
+    // without walking (worker hot path; the same result, see the test below).
+    let chain = if ext::is_walked(h.next_header()) {
+        ext::walk(ipv6_packet)?
+    } else {
+        Chain { upper_proto: h.next_header(), upper_offset: HEADER_LEN, insert_offset: HEADER_LEN, ..Chain::default() }
+    };
     if chain.routing.is_some() {
         return Err(Error::Malformed { layer: LAYER, what: "routing header already present" });
     }
@@ -187,6 +194,7 @@ pub fn insertable(ipv6_packet: &[u8]) -> Result<Chain> {
 /// destination, the home address in the RH2 (RFC 8200 §8.1). Any link padding after the
 /// packet stays at the end of `buf`. Refusals are those of [`insertable`]; on error `buf`
 /// is unchanged.
+#[inline] // worker hot path (cross-crate)
 pub fn insert(buf: &mut [u8], l2_len: usize, care_of: &Ipv6Addr) -> Result<()> {
     let start = LEN
         .checked_add(l2_len)
@@ -222,6 +230,18 @@ pub fn insert(buf: &mut [u8], l2_len: usize, care_of: &Ipv6Addr) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn insertable_fast_path_equals_the_walk() {
+        for nh in [proto::UDP, proto::TCP, proto::ICMPV6, proto::NO_NEXT, proto::IPV6, 99] {
+            let p = packet(&mn2(), &hoa(), nh, &[128, 0, 0, 0, 0, 0, 0, 0]);
+            let walked = ext::walk(&p).unwrap();
+            match insertable(&p) {
+                Ok(c) => assert_eq!(c, walked, "next header {nh}"),
+                Err(_) => assert_eq!(nh, proto::ICMPV6),
+            }
+        }
+    }
     use crate::checksum;
     use crate::ext::tests::{frag_bytes, opts_header, packet, rh2_bytes};
     use crate::ipv6::tests::a;

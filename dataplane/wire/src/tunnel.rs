@@ -48,6 +48,7 @@ fn outer_for(buf: &[u8], at: usize, src: &Ipv6Addr, dst: &Ipv6Addr, hop_limit: u
 /// `buf` = [40 free bytes][inner IPv6 packet ...]: writes the outer header into `buf[..40]`.
 /// The inner packet must be valid IPv6 and at most 65535 bytes long. Decrementing the
 /// inner hop limit (RFC 2473 §3.1, the encapsulator forwards) is the caller's job.
+#[inline] // worker hot path (cross-crate)
 pub fn encapsulate(buf: &mut [u8], src: &Ipv6Addr, dst: &Ipv6Addr, hop_limit: u8) -> Result<()> {
     let outer = outer_for(buf, OUTER_LEN, src, dst, hop_limit)?;
     outer.emit(buf)
@@ -83,6 +84,7 @@ pub fn decapsulate(packet: &[u8]) -> Result<Decap> {
 /// [`decapsulate`] for a caller that already walked the outer packet (saves the second
 /// walk on the worker path). `chain` must be `ext::walk(packet)`; offsets that do not fit
 /// the packet are refused, never trusted.
+#[inline] // worker hot path (cross-crate)
 pub fn decapsulate_walked(packet: &[u8], chain: &Chain) -> Result<Decap> {
     if chain.upper_proto != proto::IPV6 {
         return Err(Error::Malformed { layer: LAYER, what: "not ipv6-in-ipv6" });
