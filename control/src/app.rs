@@ -121,8 +121,17 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), String> {
 
     let topo = Arc::new(topology(&cfg, access.mac, core.mac));
     // Room for every binding plus those replaced or deleted but still in a grace period.
-    let records = cfg.reflector.max_bindings.saturating_add(cfg.reflector.max_bindings / 8 + 1024);
-    let (table, mut readers) = dataplane::bindings::table("roagent_bindings", records, nw as u32, socket).map_err(|e| format!("binding table ({records} entries): {e}"))?;
+    // (BENCH KNOB: room for the preloaded synthetic bindings and the churn too.)
+    let max_bindings = cfg.reflector.max_bindings.max(cfg.bench.preload_bindings.saturating_add(if cfg.bench.churn_per_sec > 0 { 4096 } else { 0 }));
+    let records = max_bindings.saturating_add(max_bindings / 8 + 1024);
+    let (mut table, mut readers) = dataplane::bindings::table("roagent_bindings", records, nw as u32, socket).map_err(|e| format!("binding table ({records} entries): {e}"))?;
+    if cfg.bench.preload_bindings > 0 {
+        // BENCH KNOB: synthetic bindings, published before the workers start.
+        let t = Instant::now();
+        crate::bench::preload(&mut table, cfg.bench.preload_bindings)?;
+        tracing::warn!("bench: {} synthetic bindings preloaded in {:.1} s", cfg.bench.preload_bindings, t.elapsed().as_secs_f64());
+    }
+    let mut churn = crate::bench::Churn::new(cfg.bench.churn_per_sec, cfg.bench.preload_bindings);
     let start = Instant::now();
     let agent = crate::agent::Agent::new(cfg.reflector.to_reflector(), entropy()?, table, start);
     let stop = Arc::new(AtomicBool::new(false));
@@ -192,6 +201,8 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), String> {
                 Err(e) => tracing::error!("reload refused, configuration unchanged: {e}"),
             }
         }
+        // BENCH KNOB: binding adds and deletes from the control core (no-op unless asked).
+        churn.step(&mut control.agent.table, now);
         if now >= next_tick {
             control.tick(now);
             next_tick = now + Duration::from_millis(100);
@@ -213,6 +224,9 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), String> {
     control.drain();
     report::print_port_stats(&ports, &counters);
     report::print_text(&sources.render());
+    if cfg.bench.churn_per_sec > 0 {
+        println!("roagent_bench_churn_total{{op=\"add\"}} {}\nroagent_bench_churn_total{{op=\"delete\"}} {}", churn.added, churn.deleted);
+    }
     access.stop();
     core.stop();
     drop(control);

@@ -26,6 +26,25 @@ pub struct Config {
     pub metrics: Metrics,
     #[serde(default)]
     pub log: Log,
+    /// Benchmark knobs (scripts/bench); never set in production.
+    #[serde(default)]
+    pub bench: BenchCfg,
+}
+
+/// BENCH KNOBS, for scripts/bench only: synthetic bindings preloaded into the production
+/// fast-path table before the workers start (`control/src/bench.rs` says which keys), and a
+/// control-core churn of adds and deletes per second. Lookups and rewrites stay the
+/// production code; only the table's contents are synthetic.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BenchCfg {
+    /// Bindings `bench::key(0..n)` published before the workers start.
+    #[serde(default)]
+    pub preload_bindings: u32,
+    /// Bindings the control core adds and deletes per second while running (beyond the
+    /// preloaded ones).
+    #[serde(default)]
+    pub churn_per_sec: u32,
 }
 
 /// The HTTP endpoint for `/metrics` and `/bindings`.

@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 mod agent;
 mod app;
+// Bench knobs and template packets for scripts/bench (not used in production).
+mod bench;
 mod config;
 mod control_core;
 mod metrics;
@@ -45,6 +47,26 @@ enum Cmd {
         #[arg(long, default_value = config::DEFAULT_METRICS_ADDRESS)]
         addr: String,
     },
+    /// BENCH ONLY (scripts/bench): write the template frames of a traffic mix as a pcap.
+    #[command(hide = true)]
+    BenchPackets {
+        /// up-nobind, up-bind, down-decap, down-hao or down-hao-hoti.
+        #[arg(long)]
+        mix: String,
+        /// Keys are drawn from bindings 0..N (see bench.rs).
+        #[arg(long, default_value_t = 1024)]
+        bindings: u64,
+        #[arg(long, default_value_t = 1024)]
+        frames: usize,
+        /// Zipf-like (s ≈ 1) instead of uniform keys.
+        #[arg(long)]
+        zipf: bool,
+        /// Destination MAC: the receiving roagent port's.
+        #[arg(long)]
+        mac: String,
+        #[arg(long)]
+        out: String,
+    },
     /// Validate a configuration file and exit.
     CheckConfig {
         /// Configuration file (TOML).
@@ -75,6 +97,13 @@ fn main() -> ExitCode {
             }
             Err(e) => {
                 eprintln!("roagent: config error: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Cmd::BenchPackets { mix, bindings, frames, zipf, mac, out } => match bench::write_packets(&mix, bindings, frames, zipf, &mac, &out) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("roagent: bench-packets: {e}");
                 ExitCode::from(2)
             }
         },

@@ -1,0 +1,259 @@
+//! BENCH ONLY (scripts/bench): the synthetic keys the testpmd-style benchmark uses, their
+//! preloading into the production fast-path binding table, the control-core churn, and the
+//! template frames (`roagent bench-packets`). Nothing here runs unless the configuration's
+//! `[bench]` section or the hidden subcommand asks for it; lookups and rewrites are always
+//! the production code (`dataplane::forward`, `dataplane::bindings`).
+
+use dataplane::bindings::Writer;
+use std::net::Ipv6Addr;
+use std::time::Duration;
+use wire::ethernet::{self, MacAddr, ETHERTYPE_IPV6};
+use wire::{checksum, hao, ipv6};
+
+/// Binding i: home address 2001:db8:1::/64 + i + 1 (MN1's home addresses), attached address
+/// 2001:db8:3::/64 + i + 1 (inside the bench node's prefix), care-of 2001:db8:2::/64 + i + 1.
+pub fn home(i: u64) -> Ipv6Addr {
+    Ipv6Addr::from((0x2001_0db8_0001_0000u128 << 64) | (i as u128 + 1))
+}
+pub fn attached(i: u64) -> Ipv6Addr {
+    Ipv6Addr::from((0x2001_0db8_0003_0000u128 << 64) | (i as u128 + 1))
+}
+pub fn care_of(i: u64) -> Ipv6Addr {
+    Ipv6Addr::from((0x2001_0db8_0002_0000u128 << 64) | (i as u128 + 1))
+}
+/// A correspondent with no binding (uplink without binding, plain downlink).
+pub fn unbound(i: u64) -> Ipv6Addr {
+    Ipv6Addr::from((0x2001_0db8_0009_0000u128 << 64) | (i as u128 + 1))
+}
+
+pub const PROXY_COA: &str = "2001:db8:c0::1";
+pub const LMA: &str = "2001:db8:c0::2";
+pub const NODE_MAC: MacAddr = [2, 0, 0, 0, 3, 0];
+pub const LMA_MAC: MacAddr = [2, 0, 0, 0, 0xc, 2];
+
+/// Publishes bindings 0..n into the fast-path table, as the agent would after n Binding
+/// Updates (the reflector's own cache does not know them: they never expire).
+pub fn preload(table: &mut Writer, n: u32) -> Result<(), String> {
+    for i in 0..n as u64 {
+        table.upsert(&home(i), &attached(i), &care_of(i)).map_err(|e| format!("bench.preload_bindings: binding {i} refused: {e:?}"))?;
+    }
+    Ok(())
+}
+
+/// Adds and deletes `per_sec` bindings a second beyond the preloaded ones, keeping
+/// `WINDOW` of them live, from the control core (the table's only writer).
+pub struct Churn {
+    per_sec: u32,
+    base: u64,
+    next: u64,
+    done: u64,
+    pub added: u64,
+    pub deleted: u64,
+}
+
+const WINDOW: u64 = 1000;
+
+impl Churn {
+    pub fn new(per_sec: u32, preloaded: u32) -> Churn {
+        Churn { per_sec, base: preloaded as u64, next: 0, done: 0, added: 0, deleted: 0 }
+    }
+
+    /// Catches up with the schedule at `now`.
+    pub fn step(&mut self, table: &mut Writer, now: Duration) {
+        if self.per_sec == 0 {
+            return;
+        }
+        let due = (now.as_secs_f64() * self.per_sec as f64) as u64;
+        while self.done < due {
+            let i = self.base + self.next;
+            if table.upsert(&home(i), &attached(i), &care_of(i)).is_ok() {
+                self.added += 1;
+            }
+            if self.next >= WINDOW {
+                let j = self.base + self.next - WINDOW;
+                if table.remove(&home(j), &attached(j)) {
+                    self.deleted += 1;
+                }
+            }
+            // Keys cycle through 4 windows so the table does not grow.
+            self.next = (self.next + 1) % (4 * WINDOW);
+            self.done += 1;
+        }
+    }
+}
+
+/// Traffic mixes: which frames the bench feeds, and to which port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mix {
+    /// Access port: attached node → an address without binding (encapsulation only).
+    UpNoBinding,
+    /// Access port: attached node → a home address with a binding (RH2 + encapsulation).
+    UpBinding,
+    /// Core port: tunneled from the LMA, plain inner packet (decapsulation).
+    DownDecap,
+    /// Core port: tunneled, inner packet with a Home Address option matching a binding.
+    DownHao,
+    /// Core port: DownHao with one frame in 100 a HoTI to an attached node (1 % signaling).
+    DownHaoHoti,
+}
+
+impl Mix {
+    pub fn parse(s: &str) -> Result<Mix, String> {
+        Ok(match s {
+            "up-nobind" => Mix::UpNoBinding,
+            "up-bind" => Mix::UpBinding,
+            "down-decap" => Mix::DownDecap,
+            "down-hao" => Mix::DownHao,
+            "down-hao-hoti" => Mix::DownHaoHoti,
+            _ => return Err(format!("--mix: {s:?} is not one of up-nobind, up-bind, down-decap, down-hao, down-hao-hoti")),
+        })
+    }
+}
+
+/// A small deterministic generator (xorshift64*), so runs see the same keys.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// Which binding frame j uses: every key once in order when they fit, else drawn uniformly
+/// or Zipf-like (s ≈ 1: P(rank ≤ k) ≈ ln k / ln n, drawn as n^u), ranks scattered over the
+/// key space so hot keys are not neighbours in memory.
+pub fn keys(n: u64, frames: usize, zipf: bool, seed: u64) -> Vec<u64> {
+    let n = n.max(1);
+    let mut r = Rng(seed | 1);
+    (0..frames as u64)
+        .map(|j| {
+            if !zipf && n <= frames as u64 {
+                j % n
+            } else if zipf {
+                let rank = ((n as f64).powf(r.unit()) as u64).saturating_sub(1).min(n - 1);
+                // A fixed odd multiplier permutes 0..n when n is a power of two; otherwise close enough.
+                rank.wrapping_mul(0x9e37_79b9_7f4a_7c15) % n
+            } else {
+                r.next() % n
+            }
+        })
+        .collect()
+}
+
+fn ip6(src: Ipv6Addr, dst: Ipv6Addr, nh: u8, payload: &[u8]) -> Vec<u8> {
+    let mut p = vec![0u8; ipv6::HEADER_LEN];
+    ipv6::Repr { src, dst, next_header: nh, payload_len: payload.len() as u16, hop_limit: 64, traffic_class: 0, flow_label: 0 }.emit(&mut p).expect("40 bytes");
+    p.extend_from_slice(payload);
+    p
+}
+
+/// UDP with 16 bytes of data (a 78-byte frame when plain), checksummed over (src, dst).
+fn udp(src: Ipv6Addr, dst: Ipv6Addr) -> Vec<u8> {
+    let mut u = vec![0u8; 24];
+    u[0..2].copy_from_slice(&1024u16.to_be_bytes());
+    u[2..4].copy_from_slice(&2048u16.to_be_bytes());
+    u[4..6].copy_from_slice(&24u16.to_be_bytes());
+    let c = checksum::upper_layer(&src, &dst, ipv6::proto::UDP, &u);
+    u[6..8].copy_from_slice(&(if c == 0 { 0xffff } else { c }).to_be_bytes());
+    u
+}
+
+fn frame(dst: MacAddr, src: MacAddr, ip: &[u8]) -> Vec<u8> {
+    let mut f = vec![0u8; ethernet::HEADER_LEN];
+    ethernet::write_header(&mut f, dst, src, ETHERTYPE_IPV6).expect("14 bytes");
+    f.extend_from_slice(ip);
+    f
+}
+
+/// The frame of `mix` for binding `k`, addressed to the MAG port's MAC `mag_mac`.
+pub fn packet(mix: Mix, k: u64, j: usize, mag_mac: MacAddr) -> Vec<u8> {
+    let lma: Ipv6Addr = LMA.parse().expect("const");
+    let coa: Ipv6Addr = PROXY_COA.parse().expect("const");
+    let tunneled = |inner: &[u8]| frame(mag_mac, LMA_MAC, &ip6(lma, coa, ipv6::proto::IPV6, inner));
+    match mix {
+        Mix::UpNoBinding => {
+            let (s, d) = (attached(k), unbound(k));
+            frame(mag_mac, NODE_MAC, &ip6(s, d, ipv6::proto::UDP, &udp(s, d)))
+        }
+        Mix::UpBinding => {
+            let (s, d) = (attached(k), home(k));
+            frame(mag_mac, NODE_MAC, &ip6(s, d, ipv6::proto::UDP, &udp(s, d)))
+        }
+        Mix::DownDecap => {
+            let (s, d) = (unbound(k), attached(k));
+            tunneled(&ip6(s, d, ipv6::proto::UDP, &udp(s, d)))
+        }
+        Mix::DownHaoHoti if j % 100 == 99 => {
+            // HoTI (RFC 6275 §6.1.3) from the home address to the attached node.
+            let (s, d) = (home(k), attached(k));
+            let mut mh = vec![59, 1, 1, 0, 0, 0, 0, 0];
+            mh.extend_from_slice(&(j as u64).to_be_bytes());
+            wire::mobility::fill_checksum(&mut mh, &s, &d).expect("16-byte HoTI");
+            tunneled(&ip6(s, d, ipv6::proto::MOBILITY, &mh))
+        }
+        Mix::DownHao | Mix::DownHaoHoti => {
+            let (s, d, h) = (care_of(k), attached(k), home(k));
+            let mut opts = vec![0u8; hao::DEST_OPTS_LEN];
+            hao::emit_dest_opts(&mut opts, ipv6::proto::UDP, &h).expect("24 bytes");
+            // The pseudo-header uses the home address (RFC 6275 §9.3.1).
+            opts.extend_from_slice(&udp(h, d));
+            tunneled(&ip6(s, d, ipv6::proto::DEST_OPTS, &opts))
+        }
+    }
+}
+
+/// A classic pcap file (Ethernet) of `frames`.
+pub fn pcap(frames: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for v in [0xa1b2_c3d4u32.to_le_bytes().as_slice(), &2u16.to_le_bytes(), &4u16.to_le_bytes(), &0u32.to_le_bytes(), &0u32.to_le_bytes(), &65535u32.to_le_bytes(), &1u32.to_le_bytes()] {
+        out.extend_from_slice(v);
+    }
+    for (i, f) in frames.iter().enumerate() {
+        for v in [1u32, i as u32, f.len() as u32, f.len() as u32] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend_from_slice(f);
+    }
+    out
+}
+
+/// `roagent bench-packets`: writes the template pcap of a mix.
+pub fn write_packets(mix: &str, bindings: u64, frames: usize, zipf: bool, mac: &str, out: &str) -> Result<(), String> {
+    let mix = Mix::parse(mix)?;
+    let mac: crate::config::Mac = mac.parse().map_err(|e| format!("--mac: {e}"))?;
+    let ks = keys(bindings, frames, zipf, 0x5eed);
+    let frames: Vec<Vec<u8>> = ks.iter().enumerate().map(|(j, &k)| packet(mix, k, j, mac.0)).collect();
+    std::fs::write(out, pcap(&frames)).map_err(|e| format!("{out}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_cover_small_tables_and_stay_in_range() {
+        assert_eq!(keys(4, 8, false, 1), [0, 1, 2, 3, 0, 1, 2, 3]);
+        for zipf in [false, true] {
+            assert!(keys(1000, 5000, zipf, 7).iter().all(|&k| k < 1000));
+        }
+    }
+
+    #[test]
+    fn frames_are_78_bytes_plain_and_parse() {
+        let m = [2, 0x70, 0x63, 0x61, 0x70, 0];
+        assert_eq!(packet(Mix::UpBinding, 5, 0, m).len(), 78);
+        assert_eq!(packet(Mix::DownDecap, 5, 0, m).len(), 118);
+        for mix in [Mix::UpNoBinding, Mix::UpBinding, Mix::DownDecap, Mix::DownHao, Mix::DownHaoHoti] {
+            for j in 0..100 {
+                let f = packet(mix, 3, j, m);
+                assert!(wire::ext::walk(&f[14..]).is_ok(), "{mix:?}");
+            }
+        }
+    }
+}
