@@ -190,3 +190,68 @@ fn agent_answers_return_routability_and_binding_update() {
     }
     assert_eq!(c.get("roagent_mempool_in_use"), 0, "no mbuf leaked");
 }
+
+/// With one binding in the fast-path table (the bench knob preloads the production table
+/// before the workers start, so the order of packets cannot race the control core):
+/// binding 0 is home 2001:db8:1::1, attached 2001:db8:3::1, care-of 2001:db8:2::1.
+#[test]
+fn rh2_and_hao_rewrites_on_net_pcap() {
+    let (home, attached, care_of) = (a("2001:db8:1::1"), a("2001:db8:3::1"), a("2001:db8:2::1"));
+    let cfg = CONFIG.replace("[reflector]", "[bench]\npreload_bindings = 1\n[reflector]");
+    let up = |ip: &[u8]| ipv6_frame(ACCESS_MAC, MN2_MAC, ip);
+    let data = udp_packet(attached, home, 64, 5000, 6000, b"route optimized");
+    // 1500 (core MTU) − 40 (tunnel) − 24 (RH2) = 1436 bytes fit; this one is 1437.
+    let big = udp_packet(attached, home, 64, 5000, 6000, &[7; 1437 - 48]);
+    let mn1 = Mn1::new(home, care_of, attached);
+    let stranger = Mn1::new(home, a("2001:db8:2::99"), attached);
+    let r = run_pcap_env(
+        "rh2hao",
+        &cfg,
+        &[up(&data), up(&big)],
+        &[down(&mn1.udp_with_hao(6000, 5000, b"back to MN2")), down(&stranger.udp_with_hao(1, 2, b"spoofed"))],
+        2.0,
+        &[],
+    );
+    let err = r.stderr();
+
+    // Uplink: destination := care-of address, RH2 carrying the home address, checksum intact.
+    let up_out = tunneled_out(&r.core_out);
+    let rh2: Vec<_> = up_out.iter().filter(|p| ext::walk(p).is_ok_and(|c| c.routing.is_some())).collect();
+    assert_eq!(rh2.len(), 1, "{err}");
+    let h = ipv6::Header::new_checked(&rh2[0][..]).unwrap();
+    let ch = ext::walk(rh2[0]).unwrap();
+    assert_eq!((h.src_addr(), h.dst_addr(), h.hop_limit()), (attached, care_of, 63));
+    assert_eq!(ch.routing.map(|r| (r.routing_type, r.home_address)), Some((2, Some(home))));
+    assert!(wire::checksum::verify_upper_layer(&attached, &home, ipv6::proto::UDP, &rh2[0][ch.upper_offset..h.total_len()]));
+
+    // The big one: Packet Too Big to MN2 with the tunnel and RH2 bytes taken off the MTU.
+    let ptb: Vec<_> = r.access_out.iter().filter(|f| f.get(14 + 40) == Some(&icmpv6::PACKET_TOO_BIG)).collect();
+    assert_eq!(ptb.len(), 1, "{err}");
+    assert_eq!(u32::from_be_bytes(ptb[0][14 + 44..14 + 48].try_into().unwrap()), 1436);
+
+    // Downlink from the care-of address with HAO: a plain packet from the home address.
+    let plain: Vec<_> = r.access_out.iter().filter(|f| f.get(14 + 6) == Some(&ipv6::proto::UDP)).collect();
+    assert_eq!(plain.len(), 1, "{err}");
+    let ip = &plain[0][14..];
+    let h = ipv6::Header::new_checked(ip).unwrap();
+    assert_eq!((h.src_addr(), h.dst_addr(), ip.len()), (home, attached, 40 + 8 + 11));
+    assert!(wire::checksum::verify_upper_layer(&home, &attached, ipv6::proto::UDP, &ip[40..]), "checksum valid as is (RFC 6275 §6.3)");
+    assert_eq!(&plain[0][..6], &MN2_MAC);
+
+    // From another address with the same home address: dropped, Binding Error 1 up the tunnel.
+    let be: Vec<_> = up_out.iter().filter(|p| mh_type_of(p) == Some(mobility::mh_type::BINDING_ERROR)).collect();
+    assert_eq!(be.len(), 1, "{err}");
+    let ch = ext::walk(be[0]).unwrap();
+    let b = BindingError::parse(&be[0][ch.upper_offset..]).unwrap();
+    assert_eq!((b.status, b.home), (1, home));
+    assert_eq!(ipv6::Header::new_checked(&be[0][..]).unwrap().dst_addr(), a("2001:db8:2::99"));
+
+    let c = &r.counters;
+    assert_eq!((c.get("roagent_rh2_inserted_total"), c.get("roagent_hao_rewritten_total")), (1, 1));
+    assert_eq!(c.get("roagent_punted_packets_total{reason=\"too_big_route_optimized\"}"), 1);
+    for f in ["access_out.pcap", "core_out.pcap"] {
+        let p = tshark_problems(&r.scratch.0.join(f));
+        assert!(p.is_empty(), "tshark on {f}: {p:?}");
+    }
+    assert_eq!(c.get("roagent_mempool_in_use"), 0, "no mbuf leaked");
+}
