@@ -225,7 +225,7 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), String> {
     report::print_port_stats(&ports, &counters);
     report::print_text(&sources.render());
     if cfg.bench.churn_per_sec > 0 {
-        println!("roagent_bench_churn_total{{op=\"add\"}} {}\nroagent_bench_churn_total{{op=\"delete\"}} {}", churn.added, churn.deleted);
+        report::print_text(&format!("roagent_bench_churn_total{{op=\"add\"}} {}\nroagent_bench_churn_total{{op=\"delete\"}} {}\n", churn.added, churn.deleted));
     }
     access.stop();
     core.stop();
