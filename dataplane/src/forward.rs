@@ -599,4 +599,89 @@ mod tests {
             }
         }
     }
+
+    /// Property tests: any frame on either port, random or a mutated valid one, with or
+    /// without bindings, gives a verdict without panicking, and a forwarded frame is still a
+    /// well-formed IPv6 packet.
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Every (home, attached) pair is bound.
+        struct All;
+
+        impl Bindings for All {
+            fn care_of(&self, _: &[u8; 16], _: &[u8; 16]) -> Option<[u8; 16]> {
+                Some(a(CARE_OF).octets())
+            }
+        }
+
+        /// Valid frames of every path, to be mutated: uplink, downlink plain, with HAO, MH.
+        fn seeds() -> Vec<(bool, Vec<u8>)> {
+            let mh = ip6(a(HOME), a(MN2), ipv6::proto::MOBILITY, &[59, 1, 1, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8]);
+            vec![
+                (true, frame(ACCESS_MAC, MN2_MAC, &ip6(a(MN2), a(HOME), ipv6::proto::UDP, &udp(a(MN2), a(HOME), 4)))),
+                (false, frame(CORE_MAC, LMA_MAC, &tunneled(&ip6(a(HOME), a(MN2), ipv6::proto::UDP, &udp(a(HOME), a(MN2), 4))))),
+                (false, frame(CORE_MAC, LMA_MAC, &tunneled(&hao_packet(a(CARE_OF), a(MN2), a(HOME))))),
+                (false, frame(CORE_MAC, LMA_MAC, &tunneled(&mh))),
+            ]
+        }
+
+        fn check(access: bool, bytes: &[u8]) {
+            let t = topo(true);
+            let c = WorkerCounters::default();
+            for bound in [false, true] {
+                let mut p = VecBuf::new(bytes);
+                let v = match (access, bound) {
+                    (true, true) => uplink(&t, &All, &c, &mut p),
+                    (true, false) => uplink(&t, &Map::default(), &c, &mut p),
+                    (false, true) => downlink(&t, &All, &c, &mut p),
+                    (false, false) => downlink(&t, &Map::default(), &c, &mut p),
+                };
+                if let Verdict::Forward(_) = v {
+                    let ip = &p.data()[ETH..];
+                    let h = ipv6::Header::new_checked(ip).expect("a forwarded frame carries IPv6");
+                    assert_eq!(ip.len(), h.total_len(), "no trailing bytes after a rewrite");
+                    match tunnel::decapsulate(ip) {
+                        Ok(d) => drop(ext::walk(&ip[d.inner_offset..]).expect("tunneled inner packet walks")),
+                        Err(_) => drop(ext::walk(ip).expect("forwarded packet walks")),
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn seeds_take_the_rh2_hao_and_punt_paths() {
+            let (t, c) = (topo(true), WorkerCounters::default());
+            let mut forwarded = 0;
+            for (access, f) in seeds() {
+                let mut p = VecBuf::new(&f);
+                let v = if access { uplink(&t, &All, &c, &mut p) } else { downlink(&t, &All, &c, &mut p) };
+                forwarded += matches!(v, Verdict::Forward(_)) as u32;
+            }
+            assert_eq!(forwarded, 3, "the MH seed is punted, the others forwarded");
+            assert_eq!((c.rh2_inserted.get(), c.hao_rewritten.get()), (1, 1));
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            #[test]
+            fn random_frames(access: bool, bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+                check(access, &bytes);
+            }
+
+            #[test]
+            fn mutated_valid_frames(seed in 0usize..4, flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..6), cut in any::<usize>()) {
+                let (access, mut f) = seeds()[seed].clone();
+                for (i, b) in flips {
+                    // Keep the Ethernet header mostly valid so the IPv6 paths are reached.
+                    let i = 12 + i % (f.len() - 12);
+                    f[i] = b;
+                }
+                let cut = cut % (f.len() + 1);
+                check(access, &f[..cut.max(f.len() / 2)]);
+            }
+        }
+    }
 }
