@@ -40,12 +40,6 @@ impl NeighborCache {
         }
     }
 
-    pub fn forget(&self, i: usize) {
-        if let Some(slot) = self.macs.get(i) {
-            slot.store(0, Relaxed);
-        }
-    }
-
     pub fn len(&self) -> usize {
         self.macs.len()
     }
@@ -60,13 +54,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn learn_get_forget() {
+    fn learn_and_get() {
         let n = NeighborCache::new(3);
         assert_eq!(n.get(1), None);
         n.learn(1, [2, 0, 0, 0, 0, 9]);
         assert_eq!(n.get(1), Some([2, 0, 0, 0, 0, 9]));
         assert_eq!(n.get(7), None);
-        n.forget(1);
-        assert_eq!(n.get(1), None);
     }
 }

@@ -54,25 +54,6 @@ pub fn encapsulate(buf: &mut [u8], src: &Ipv6Addr, dst: &Ipv6Addr, hop_limit: u8
     outer.emit(buf)
 }
 
-/// The same with a link header in front: `buf` = [40 free][`l2_len` link header][inner
-/// packet] becomes [link header][outer header][inner packet]. The link header is moved
-/// toward the front by 40 bytes; on error nothing is changed.
-pub fn encapsulate_after_link(
-    buf: &mut [u8],
-    l2_len: usize,
-    src: &Ipv6Addr,
-    dst: &Ipv6Addr,
-    hop_limit: u8,
-) -> Result<()> {
-    let at = OUTER_LEN
-        .checked_add(l2_len)
-        .ok_or(Error::Malformed { layer: LAYER, what: "link header length" })?;
-    let outer = outer_for(buf, at, src, dst, hop_limit)?;
-    // `outer_for` proved `buf.len() > at`.
-    buf.copy_within(OUTER_LEN..at, 0);
-    outer.emit(&mut buf[l2_len..at])
-}
-
 /// Finds the inner packet of an IPv6-in-IPv6 packet. The outer chain is walked, so
 /// extension headers such as a Tunnel Encapsulation Limit option (RFC 2473 §5.1) are
 /// tolerated; the upper layer must be IPv6 (41) and the inner header valid and inside the
@@ -101,20 +82,6 @@ pub fn decapsulate_walked(packet: &[u8], chain: &Chain) -> Result<Decap> {
         inner_offset: chain.upper_offset,
         inner_len: ih.total_len(),
     })
-}
-
-/// In-place decapsulation with a link header: `buf` = [`l2_len` link header][outer
-/// packet]. The link header is moved toward the end so it sits right before the inner
-/// packet; the caller then trims `inner_offset` bytes from the front and keeps
-/// `l2_len + inner_len` bytes. On error nothing is changed.
-pub fn strip_outer(buf: &mut [u8], l2_len: usize) -> Result<Decap> {
-    let len = buf.len();
-    let packet =
-        buf.get(l2_len..).ok_or(Error::Truncated { layer: LAYER, required: l2_len, len })?;
-    let d = decapsulate(packet)?;
-    // `decapsulate` proved `l2_len + inner_offset + inner_len <= buf.len()`.
-    buf.copy_within(..l2_len, d.inner_offset);
-    Ok(d)
 }
 
 #[cfg(test)]
@@ -179,28 +146,6 @@ mod tests {
         big[44..46].copy_from_slice(&65495u16.to_be_bytes());
         encapsulate(&mut big, &mag(), &lma(), 64).unwrap();
         assert_eq!(decapsulate(&big).unwrap().inner_len, 65535);
-    }
-
-    #[test]
-    fn link_header_variants_round_trip() {
-        let eth = [1u8, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 0x86, 0xdd];
-        let inner = inner();
-        let mut buf = [vec![0; 40], eth.to_vec(), inner.clone()].concat();
-        encapsulate_after_link(&mut buf, 14, &mag(), &lma(), 63).unwrap();
-        assert_eq!(buf[..14], eth);
-        assert_eq!(buf[14 + 6..14 + 8], [41, 63]);
-        assert_eq!(buf[54..], inner[..]);
-        let d = strip_outer(&mut buf, 14).unwrap();
-        assert_eq!((d.inner_offset, d.inner_len), (40, inner.len()));
-        assert_eq!(buf[40..54], eth);
-        assert_eq!(buf[54..], inner[..]);
-        // Errors leave the buffer alone.
-        let mut short = [vec![0; 40], eth.to_vec()].concat();
-        let before = short.clone();
-        assert!(encapsulate_after_link(&mut short, 14, &mag(), &lma(), 1).is_err());
-        assert!(encapsulate_after_link(&mut short, usize::MAX, &mag(), &lma(), 1).is_err());
-        assert!(strip_outer(&mut short, 100).is_err());
-        assert_eq!(short, before);
     }
 
     #[test]

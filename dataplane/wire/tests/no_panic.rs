@@ -175,11 +175,12 @@ fn exercise_rewriters(pkt: &[u8], l2_len: usize) {
         Err(_) => assert_eq!(buf, before),
     }
 
-    let mut buf = [vec![0u8; tunnel::OUTER_LEN], l2.clone(), pkt.to_vec()].concat();
+    // The worker's encapsulation: [40 free][inner] → [outer][inner].
+    let mut buf = [vec![0u8; tunnel::OUTER_LEN], pkt.to_vec()].concat();
     let before = buf.clone();
-    match tunnel::encapsulate_after_link(&mut buf, l2_len, &care_of, &care_of, 64) {
+    match tunnel::encapsulate(&mut buf, &care_of, &care_of, 64) {
         Ok(()) => {
-            let d = tunnel::decapsulate(&buf[l2_len..]).expect("encapsulated packet decapsulates");
+            let d = tunnel::decapsulate(&buf).expect("encapsulated packet decapsulates");
             assert_eq!(d.inner_offset, 40);
         }
         Err(_) => assert_eq!(buf, before),
