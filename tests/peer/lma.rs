@@ -307,20 +307,9 @@ fn drain_tun(tun: &OwnedFd, raw: &OwnedFd, mag: &libc::sockaddr_in6, buf: &mut [
             c.ignored += 1;
             continue;
         }
-        // SAFETY: pkt and mag are valid for the lengths given.
-        let sent = unsafe {
-            libc::sendto(
-                raw.as_raw_fd(),
-                pkt.as_ptr().cast(),
-                pkt.len(),
-                0,
-                (mag as *const libc::sockaddr_in6).cast(),
-                std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
-            )
-        };
-        if sent < 0 {
+        if let Err(e) = send_to_mag(raw, mag, pkt) {
             c.errors += 1;
-            eprintln!("lma-peer: sendto MAG: {}", io::Error::last_os_error());
+            eprintln!("lma-peer: sendto MAG: {e}");
         } else {
             c.encapsulated += 1;
         }
