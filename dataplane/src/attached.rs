@@ -66,13 +66,22 @@ impl AttachedTable {
     /// The attached node owning `addr`, longest match first; detached nodes are not found.
     #[inline]
     pub fn lookup(&self, addr: &[u8; 16]) -> Option<u32> {
-        self.lookup_any(addr).filter(|&i| self.nodes[i as usize].attached.load(Relaxed))
+        self.lookup_u128(u128::from_be_bytes(*addr))
+    }
+
+    /// [`lookup`](Self::lookup) of an address as a big-endian integer (the worker's form).
+    #[inline]
+    pub fn lookup_u128(&self, a: u128) -> Option<u32> {
+        self.find(a).filter(|&i| self.nodes[i as usize].attached.load(Relaxed))
     }
 
     /// The node owning `addr`, attached or not.
-    #[inline]
     pub fn lookup_any(&self, addr: &[u8; 16]) -> Option<u32> {
-        let a = u128::from_be_bytes(*addr);
+        self.find(u128::from_be_bytes(*addr))
+    }
+
+    #[inline]
+    fn find(&self, a: u128) -> Option<u32> {
         if !self.exact.is_empty() {
             if let Some(&i) = self.exact.get(&a) {
                 return Some(i);

@@ -1,59 +1,189 @@
-//! The binding table the workers read (design.md "Binding table"): DPDK `rte_hash` in
-//! lock-free reader/writer mode, with `rte_rcu_qsbr` deciding when memory may be reused.
+//! The binding table the workers read (design.md "Binding table"), built for the per-packet
+//! lookup: one 64-byte bucket line and one 64-byte entry line per hit, one bucket line per
+//! miss, and a lookup that can be split so a burst prefetches its lines before using them
+//! (the VPP bihash / BESS cuckoo pattern). It replaced DPDK's `rte_hash`, which took
+//! three dependent lines (bucket, key store, our record) and ~96 instructions per hit
+//! (benches/RESULTS.md).
 //!
-//! Key: (home address, attached-node address), 32 bytes. Value: the index of an immutable
-//! record (the care-of address) in a slab. The control core is the only writer: an update
-//! writes a fresh record and publishes its index (an atomic replace in the hash); the old
-//! record, like a deleted one, returns to the free list only after every worker has passed a
-//! quiescent point. A reader never waits and never sees a torn record.
+//! Key: (home address, attached-node address). Each key has two candidate buckets from a
+//! seeded 64-bit hash; a bucket holds 8 slots: a 16-bit signature each (0 = empty) and the
+//! index of an immutable entry (key + care-of address). A key goes to its first bucket
+//! when that has room, else to its second, and the first bucket counts it in `spilled`,
+//! so a miss reads one line unless its bucket spilled. There are C/2 buckets for C
+//! entries (at most 2 keys per 8 slots on average): both buckets of a new key are full
+//! about once in 10^7 inserts at full capacity, and the insert is then refused like a
+//! full table (the agent answers "insufficient resources").
+//!
+//! Concurrency: the control core is the only writer, the workers read without locks or
+//! read-modify-writes. An entry is written while unreachable and published by storing its
+//! index (Release), then the slot's signature (Release); readers load both with Acquire.
+//! An update publishes a new entry in the same slot; a delete clears the signature. Old
+//! entries return to the free list only after every worker has passed an `rte_rcu_qsbr`
+//! quiescent point, so a reader never sees a torn or recycled entry; a slot reused under a
+//! reader's feet fails the reader's key comparison.
 
 use crate::{errno, DpdkError};
 use std::cell::{Cell, UnsafeCell};
-use std::collections::{HashMap, VecDeque};
-use std::ffi::{c_void, CString};
+use std::collections::VecDeque;
 use std::marker::PhantomData;
 use std::net::Ipv6Addr;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::{Acquire, Relaxed, Release}};
 use std::sync::Arc;
 
-/// (home address, attached-node address), as stored in the hash.
-#[repr(C)]
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+const SLOTS: usize = 8;
+const LANES: u64 = 0x0001_0001_0001_0001;
+const HIGH: u64 = 0x8000_8000_8000_8000;
+
+/// One cache line: 8 signatures in two words of 4 lanes, 8 entry indices, the spill count.
+#[repr(C, align(64))]
+struct Bucket {
+    sigs: [AtomicU64; 2],
+    idx: [AtomicU32; SLOTS],
+    /// Keys whose first bucket is this one but which live in their second.
+    spilled: AtomicU32,
+    _pad: [u32; 3],
+}
+
+/// One cache line: the key and its care-of address. Written only while unreachable.
+#[repr(C, align(64))]
+struct Entry {
+    home: u128,
+    attached: u128,
+    care_of: [u8; 16],
+}
+
+/// The slots of a signature word whose lane equals `sig`: bit 15 + 16 i set for lane i.
+/// Exact (no false lanes): a lane's bit 15 survives only when all 16 bits of `x` are zero.
+#[inline(always)]
+fn lanes_equal(word: u64, sig: u16) -> u64 {
+    let x = word ^ (u64::from(sig) * LANES);
+    !(x | ((x & !HIGH) + !HIGH)) & HIGH
+}
+
+/// A key as the table compares it: the address bytes loaded as native integers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Key {
-    pub home: [u8; 16],
-    pub attached: [u8; 16],
+    pub home: u128,
+    pub attached: u128,
+}
+
+impl Key {
+    #[inline(always)]
+    pub fn new(home: &[u8; 16], attached: &[u8; 16]) -> Key {
+        Key { home: u128::from_ne_bytes(*home), attached: u128::from_ne_bytes(*attached) }
+    }
+}
+
+/// A lookup in flight across the passes over a burst (`Reader::start`, `advance`,
+/// `finish`).
+#[derive(Clone, Copy, Debug)]
+pub struct Pending {
+    pub key: Key,
+    hash: Hash,
+    state: State,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Not decided by the first bucket: a full lookup.
+    Unknown,
+    Miss,
+    /// The one entry whose signature matched.
+    Entry(u32),
+}
+
+/// Where a key's hash sends it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hash {
+    first: u32,
+    second: u32,
+    sig: u16,
 }
 
 struct Shared {
-    hash: NonNull<dpdk_sys::rte_hash>,
-    /// Key of the signature function (random per table, so bucket placement cannot be
-    /// chosen from outside).
+    buckets: HugeSlice<Bucket>,
+    entries: HugeSlice<UnsafeCell<Entry>>,
+    /// Key of the hash (random per table, so bucket placement cannot be chosen from outside).
     seed: u64,
     qsbr: NonNull<dpdk_sys::rte_rcu_qsbr>,
-    /// Care-of addresses; slot i is written only while no reader can reach it.
-    records: HugeSlice<UnsafeCell<[u8; 16]>>,
     readers: u32,
-    /// Counting filter in front of the hash: how many published keys have a signature
-    /// ending in each index (255 = saturated, never decremented). Zero means "no binding"
-    /// in one byte load: a miss in rte_hash's lock-free mode walks both buckets and the
-    /// extendable chain, ~180 instructions (callgrind), and most uplink traffic has no
-    /// binding. The writer counts a key before publishing it and uncounts it after
-    /// unpublishing, so a published key is never filtered out.
-    filter: HugeSlice<AtomicU8>,
-    filter_mask: u32,
 }
 
-/// A zeroed array in DPDK's heap (hugepages when the EAL has them), like the hash itself:
-/// the records and the filter are read at scattered places on every lookup, and on 4 KiB
-/// pages a large table pays a TLB miss for each (bench: 1M bindings).
+impl Shared {
+    #[inline(always)]
+    fn hash(&self, home: u128, attached: u128) -> Hash {
+        const M: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut h = self.seed;
+        for x in [home as u64, (home >> 64) as u64, attached as u64, (attached >> 64) as u64] {
+            h = (h ^ x).wrapping_mul(M).rotate_left(29);
+        }
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        // Bucket numbers by multiply-shift over the exact bucket count (no power-of-two
+        // rounding of the memory); the signature from bits neither of them leans on.
+        let n = self.buckets.len() as u64;
+        let first = ((h & 0xffff_ffff) * n >> 32) as u32;
+        let mut second = ((h >> 32) * n >> 32) as u32;
+        if second == first {
+            second = if first + 1 == n as u32 { 0 } else { first + 1 };
+        }
+        let sig = (h.wrapping_mul(M) >> 48) as u16;
+        Hash { first, second, sig: sig.max(1) }
+    }
+
+    /// The slot of `bucket` holding the key, and its entry index.
+    #[inline(always)]
+    fn probe(&self, bucket: u32, sig: u16, home: u128, attached: u128) -> Option<(usize, u32)> {
+        let b = &self.buckets[bucket as usize];
+        for (w, word) in b.sigs.iter().enumerate() {
+            let mut m = lanes_equal(word.load(Acquire), sig);
+            while m != 0 {
+                let slot = w * 4 + (m.trailing_zeros() / 16) as usize;
+                let i = b.idx[slot].load(Acquire);
+                if let Some(e) = self.entries.get(i as usize) {
+                    // SAFETY: published entries are immutable until a grace period after
+                    // they are unpublished; the Acquire loads order these reads after
+                    // the writer's (see the module comment).
+                    let e = unsafe { &*e.get() };
+                    if e.home == home && e.attached == attached {
+                        return Some((slot, i));
+                    }
+                }
+                m &= m - 1;
+            }
+        }
+        None
+    }
+
+    #[inline(always)]
+    fn find(&self, h: Hash, home: u128, attached: u128) -> Option<(u32, usize, u32)> {
+        if let Some((s, i)) = self.probe(h.first, h.sig, home, attached) {
+            return Some((h.first, s, i));
+        }
+        if self.buckets[h.first as usize].spilled.load(Acquire) == 0 {
+            return None;
+        }
+        self.probe(h.second, h.sig, home, attached).map(|(s, i)| (h.second, s, i))
+    }
+
+    fn care_of(&self, i: u32) -> [u8; 16] {
+        // SAFETY: as in probe: a found entry stays intact until the next quiescent point.
+        unsafe { (*self.entries[i as usize].get()).care_of }
+    }
+}
+
+/// A zeroed array in DPDK's heap (hugepages when the EAL has them): buckets and entries are
+/// read at scattered places on every lookup, and on 4 KiB pages a large table pays a TLB
+/// miss for each.
 struct HugeSlice<T> {
     ptr: NonNull<T>,
     len: usize,
 }
 
 impl<T> HugeSlice<T> {
-    /// `T` must be valid when all-zero (here: byte arrays in cells, atomics).
+    /// `T` must be valid when all-zero (here: integers, atomics, cells of them).
     fn zeroed(len: usize, socket: i32, what: &'static str) -> Result<HugeSlice<T>, DpdkError> {
         let bytes = len.max(1) * std::mem::size_of::<T>();
         // SAFETY: allocation from DPDK's heap, zeroed, cache-line aligned.
@@ -65,6 +195,7 @@ impl<T> HugeSlice<T> {
 
 impl<T> std::ops::Deref for HugeSlice<T> {
     type Target = [T];
+    #[inline(always)]
     fn deref(&self) -> &[T] {
         // SAFETY: `len` zeroed (valid) elements, alive until drop.
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
@@ -78,43 +209,27 @@ impl<T> Drop for HugeSlice<T> {
     }
 }
 
-// SAFETY: the hash is in RW_CONCURRENCY_LF mode (one writer, any readers), the QSBR variable
-// is designed for concurrent use, and records are written only when unreachable (see above).
+// SAFETY: buckets are atomics; entries are written only while unreachable (see the module
+// comment); the QSBR variable is designed for concurrent use.
 unsafe impl Send for Shared {}
 unsafe impl Sync for Shared {}
 
 impl Drop for Shared {
     fn drop(&mut self) {
-        // SAFETY: the last handle is gone, so no reader or writer uses either object.
-        unsafe {
-            dpdk_sys::rte_hash_free(self.hash.as_ptr());
-            dpdk_sys::rte_free(self.qsbr.as_ptr().cast());
-        }
+        // SAFETY: the last handle is gone, so no reader or writer uses it.
+        unsafe { dpdk_sys::rte_free(self.qsbr.as_ptr().cast()) }
     }
 }
 
-/// The 32-bit signature rte_hash files a key under, computed here instead of by the
-/// library's CRC through a function pointer (callgrind: ~60 of the ~170 instructions of a
-/// lookup). Four 64-bit words, one multiply-xor round each, and a murmur3 finalizer; the
-/// seed is per table.
-#[inline(always)]
-fn signature(seed: u64, k: &Key) -> u32 {
-    let w = |b: &[u8; 16], i: usize| u64::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3], b[i + 4], b[i + 5], b[i + 6], b[i + 7]]);
-    const M: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut h = seed;
-    for x in [w(&k.home, 0), w(&k.home, 8), w(&k.attached, 0), w(&k.attached, 8)] {
-        h = (h ^ x).wrapping_mul(M).rotate_left(29);
-    }
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    h ^= h >> 33;
-    h as u32
-}
-
-/// Creates a table for `capacity` bindings read by `readers` worker threads.
+/// Creates a table for `capacity` entries (bindings plus those waiting for a grace period)
+/// read by `readers` worker threads.
 pub fn table(name: &str, capacity: u32, readers: u32, socket: i32) -> Result<(Writer, Vec<Reader>), DpdkError> {
+    table_with_buckets(name, capacity, capacity.div_ceil(2), readers, socket)
+}
+
+/// [`table`] with a chosen bucket count (tests: a crowded table spills).
+#[doc(hidden)]
+pub fn table_with_buckets(_name: &str, capacity: u32, buckets: u32, readers: u32, socket: i32) -> Result<(Writer, Vec<Reader>), DpdkError> {
     let capacity = capacity.max(8);
     // SAFETY: plain size computation.
     let qsize = unsafe { dpdk_sys::rte_rcu_qsbr_get_memsize(readers) };
@@ -122,37 +237,21 @@ pub fn table(name: &str, capacity: u32, readers: u32, socket: i32) -> Result<(Wr
     let q = unsafe { dpdk_sys::rte_zmalloc(std::ptr::null(), qsize, 64) } as *mut dpdk_sys::rte_rcu_qsbr;
     let qsbr = NonNull::new(q).ok_or(DpdkError { call: "rte_zmalloc(rte_rcu_qsbr)", code: errno() })?;
     // SAFETY: memory of the size asked for.
-    let rc = unsafe { dpdk_sys::rte_rcu_qsbr_init(qsbr.as_ptr(), readers) };
-    if rc != 0 {
+    if unsafe { dpdk_sys::rte_rcu_qsbr_init(qsbr.as_ptr(), readers) } != 0 {
         // SAFETY: allocated above, not shared yet.
         unsafe { dpdk_sys::rte_free(q.cast()) };
         return Err(DpdkError { call: "rte_rcu_qsbr_init", code: errno() });
     }
-    let cname = CString::new(name).expect("table name without NUL");
-    let params = dpdk_sys::rte_hash_parameters {
-        name: cname.as_ptr(),
-        entries: capacity,
-        key_len: std::mem::size_of::<Key>() as u32,
-        socket_id: socket,
-        // Lock-free readers; an extendable bucket table so inserts never fail on collisions.
-        extra_flag: (dpdk_sys::RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF | dpdk_sys::RTE_HASH_EXTRA_FLAGS_EXT_TABLE) as u8,
-        ..Default::default()
+    let arrays = HugeSlice::zeroed(buckets.max(2) as usize, socket, "rte_zmalloc(binding buckets)")
+        .and_then(|b| Ok((b, HugeSlice::zeroed(capacity as usize, socket, "rte_zmalloc(binding entries)")?)));
+    let (buckets, entries) = match arrays {
+        Ok(a) => a,
+        Err(e) => {
+            // SAFETY: allocated above, not shared yet.
+            unsafe { dpdk_sys::rte_free(q.cast()) };
+            return Err(e);
+        }
     };
-    // SAFETY: valid parameters; DPDK copies the name.
-    let h = unsafe { dpdk_sys::rte_hash_create(&params) };
-    let Some(hash) = NonNull::new(h) else {
-        // SAFETY: as above.
-        unsafe { dpdk_sys::rte_free(q.cast()) };
-        return Err(DpdkError { call: "rte_hash_create", code: errno() });
-    };
-    // Deleted key slots are recycled by the hash library itself after a grace period.
-    let mut rcu = dpdk_sys::rte_hash_rcu_config {
-        v: qsbr.as_ptr(),
-        mode: dpdk_sys::rte_hash_qsbr_mode_RTE_HASH_QSBR_MODE_DQ,
-        ..Default::default()
-    };
-    // SAFETY: valid hash and QSBR variable, both outliving each other (freed together).
-    let rc = unsafe { dpdk_sys::rte_hash_rcu_qsbr_add(hash.as_ptr(), &mut rcu) };
     // Any per-process random value will do; RandomState is seeded from the OS.
     let seed = {
         use std::hash::{BuildHasher, Hasher};
@@ -160,54 +259,32 @@ pub fn table(name: &str, capacity: u32, readers: u32, socket: i32) -> Result<(Wr
         h.write_u64(0x726f_6167_656e_7421);
         h.finish()
     };
-    // Two counters per entry of capacity: few false "maybe"s, 2 bytes per binding.
-    let filter_len = (capacity as usize * 2).next_power_of_two();
-    let arrays = HugeSlice::zeroed(capacity as usize, socket, "rte_zmalloc(binding records)").and_then(|r| Ok((r, HugeSlice::zeroed(filter_len, socket, "rte_zmalloc(binding filter)")?)));
-    let (records, filter) = match arrays {
-        Ok(a) => a,
-        Err(e) => {
-            // SAFETY: created above, not shared yet (the QSBR variable is attached to it).
-            unsafe {
-                dpdk_sys::rte_hash_free(hash.as_ptr());
-                dpdk_sys::rte_free(q.cast());
-            }
-            return Err(e);
-        }
-    };
-    let shared = Arc::new(Shared {
-        hash,
-        seed,
-        qsbr,
-        records,
-        readers,
-        filter,
-        filter_mask: (filter_len - 1) as u32,
-    });
-    if rc != 0 {
-        return Err(DpdkError { call: "rte_hash_rcu_qsbr_add", code: errno() });
-    }
+    let shared = Arc::new(Shared { buckets, entries, seed, qsbr, readers });
     let readers = (0..readers).map(|id| Reader { t: shared.clone(), id, _not_sync: PhantomData }).collect();
-    Ok((
-        Writer { t: shared, free: (0..capacity).rev().collect(), slots: HashMap::new(), retired: VecDeque::new() },
-        readers,
-    ))
+    Ok((Writer { t: shared, free: (0..capacity).rev().collect(), len: 0, spills: 0, retired: VecDeque::new() }, readers))
 }
 
 /// Why an insert was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Full {
-    /// Every record slot is in use or waiting for a grace period.
+    /// Every entry is in use or waiting for a grace period.
     NoRecord,
-    /// The hash refused the key.
-    Hash(i32),
+    /// Both buckets of the key are full.
+    Buckets,
+}
+
+fn key(home: &Ipv6Addr, attached: &Ipv6Addr) -> (u128, u128) {
+    (u128::from_ne_bytes(home.octets()), u128::from_ne_bytes(attached.octets()))
 }
 
 /// The control core's handle: the only writer.
 pub struct Writer {
     t: Arc<Shared>,
     free: Vec<u32>,
-    slots: HashMap<Key, u32>,
-    /// Records no longer published, with the QSBR token that frees them.
+    len: usize,
+    /// Keys living in their second bucket.
+    spills: usize,
+    /// Entries no longer published, with the QSBR token that frees them.
     retired: VecDeque<(u64, u32)>,
 }
 
@@ -215,81 +292,101 @@ impl Writer {
     /// Publishes `care_of` for the key (insert or replace).
     pub fn upsert(&mut self, home: &Ipv6Addr, attached: &Ipv6Addr, care_of: &Ipv6Addr) -> Result<(), Full> {
         self.reclaim();
-        let key = Key { home: home.octets(), attached: attached.octets() };
-        let slot = self.free.pop().ok_or(Full::NoRecord)?;
-        let sig = signature(self.t.seed, &key);
-        let new = !self.slots.contains_key(&key);
-        if new {
-            self.count(sig, 1);
-        }
-        // SAFETY: a free slot is unreachable from every reader (never published, or retired
-        // and past a grace period), so this write races with nothing.
-        unsafe { *self.t.records[slot as usize].get() = care_of.octets() };
-        // SAFETY: valid hash and key; the data is an index, not a pointer.
-        let rc = unsafe { dpdk_sys::rte_hash_add_key_with_hash_data(self.t.hash.as_ptr(), (&key as *const Key).cast(), sig, slot as usize as *mut c_void) };
-        if rc != 0 {
-            self.free.push(slot);
-            if new {
-                self.count(sig, -1);
-            }
-            return Err(Full::Hash(rc));
-        }
-        if let Some(old) = self.slots.insert(key, slot) {
+        let (h, a) = key(home, attached);
+        let hash = self.t.hash(h, a);
+        let found = self.t.find(hash, h, a);
+        let e = self.free.pop().ok_or(Full::NoRecord)?;
+        // SAFETY: a free entry is unreachable from every reader (never published, or
+        // retired and past a grace period), so this write races with nothing.
+        unsafe { *self.t.entries[e as usize].get() = Entry { home: h, attached: a, care_of: care_of.octets() } };
+        if let Some((b, slot, old)) = found {
+            self.t.buckets[b as usize].idx[slot].store(e, Release);
             self.retire(old);
+            return Ok(());
         }
+        let (b, slot) = match self.empty_slot(hash.first) {
+            Some(s) => (hash.first, s),
+            None => match self.empty_slot(hash.second) {
+                Some(s) => {
+                    let sp = &self.t.buckets[hash.first as usize].spilled;
+                    sp.store(sp.load(Relaxed) + 1, Release);
+                    self.spills += 1;
+                    (hash.second, s)
+                }
+                None => {
+                    self.free.push(e);
+                    return Err(Full::Buckets);
+                }
+            },
+        };
+        let bucket = &self.t.buckets[b as usize];
+        bucket.idx[slot].store(e, Release);
+        let word = &bucket.sigs[slot / 4];
+        let shift = 16 * (slot % 4);
+        word.store(word.load(Relaxed) & !(0xffff << shift) | u64::from(hash.sig) << shift, Release);
+        self.len += 1;
         Ok(())
+    }
+
+    fn empty_slot(&self, bucket: u32) -> Option<usize> {
+        let b = &self.t.buckets[bucket as usize];
+        b.sigs.iter().enumerate().find_map(|(w, word)| {
+            let m = lanes_equal(word.load(Relaxed), 0);
+            (m != 0).then(|| w * 4 + (m.trailing_zeros() / 16) as usize)
+        })
     }
 
     /// Unpublishes the key; true if it was there.
     pub fn remove(&mut self, home: &Ipv6Addr, attached: &Ipv6Addr) -> bool {
-        let key = Key { home: home.octets(), attached: attached.octets() };
-        let Some(slot) = self.slots.remove(&key) else { return false };
-        let sig = signature(self.t.seed, &key);
-        // SAFETY: valid hash and key, with the signature it was added under.
-        unsafe { dpdk_sys::rte_hash_del_key_with_hash(self.t.hash.as_ptr(), (&key as *const Key).cast(), sig) };
-        self.count(sig, -1);
-        self.retire(slot);
+        let (h, a) = key(home, attached);
+        let hash = self.t.hash(h, a);
+        let Some((b, slot, e)) = self.t.find(hash, h, a) else { return false };
+        let word = &self.t.buckets[b as usize].sigs[slot / 4];
+        word.store(word.load(Relaxed) & !(0xffff << (16 * (slot % 4))), Release);
+        if b != hash.first {
+            let sp = &self.t.buckets[hash.first as usize].spilled;
+            sp.store(sp.load(Relaxed) - 1, Release);
+            self.spills -= 1;
+        }
+        self.retire(e);
+        self.len -= 1;
         true
     }
 
-    /// Adjusts the filter counter of `sig` (the writer is its only writer).
-    fn count(&self, sig: u32, d: i8) {
-        let c = &self.t.filter[(sig & self.t.filter_mask) as usize];
-        let v = c.load(Relaxed);
-        if v != u8::MAX {
-            c.store(v.wrapping_add_signed(d), Relaxed);
-        }
-    }
-
-    fn retire(&mut self, slot: u32) {
+    fn retire(&mut self, e: u32) {
         // SAFETY: valid QSBR variable; starts a grace period and returns its token.
         let token = unsafe { dpdk_sys::rte_rcu_qsbr_start(self.t.qsbr.as_ptr()) };
-        self.retired.push_back((token, slot));
+        self.retired.push_back((token, e));
     }
 
-    /// Returns records whose grace period is over to the free list. Never waits.
+    /// Returns entries whose grace period is over to the free list. Never waits.
     pub fn reclaim(&mut self) {
-        while let Some(&(token, slot)) = self.retired.front() {
+        while let Some(&(token, e)) = self.retired.front() {
             // SAFETY: valid QSBR variable; non-blocking check.
             if unsafe { dpdk_sys::rte_rcu_qsbr_check(self.t.qsbr.as_ptr(), token, false) } != 1 {
                 break;
             }
             self.retired.pop_front();
-            self.free.push(slot);
+            self.free.push(e);
         }
     }
 
     pub fn len(&self) -> usize {
-        self.slots.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.len == 0
     }
 
-    /// Records waiting for a grace period.
+    /// Entries waiting for a grace period.
     pub fn retired(&self) -> usize {
         self.retired.len()
+    }
+
+    /// Bindings living in their second bucket (a crowded first bucket).
+    pub fn spills(&self) -> usize {
+        self.spills
     }
 }
 
@@ -302,6 +399,16 @@ pub struct Reader {
 
 // SAFETY: moves to the worker that will use it; !Sync keeps it on that thread.
 unsafe impl Send for Reader {}
+
+/// Asks for the cache line at `p` (a hint: no fault, no effect on results).
+#[inline(always)]
+fn prefetch<T>(p: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetch never faults and `p` is a valid reference anyway.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>((p as *const T).cast())
+    };
+}
 
 impl Reader {
     /// Registers this reader and marks it online; call on the worker thread before lookups.
@@ -322,34 +429,110 @@ impl Reader {
         }
     }
 
-    /// Reports that this reader holds no record from before: one store to its own line.
+    /// Reports that this reader holds no entry from before: one store to its own line.
     #[inline(always)]
     pub fn quiescent(&self) {
         // SAFETY: registered reader id.
         unsafe { dpdk_sys::rte_rcu_qsbr_quiescent(self.t.qsbr.as_ptr(), self.id) }
     }
 
+    /// Burst pass 1: hashes the key and requests its first bucket.
+    #[inline(always)]
+    pub fn start(&self, key: Key) -> Pending {
+        let hash = self.t.hash(key.home, key.attached);
+        prefetch(&self.t.buckets[hash.first as usize]);
+        Pending { key, hash, state: State::Unknown }
+    }
+
+    /// Burst pass 2 (the bucket on its way or in cache): one scan of the first bucket. A
+    /// single signature match names the entry, which is requested; no match in a bucket
+    /// that never spilled is a miss, decided here. Anything else is left to `finish`.
+    #[inline(always)]
+    pub fn advance(&self, p: &mut Pending) {
+        let b = &self.t.buckets[p.hash.first as usize];
+        let (m0, m1) = (lanes_equal(b.sigs[0].load(Acquire), p.hash.sig), lanes_equal(b.sigs[1].load(Acquire), p.hash.sig));
+        // Bits 15, 31, 47, 63 for slots 0-3 and 14, 30, 46, 62 for slots 4-7.
+        let m = m0 | m1 >> 1;
+        p.state = if m == 0 {
+            if b.spilled.load(Acquire) == 0 { State::Miss } else { State::Unknown }
+        } else if m & (m - 1) == 0 {
+            let bit = m.trailing_zeros() as usize;
+            let slot = bit / 16 + if bit % 16 == 14 { 4 } else { 0 };
+            let i = b.idx[slot].load(Acquire);
+            match self.t.entries.get(i as usize) {
+                Some(e) => {
+                    prefetch(e);
+                    State::Entry(i)
+                }
+                None => State::Unknown,
+            }
+        } else {
+            State::Unknown
+        };
+    }
+
+    /// Burst pass 3: the answer. What pass 2 saw is a consistent snapshot: the entry it
+    /// named cannot be recycled before this reader's next quiescent point, and its key is
+    /// compared here.
+    #[inline(always)]
+    pub fn finish(&self, p: &Pending) -> Option<[u8; 16]> {
+        match p.state {
+            State::Miss => None,
+            State::Entry(i) => {
+                // SAFETY: as in `Shared::probe`.
+                let e = unsafe { &*self.t.entries[i as usize].get() };
+                if e.home == p.key.home && e.attached == p.key.attached {
+                    Some(e.care_of)
+                } else {
+                    self.lookup_key(&p.key, p.hash)
+                }
+            }
+            State::Unknown => self.lookup_key(&p.key, p.hash),
+        }
+    }
+
+    #[inline(always)]
+    fn lookup_key(&self, k: &Key, h: Hash) -> Option<[u8; 16]> {
+        self.t.find(h, k.home, k.attached).map(|(_, _, e)| self.t.care_of(e))
+    }
+
     /// The care-of address bound to (home, attached), if any.
     #[inline(always)]
     pub fn lookup(&self, home: &[u8; 16], attached: &[u8; 16]) -> Option<[u8; 16]> {
-        let key = Key { home: *home, attached: *attached };
-        let sig = signature(self.t.seed, &key);
-        if self.t.filter[(sig & self.t.filter_mask) as usize].load(Relaxed) == 0 {
-            return None;
-        }
-        let mut data: *mut c_void = std::ptr::null_mut();
-        // SAFETY: valid hash; lock-free lookup with the signature every insert used;
-        // `data` receives the stored index.
-        let rc = unsafe { dpdk_sys::rte_hash_lookup_with_hash_data(self.t.hash.as_ptr(), (&key as *const Key).cast(), sig, &mut data) };
-        if rc < 0 {
-            return None;
-        }
-        // SAFETY: the slot was published, and it is not rewritten before this reader's next
-        // quiescent point; the index came from the writer, so it is in range.
-        self.t.records.get(data as usize).map(|r| unsafe { *r.get() })
+        let k = Key::new(home, attached);
+        self.lookup_key(&k, self.t.hash(k.home, k.attached))
     }
 
     pub fn readers(&self) -> u32 {
         self.t.readers
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lanes_equal_is_exact() {
+        let word = 0x0000_1234_0001_1234u64;
+        assert_eq!(lanes_equal(word, 0x1234), 0x0000_8000_0000_8000);
+        assert_eq!(lanes_equal(word, 0), 0x8000_0000_0000_0000);
+        assert_eq!(lanes_equal(word, 1), 0x0000_0000_8000_0000);
+        assert_eq!(lanes_equal(word, 0x8000), 0);
+        // Borrows between lanes must not fake a match: lane values 0x0001 / 0xffff.
+        assert_eq!(lanes_equal(0xffff_0001_ffff_0001, 0), 0);
+        for v in [0u16, 1, 0x7fff, 0x8000, 0xffff] {
+            for s in [0u16, 1, 0x7fff, 0x8000, 0xffff] {
+                let m = lanes_equal(u64::from(v) << 16, s);
+                let want = (u64::from(v == s) << 31) | (u64::from(s == 0) << 15) | (u64::from(s == 0) << 47) | (u64::from(s == 0) << 63);
+                assert_eq!(m, want, "v {v:#x} s {s:#x}");
+            }
+        }
+    }
+
+    #[test]
+    fn layouts_are_one_line_each() {
+        assert_eq!(std::mem::size_of::<Bucket>(), 64);
+        assert_eq!(std::mem::size_of::<Entry>(), 64);
     }
 }

@@ -124,39 +124,66 @@ fn is_nd(ip: &[u8]) -> bool {
     ip.get(6) == Some(&ipv6::proto::ICMPV6) && matches!(ip.get(40), Some(133..=137))
 }
 
-#[inline]
-fn is_multicast(a: &Ipv6Addr) -> bool {
-    a.octets()[0] == 0xff
+#[inline(always)]
+fn is_multicast(a: u128) -> bool {
+    a >> 120 == 0xff
 }
 
-#[inline]
-fn is_link_local(a: &Ipv6Addr) -> bool {
-    let o = a.octets();
-    o[0] == 0xfe && o[1] & 0xc0 == 0x80
+/// fe80::/10 (RFC 4291 §2.5.6).
+#[inline(always)]
+fn is_link_local(a: u128) -> bool {
+    a >> 118 == 0xfe80 >> 6
+}
+
+/// The fixed IPv6 header fields the decisions use, read once. Addresses are big-endian
+/// integers: compared and hashed without copies.
+#[derive(Clone, Copy)]
+struct Ip {
+    src: u128,
+    dst: u128,
+    next_header: u8,
+    hop_limit: u8,
+    /// Payload length from the header.
+    payload_len: usize,
+    traffic_class: u8,
+}
+
+/// The IPv6 header at the start of `b`, if it is one and `b` holds the whole packet (the
+/// checks of `wire::ipv6::Header::new_checked`).
+#[inline(always)]
+fn ip_header(b: &[u8]) -> Option<Ip> {
+    let h = b.first_chunk::<{ ipv6::HEADER_LEN }>()?;
+    if h[0] >> 4 != 6 {
+        return None;
+    }
+    let payload_len = usize::from(u16::from_be_bytes([h[4], h[5]]));
+    if ipv6::HEADER_LEN + payload_len > b.len() {
+        return None;
+    }
+    let addr = |i: usize| u128::from_be_bytes(*h[i..].first_chunk::<16>().expect("inside the 40 bytes"));
+    Some(Ip { src: addr(8), dst: addr(24), next_header: h[6], hop_limit: h[7], payload_len, traffic_class: (h[0] << 4) | (h[1] >> 4) })
 }
 
 /// Checks the Ethernet and IPv6 headers common to both directions, trims link padding and
-/// returns (source MAC, source, destination, hop limit).
-#[inline]
-fn link_in(p: &mut impl PacketBuf, our_mac: &MacAddr) -> Result<(MacAddr, Ipv6Addr, Ipv6Addr, u8), Drop> {
+/// returns the source MAC and the IPv6 header.
+#[inline(always)]
+fn link_in(p: &mut impl PacketBuf, our_mac: &MacAddr) -> Result<(MacAddr, Ip), Drop> {
     let d = p.data();
-    let eth = ethernet::Frame::new_checked(d).map_err(|_| Drop::Runt)?;
-    if eth.ethertype() != ETHERTYPE_IPV6 {
+    let eth = d.first_chunk::<ETH>().ok_or(Drop::Runt)?;
+    if u16::from_be_bytes([eth[12], eth[13]]) != ETHERTYPE_IPV6 {
         return Err(Drop::NotIpv6);
     }
-    let dst_mac = eth.dst();
-    if dst_mac[0] & 1 == 0 && dst_mac != *our_mac {
+    if eth[0] & 1 == 0 && eth[..6] != our_mac[..] {
         return Err(Drop::NotForUs);
     }
-    let src_mac = eth.src();
-    let ip = ipv6::Header::new_checked(&d[ETH..]).map_err(|_| Drop::Ipv6Malformed)?;
-    let (src, dst, hl, total) = (ip.src_addr(), ip.dst_addr(), ip.hop_limit(), ip.total_len());
-    p.truncate(ETH + total);
-    Ok((src_mac, src, dst, hl))
+    let src_mac = [eth[6], eth[7], eth[8], eth[9], eth[10], eth[11]];
+    let ip = ip_header(&d[ETH..]).ok_or(Drop::Ipv6Malformed)?;
+    p.truncate(ETH + ipv6::HEADER_LEN + ip.payload_len);
+    Ok((src_mac, ip))
 }
 
 /// Rewrites the Ethernet header for the next hop in neighbor slot `slot`, or punts.
-#[inline]
+#[inline(always)]
 fn link_out(topo: &Topology, p: &mut impl PacketBuf, slot: usize, role: usize) -> Verdict {
     let our = if role == ACCESS { topo.access_mac } else { topo.core_mac };
     match topo.neighbors.get(slot) {
@@ -174,56 +201,124 @@ fn link_out(topo: &Topology, p: &mut impl PacketBuf, slot: usize, role: usize) -
     }
 }
 
-#[inline]
+#[inline(always)]
 fn decrement_hop_limit(p: &mut impl PacketBuf, hl: u8) {
     if let Some(b) = p.data_mut().get_mut(ETH + 7) {
         *b = hl - 1;
     }
 }
 
+/// Writes the tunnel's outer IPv6 header (RFC 2473 §3, RFC 5213 §6.10.5) into `o` for an
+/// inner packet of `inner_len` bytes: our proxy care-of address to the LMA, next header
+/// IPv6, the inner traffic class copied (RFC 2473 §6.4), flow label 0.
+#[inline(always)]
+fn write_outer(o: &mut [u8; ipv6::HEADER_LEN], topo: &Topology, lma: usize, inner_len: usize, traffic_class: u8) {
+    o[0] = 0x60 | (traffic_class >> 4);
+    o[1] = traffic_class << 4;
+    o[2] = 0;
+    o[3] = 0;
+    o[4..6].copy_from_slice(&(inner_len as u16).to_be_bytes());
+    o[6] = ipv6::proto::IPV6;
+    o[7] = topo.tunnel_hop_limit;
+    o[8..24].copy_from_slice(&topo.proxy_coa.octets());
+    o[24..40].copy_from_slice(&topo.lmas.get(lma).map_or([0; 16], |a| a.octets()));
+}
+
+/// True when an RH2 can go right after the IPv6 header with nothing to check further
+/// (`rh2::insertable` for the common packet): no extension header, not a Mobility Header
+/// or Neighbor Discovery (RFC 6275 §9.3.2), and room in the payload length. Anything else
+/// takes `rh2::insert`, which walks the chain.
+#[inline(always)]
+fn rh2_plain(ip: &Ip, first_payload_byte: Option<u8>) -> bool {
+    let nh = ip.next_header;
+    !ext::is_walked(nh)
+        && nh != ipv6::proto::MOBILITY
+        && !(nh == ipv6::proto::ICMPV6 && matches!(first_payload_byte, Some(133..=137)))
+        && ip.payload_len + rh2::LEN <= usize::from(u16::MAX)
+}
+
+/// Burst stage 1 (worker): the binding key an uplink frame would look up — (destination,
+/// source) — read from fixed offsets without validation, so its bucket can be prefetched.
+/// A wrong guess costs a prefetch; `uplink` decides with full checks.
+#[inline(always)]
+pub fn uplink_key(d: &[u8]) -> Option<(&[u8; 16], &[u8; 16])> {
+    let ip = d.get(ETH..)?.first_chunk::<{ ipv6::HEADER_LEN }>()?;
+    Some((ip[24..].first_chunk()?, ip[8..].first_chunk()?))
+}
+
+/// Burst stage 1 for a tunneled downlink frame with a Home Address option in the inner
+/// packet's first Destination Options header: (home address, inner destination). A peek
+/// like [`uplink_key`]; `downlink` walks and checks.
+#[inline(always)]
+pub fn downlink_key(d: &[u8]) -> Option<(&[u8; 16], &[u8; 16])> {
+    const INNER: usize = ETH + ipv6::HEADER_LEN;
+    const OPTS: usize = INNER + ipv6::HEADER_LEN;
+    if *d.get(ETH + 6)? != ipv6::proto::IPV6 || *d.get(INNER + 6)? != ipv6::proto::DEST_OPTS {
+        return None;
+    }
+    let end = OPTS + (usize::from(*d.get(OPTS + 1)?) + 1) * 8;
+    let mut i = OPTS + 2;
+    // The option sits at 8n + 6 (RFC 6275 §6.3), after at most a few paddings.
+    for _ in 0..4 {
+        match *d.get(i)? {
+            ext::option::HOME_ADDRESS => return Some((d.get(i + 2..)?.first_chunk()?, d.get(INNER + 24..)?.first_chunk()?)),
+            ext::option::PAD1 => i += 1,
+            _ => i += 2 + usize::from(*d.get(i + 1)?),
+        }
+        if i >= end {
+            break;
+        }
+    }
+    None
+}
+
 /// A frame received on the access port.
 #[inline]
 pub fn uplink(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut impl PacketBuf) -> Verdict {
-    let (src_mac, src, dst, hl) = match link_in(p, &topo.access_mac) {
+    let (src_mac, ip) = match link_in(p, &topo.access_mac) {
         Ok(v) => v,
         Err(d) => return Verdict::Drop(d),
     };
-    if is_multicast(&dst) {
+    if is_multicast(ip.dst) {
         return if is_nd(&p.data()[ETH..]) { Verdict::Punt(Punt::NeighborDiscovery, ACCESS) } else { Verdict::Drop(Drop::Unroutable) };
     }
-    if topo.is_mine(&dst) {
+    if topo.is_mine(&Ipv6Addr::from(ip.dst)) {
         return Verdict::Punt(if is_nd(&p.data()[ETH..]) { Punt::NeighborDiscovery } else { Punt::ForUs }, ACCESS);
     }
     // RFC 5213 §6.10.5: a link-local source is never forwarded.
-    if is_link_local(&src) {
+    if is_link_local(ip.src) {
         return Verdict::Drop(Drop::LinkLocalSource);
     }
-    if is_link_local(&dst) {
+    if is_link_local(ip.dst) {
         return Verdict::Drop(Drop::Unroutable);
     }
-    let Some(node) = topo.attached.lookup(&src.octets()) else {
+    let Some(node) = topo.attached.lookup_u128(ip.src) else {
         return Verdict::Drop(Drop::UnknownSource);
     };
     topo.neighbors.learn(node as usize, src_mac);
-    if hl <= 1 {
+    if ip.hop_limit <= 1 {
         return Verdict::Punt(Punt::HopLimit, ACCESS);
     }
     let (lma, agent) = topo.attached.node(node).map_or((0, false), |n| (n.lma as usize, n.agent()));
+    let inner_len = ipv6::HEADER_LEN + ip.payload_len;
+    let outer = if topo.mode == Mode::Tunnel { tunnel::OUTER_LEN } else { 0 };
     // Route optimization (draft §4.1.2, RFC 6275 §9.3.2): traffic to a home address with a
     // binding goes to the care-of address, the home address in a Type 2 Routing Header.
-    let mut added = 0;
+    let mut rh2_len = 0;
     if agent {
-        if let Some(care_of) = b.care_of(&dst.octets(), &src.octets()) {
-            let outer = if topo.mode == Mode::Tunnel { tunnel::OUTER_LEN } else { 0 };
-            if p.data().len() - ETH + rh2::LEN + outer > topo.core_mtu {
+        if let Some(care_of) = b.care_of(&ip.dst.to_be_bytes(), &ip.src.to_be_bytes()) {
+            if inner_len + rh2::LEN + outer > topo.core_mtu {
                 return Verdict::Punt(Punt::TooBigOptimized, ACCESS);
+            }
+            if outer != 0 && rh2_plain(&ip, p.data().get(ETH + ipv6::HEADER_LEN).copied()) {
+                return encapsulate_with_rh2(topo, c, p, &ip, lma, &care_of);
             }
             if !p.prepend(rh2::LEN) {
                 return Verdict::Drop(Drop::NoHeadroom);
             }
             if rh2::insert(p.data_mut(), ETH, &Ipv6Addr::from(care_of)).is_ok() {
                 c.rh2_inserted.inc();
-                added = rh2::LEN;
+                rh2_len = rh2::LEN;
             } else {
                 // Not a packet RH2 may go on (ND, Mobility Header, already routed): the
                 // buffer is unchanged; it takes the home agent's path as before.
@@ -232,96 +327,134 @@ pub fn uplink(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut im
             }
         }
     }
+    let inner_len = inner_len + rh2_len;
+    if inner_len + outer > topo.core_mtu {
+        debug_assert_eq!(rh2_len, 0);
+        return Verdict::Punt(Punt::TooBig, ACCESS);
+    }
+    decrement_hop_limit(p, ip.hop_limit);
     match topo.mode {
         Mode::Tunnel => {
-            let inner_len = p.data().len() - ETH;
-            if inner_len + tunnel::OUTER_LEN > topo.core_mtu {
-                debug_assert_eq!(added, 0);
-                return Verdict::Punt(Punt::TooBig, ACCESS);
-            }
-            decrement_hop_limit(p, hl);
             if !p.prepend(tunnel::OUTER_LEN) {
                 return Verdict::Drop(Drop::NoHeadroom);
             }
             // [outer space 40][old Ethernet 14][inner] → [Ethernet][outer][inner]: the old
             // Ethernet header is overwritten, so nothing moves.
-            if tunnel::encapsulate(&mut p.data_mut()[ETH..], &topo.proxy_coa, &topo.lmas[lma], topo.tunnel_hop_limit).is_err() {
-                return Verdict::Drop(Drop::Ipv6Malformed);
-            }
+            let Some(o) = p.data_mut().get_mut(ETH..).and_then(|d| d.first_chunk_mut()) else {
+                return Verdict::Drop(Drop::Runt);
+            };
+            write_outer(o, topo, lma, inner_len, ip.traffic_class);
             c.encapsulated.inc();
             link_out(topo, p, topo.core_slot(lma), CORE)
         }
-        Mode::Routed => {
-            if p.data().len() - ETH > topo.core_mtu {
-                debug_assert_eq!(added, 0);
-                return Verdict::Punt(Punt::TooBig, ACCESS);
-            }
-            decrement_hop_limit(p, hl);
-            link_out(topo, p, topo.core_slot(topo.core_next_hops.len().saturating_sub(1)), CORE)
-        }
+        Mode::Routed => link_out(topo, p, topo.core_slot(topo.core_next_hops.len().saturating_sub(1)), CORE),
     }
+}
+
+/// The common route-optimized uplink packet (no extension header) in one pass: a single
+/// prepend of outer header + RH2, the inner IPv6 header moved 24 bytes forward, the RH2
+/// (RFC 6275 §6.4) and the outer header written in place. The same bytes as `rh2::insert`
+/// followed by encapsulation (unit tests compare them).
+#[inline(always)]
+fn encapsulate_with_rh2(topo: &Topology, c: &WorkerCounters, p: &mut impl PacketBuf, ip: &Ip, lma: usize, care_of: &[u8; 16]) -> Verdict {
+    const IP: usize = ipv6::HEADER_LEN;
+    const ADD: usize = tunnel::OUTER_LEN + rh2::LEN;
+    if !p.prepend(ADD) {
+        return Verdict::Drop(Drop::NoHeadroom);
+    }
+    // [64 new][Ethernet 14][inner 40][payload] → [Ethernet][outer 40][inner 40][RH2 24][payload]
+    let Some(d) = p.data_mut().first_chunk_mut::<{ ETH + ADD + IP }>() else {
+        return Verdict::Drop(Drop::Runt);
+    };
+    const INNER: usize = ETH + tunnel::OUTER_LEN;
+    d.copy_within(ETH + ADD..ETH + ADD + IP, INNER);
+    let (head, r) = d.split_at_mut(INNER + IP);
+    let inner = &mut head[INNER..];
+    r[0] = ip.next_header;
+    r[1] = rh2::HDR_EXT_LEN;
+    r[2] = rh2::ROUTING_TYPE;
+    r[3] = 1; // Segments Left
+    r[4..8].fill(0);
+    r[8..24].copy_from_slice(&ip.dst.to_be_bytes());
+    inner[4..6].copy_from_slice(&((ip.payload_len + rh2::LEN) as u16).to_be_bytes());
+    inner[6] = ipv6::proto::ROUTING;
+    inner[7] = ip.hop_limit - 1;
+    inner[24..40].copy_from_slice(care_of);
+    let o = head[ETH..INNER].first_chunk_mut().expect("40 bytes");
+    write_outer(o, topo, lma, IP + ip.payload_len + rh2::LEN, ip.traffic_class);
+    c.rh2_inserted.inc();
+    c.encapsulated.inc();
+    link_out(topo, p, topo.core_slot(lma), CORE)
 }
 
 /// A frame received on the core port.
 #[inline]
 pub fn downlink(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut impl PacketBuf) -> Verdict {
-    let (_, _, dst, _) = match link_in(p, &topo.core_mac) {
+    let (_, outer) = match link_in(p, &topo.core_mac) {
         Ok(v) => v,
         Err(d) => return Verdict::Drop(d),
     };
-    if is_multicast(&dst) {
+    if is_multicast(outer.dst) {
         return if is_nd(&p.data()[ETH..]) { Verdict::Punt(Punt::NeighborDiscovery, CORE) } else { Verdict::Drop(Drop::Unroutable) };
     }
-    if topo.mode == Mode::Tunnel {
-        if dst != topo.proxy_coa {
-            return Verdict::Drop(Drop::NotTunneled);
+    if topo.mode == Mode::Routed {
+        if topo.is_mine(&Ipv6Addr::from(outer.dst)) {
+            return Verdict::Punt(if is_nd(&p.data()[ETH..]) { Punt::NeighborDiscovery } else { Punt::ForUs }, CORE);
         }
+        return deliver(topo, b, c, p, outer);
+    }
+    if outer.dst != u128::from(topo.proxy_coa) {
+        return Verdict::Drop(Drop::NotTunneled);
+    }
+    // The inner header right after the outer one is the common case; extension headers on
+    // the outer packet (a Tunnel Encapsulation Limit option, RFC 2473 §5.1) take the walk.
+    let inner_offset = if outer.next_header == ipv6::proto::IPV6 {
+        ipv6::HEADER_LEN
+    } else {
         let ip = &p.data()[ETH..];
         let chain = match ext::walk(ip) {
             Ok(ch) => ch,
             Err(_) => return Verdict::Drop(Drop::ExtensionHeaders),
         };
         if chain.upper_proto != ipv6::proto::IPV6 {
-            let nd = is_nd(ip);
-            return Verdict::Punt(if nd { Punt::NeighborDiscovery } else { Punt::ForUs }, CORE);
+            return Verdict::Punt(if is_nd(ip) { Punt::NeighborDiscovery } else { Punt::ForUs }, CORE);
         }
-        // The outer chain is already walked: do not walk it again (bench: ~20 cycles).
-        let dec = match tunnel::decapsulate_walked(ip, &chain) {
-            Ok(d) => d,
+        match tunnel::decapsulate_walked(ip, &chain) {
+            Ok(d) => d.inner_offset,
             Err(_) => return Verdict::Drop(Drop::TunnelInnerMalformed),
-        };
-        if topo.lma_index(&dec.outer_src).is_none() {
-            return Verdict::Drop(Drop::UnknownLma);
         }
-        // [Ethernet][outer][inner] → [14 bytes reused as Ethernet][inner]
-        if !p.adj(dec.inner_offset) {
-            return Verdict::Drop(Drop::TunnelInnerMalformed);
-        }
-        p.truncate(ETH + dec.inner_len);
-        c.decapsulated.inc();
-    } else if topo.is_mine(&dst) {
-        return Verdict::Punt(if is_nd(&p.data()[ETH..]) { Punt::NeighborDiscovery } else { Punt::ForUs }, CORE);
-    }
-    deliver(topo, b, c, p)
-}
-
-/// Sends a (decapsulated) packet to the attached node it is addressed to.
-#[inline]
-fn deliver(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut impl PacketBuf) -> Verdict {
-    let ip = &p.data()[ETH..];
-    let Ok(h) = ipv6::Header::new_checked(ip) else {
+    };
+    let outer_end = ETH + ipv6::HEADER_LEN + outer.payload_len;
+    let Some(inner) = p.data().get(ETH + inner_offset..outer_end).and_then(ip_header) else {
         return Verdict::Drop(Drop::TunnelInnerMalformed);
     };
-    let (src, dst, hl) = (h.src_addr(), h.dst_addr(), h.hop_limit());
-    if is_multicast(&dst) || is_link_local(&dst) {
+    if topo.lma_index(&Ipv6Addr::from(outer.src)).is_none() {
+        return Verdict::Drop(Drop::UnknownLma);
+    }
+    // [Ethernet][outer][inner] → [14 bytes reused as Ethernet][inner]
+    if !p.adj(inner_offset) {
+        return Verdict::Drop(Drop::TunnelInnerMalformed);
+    }
+    p.truncate(ETH + ipv6::HEADER_LEN + inner.payload_len);
+    c.decapsulated.inc();
+    deliver(topo, b, c, p, inner)
+}
+
+/// Sends a (decapsulated) packet, whose IPv6 header is `ip`, to the attached node it is
+/// addressed to.
+#[inline(always)]
+fn deliver(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut impl PacketBuf, ip: Ip) -> Verdict {
+    if is_multicast(ip.dst) || is_link_local(ip.dst) {
         return Verdict::Drop(Drop::Unroutable);
     }
-    let Some(node) = topo.attached.lookup(&dst.octets()) else {
+    let Some(node) = topo.attached.lookup_u128(ip.dst) else {
         return Verdict::Drop(Drop::UnknownDestination);
     };
-    if topo.attached.node(node).is_some_and(|n| n.agent()) {
-        // The agent answers for the node (draft §4.1.1): its Mobility Headers go to the
-        // control core, and a Home Address option must match a binding (RFC 6275 §9.3.1).
+    // The agent answers for the node (draft §4.1.1): its Mobility Headers go to the control
+    // core, and a Home Address option must match a binding (RFC 6275 §9.3.1). Neither can
+    // be there without an extension header or a Mobility Header right after IPv6.
+    let nh = ip.next_header;
+    if (ext::is_walked(nh) || nh == ipv6::proto::MOBILITY) && topo.attached.node(node).is_some_and(|n| n.agent()) {
         let chain = match ext::walk(&p.data()[ETH..]) {
             Ok(ch) => ch,
             Err(_) => return Verdict::Drop(Drop::ExtensionHeaders),
@@ -330,7 +463,7 @@ fn deliver(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut impl 
             return Verdict::Punt(Punt::Mobility, CORE);
         }
         if let Some(opt) = chain.home_address {
-            if b.care_of(&opt.home.octets(), &dst.octets()) != Some(src.octets()) {
+            if b.care_of(&opt.home.octets(), &ip.dst.to_be_bytes()) != Some(ip.src.to_be_bytes()) {
                 return Verdict::Punt(Punt::HomeAddressUnverified, CORE);
             }
             match hao::strip(&mut p.data_mut()[..], ETH, &chain) {
@@ -342,13 +475,13 @@ fn deliver(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut impl 
             }
         }
     }
-    if hl <= 1 {
+    if ip.hop_limit <= 1 {
         return Verdict::Punt(Punt::HopLimit, CORE);
     }
     if p.data().len() - ETH > topo.access_mtu {
         return Verdict::Punt(Punt::TooBig, CORE);
     }
-    decrement_hop_limit(p, hl);
+    decrement_hop_limit(p, ip.hop_limit);
     link_out(topo, p, node as usize, ACCESS)
 }
 
@@ -501,6 +634,57 @@ mod tests {
         // The final destination (RH2) is still the home address: the UDP checksum holds.
         assert!(checksum::verify_upper_layer(&a(MN2), &a(HOME), ipv6::proto::UDP, &inner[ch.upper_offset..]));
         assert_eq!((c.rh2_inserted.get(), c.encapsulated.get()), (1, 1));
+    }
+
+    /// The one-pass rewrite (`encapsulate_with_rh2`) gives the bytes of the general path:
+    /// `rh2::insert`, hop limit − 1, then `tunnel::encapsulate`.
+    #[test]
+    fn one_pass_rh2_and_tunnel_equal_insert_then_encapsulate() {
+        let t = topo(true);
+        let echo = [128, 0, 0, 0, 0, 1, 0, 1];
+        let cases: Vec<(u8, Vec<u8>)> = vec![
+            (ipv6::proto::UDP, udp(a(MN2), a(HOME), 30)),
+            (ipv6::proto::UDP, udp(a(MN2), a(HOME), 0)),
+            (ipv6::proto::TCP, vec![7; 20]),
+            (ipv6::proto::ICMPV6, echo.to_vec()),
+            (ipv6::proto::NO_NEXT, vec![]),
+        ];
+        for (nh, payload) in cases {
+            let mut pkt = ip6(a(MN2), a(HOME), nh, &payload);
+            pkt[0] = 0x6b; // traffic class 0xb8, copied to the outer header
+            pkt[1] = 0x85;
+            let f = frame(ACCESS_MAC, MN2_MAC, &pkt);
+            let c = WorkerCounters::default();
+            let mut p = VecBuf::new(&f);
+            assert_eq!(uplink(&t, &bound(), &c, &mut p), Verdict::Forward(CORE), "next header {nh}");
+            assert_eq!((c.rh2_inserted.get(), c.encapsulated.get()), (1, 1));
+
+            let mut general = [vec![0u8; rh2::LEN], f.clone()].concat();
+            rh2::insert(&mut general, ETH, &a(CARE_OF)).unwrap();
+            general[ETH + 7] -= 1;
+            let mut outer = [vec![0u8; tunnel::OUTER_LEN], general[ETH..].to_vec()].concat();
+            tunnel::encapsulate(&mut outer, &t.proxy_coa, &t.lmas[0], t.tunnel_hop_limit).unwrap();
+            let expect = frame(LMA_MAC, CORE_MAC, &outer);
+            assert_eq!(p.data(), &expect[..], "next header {nh}");
+        }
+    }
+
+    #[test]
+    fn uplink_with_hop_by_hop_gets_rh2_after_it() {
+        let (t, c) = (topo(true), WorkerCounters::default());
+        // Hop-by-Hop with a PadN filling its 8 bytes, then UDP.
+        let mut payload = vec![ipv6::proto::UDP, 0, 1, 4, 0, 0, 0, 0];
+        payload.extend_from_slice(&udp(a(MN2), a(HOME), 12));
+        let pkt = ip6(a(MN2), a(HOME), ipv6::proto::HOP_BY_HOP, &payload);
+        let mut p = VecBuf::new(&frame(ACCESS_MAC, MN2_MAC, &pkt));
+        assert_eq!(uplink(&t, &bound(), &c, &mut p), Verdict::Forward(CORE));
+        let d = tunnel::decapsulate(&p.data()[ETH..]).unwrap();
+        let inner = &p.data()[ETH + d.inner_offset..];
+        let ch = ext::walk(inner).unwrap();
+        assert!(ch.hop_by_hop);
+        assert_eq!(ch.routing.map(|r| (r.offset, r.home_address)), Some((48, Some(a(HOME)))), "RH2 right after Hop-by-Hop (RFC 8200 §4.1)");
+        assert_eq!(ipv6::Header::new_checked(inner).unwrap().dst_addr(), a(CARE_OF));
+        assert!(checksum::verify_upper_layer(&a(MN2), &a(HOME), ipv6::proto::UDP, &inner[ch.upper_offset..]));
     }
 
     #[test]

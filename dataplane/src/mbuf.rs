@@ -120,23 +120,31 @@ impl Mbuf {
     }
 
     /// Grows the packet by `n` bytes at the front; the new bytes are the start of `data_mut()`.
+    /// rte_pktmbuf_prepend's arithmetic, inline (the bindgen wrapper is a call per packet).
     #[inline(always)]
     pub fn prepend(&mut self, n: usize) -> bool {
-        if n > self.headroom() || n > u16::MAX as usize {
+        if n > self.headroom() {
             return false;
         }
-        // SAFETY: checked headroom; single-segment mbuf we own.
-        !unsafe { dpdk_sys::rte_pktmbuf_prepend(self.0.as_ptr(), n as u16) }.is_null()
+        // n <= data_off (a u16), and data_off + data_len <= buf_len: nothing overflows.
+        let m = self.m_mut();
+        m.data_off -= n as u16;
+        m.data_len += n as u16;
+        m.pkt_len += n as u32;
+        true
     }
 
-    /// Removes `n` bytes from the front.
+    /// Removes `n` bytes from the front (rte_pktmbuf_adj on one segment, inline).
     #[inline(always)]
     pub fn adj(&mut self, n: usize) -> bool {
         if n > self.len() {
             return false;
         }
-        // SAFETY: n <= data_len; mbuf we own.
-        !unsafe { dpdk_sys::rte_pktmbuf_adj(self.0.as_ptr(), n as u16) }.is_null()
+        let m = self.m_mut();
+        m.data_off += n as u16;
+        m.data_len -= n as u16;
+        m.pkt_len -= n as u32;
+        true
     }
 
     /// Cuts the packet to `len` bytes (drops Ethernet padding and the like).

@@ -2,8 +2,9 @@
 //! (`forward`), and sends in bursts on its own TX queue of each port. No lock, no allocation,
 //! no syscall, no shared read-modify-write: counters are this core's own.
 
+use crate::bindings::{Key, Pending, Reader};
 use crate::counters::{Drop, WorkerCounters, ACCESS, CORE};
-use crate::forward::{self, Topology, Verdict};
+use crate::forward::{self, Bindings, Topology, Verdict};
 use crate::mbuf::Mbuf;
 use crate::port::{RxQueue, TxQueue};
 use crate::ring;
@@ -39,7 +40,24 @@ pub struct Worker {
     pub topo: Arc<Topology>,
     pub stop: Arc<AtomicBool>,
     /// This worker's reader of the binding table.
-    pub bindings: crate::bindings::Reader,
+    pub bindings: Reader,
+}
+
+/// A worker's lookups with the hash computed (and the lines requested) earlier in the burst.
+struct Hinted<'a> {
+    r: &'a Reader,
+    hint: Option<Pending>,
+}
+
+impl Bindings for Hinted<'_> {
+    #[inline(always)]
+    fn care_of(&self, home: &[u8; 16], attached: &[u8; 16]) -> Option<[u8; 16]> {
+        let k = Key::new(home, attached);
+        match &self.hint {
+            Some(p) if p.key == k => self.r.finish(p),
+            _ => self.r.lookup(home, attached),
+        }
+    }
 }
 
 struct TxBuf {
@@ -67,16 +85,37 @@ impl Worker {
                 }
                 got += n;
                 c.rx_packets[role].add(n as u64);
-                for &raw in &rx_pkts[..n] {
+                let rx = &rx_pkts[..n];
+                // The binding lookups of a burst in three passes (VPP-style), so the misses
+                // to the bucket and entry lines of a large table overlap instead of adding
+                // up: (1) hash each packet's key and request its bucket; (2) request the
+                // entries its bucket points to; (3) decide and rewrite.
+                let mut hints: [Option<Pending>; BURST] = [None; BURST];
+                let mut rx_bytes = 0;
+                for (&raw, hint) in rx.iter().zip(hints.iter_mut()) {
+                    // SAFETY: a valid mbuf from the driver, viewed without taking it.
+                    let m = std::mem::ManuallyDrop::new(unsafe { Mbuf::from_raw(NonNull::new_unchecked(raw)) });
+                    rx_bytes += m.len() as u64;
+                    let d = m.data();
+                    let key = if role == ACCESS { forward::uplink_key(d) } else { forward::downlink_key(d) };
+                    if let Some((home, attached)) = key {
+                        *hint = Some(self.bindings.start(Key::new(home, attached)));
+                    }
+                }
+                c.rx_bytes[role].add(rx_bytes);
+                for p in hints[..n].iter_mut().flatten() {
+                    self.bindings.advance(p);
+                }
+                for (&raw, &hint) in rx.iter().zip(hints.iter()) {
                     // SAFETY: the driver handed us n valid mbufs; each is taken once.
                     let mut m = unsafe { Mbuf::from_raw(NonNull::new_unchecked(raw)) };
-                    c.rx_bytes[role].add(m.len() as u64);
+                    let b = Hinted { r: &self.bindings, hint };
                     let v = if m.segments() != 1 {
                         Verdict::Drop(Drop::MultiSegment)
                     } else if role == ACCESS {
-                        forward::uplink(&topo, &self.bindings, &c, &mut m)
+                        forward::uplink(&topo, &b, &c, &mut m)
                     } else {
-                        forward::downlink(&topo, &self.bindings, &c, &mut m)
+                        forward::downlink(&topo, &b, &c, &mut m)
                     };
                     self.act(v, role, m, &mut txb);
                 }
