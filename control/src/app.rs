@@ -142,6 +142,14 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), String> {
     let mut to_workers = Vec::new();
     let mut watchers = Vec::new();
     let mut counters = Vec::new();
+    // BENCH KNOB: worker 0 makes the traffic of a mix in place of one port's RX queue.
+    let mut generator = if cfg.bench.generator.is_empty() {
+        None
+    } else {
+        let (role, template, stamps, keys) = crate::bench::generator(&cfg.bench.generator, cfg.bench.preload_bindings, cfg.bench.generator_zipf, if cfg.bench.generator.starts_with("up") { access.mac } else { core.mac })?;
+        let port = if role == dataplane::counters::ACCESS { access.id } else { core.id };
+        Some((role, dataplane::generator::Generator::new(pool.clone(), template, stamps, keys, port)?))
+    };
     for (q, &lcore) in lcores.iter().enumerate() {
         let (punt_tx, punt_rx) = ring::pair(&format!("roagent_punt{q}"), RING_SIZE, socket).map_err(|e| format!("ring: {e}"))?;
         let (inj_tx, inj_rx) = ring::pair(&format!("roagent_inject{q}"), RING_SIZE, socket).map_err(|e| format!("ring: {e}"))?;
@@ -160,6 +168,7 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), String> {
             topo: topo.clone(),
             stop: stop.clone(),
             bindings: readers.remove(0),
+            generator: generator.take(),
         };
         eal.launch(lcore, move || w.run()).map_err(|e| format!("lcore {lcore}: {e}"))?;
     }

@@ -208,6 +208,36 @@ pub fn packet(mix: Mix, k: u64, j: usize, mag_mac: MacAddr) -> Vec<u8> {
     }
 }
 
+/// The in-process generator of `mix` (`[bench] generator`): the port role it feeds, the
+/// template frame, where the key's interface identifier goes, and the identifiers to stamp
+/// (keys of bindings 0..n, uniform or Zipf-like, in random order).
+pub fn generator(mix: &str, n: u32, zipf: bool, mag_mac: MacAddr) -> Result<(usize, Vec<u8>, Vec<usize>, Vec<u64>), String> {
+    let mix = match Mix::parse(mix) {
+        Ok(Mix::DownHaoHoti) | Err(_) => return Err(format!("bench.generator: {mix:?} is not one of up-nobind, up-bind, down-decap, down-hao")),
+        Ok(m) => m,
+    };
+    // Every address of the template frame that depends on the key ends in this identifier
+    // (bench addresses are prefix::/64 + i + 1); its places are the stamps.
+    const MARK: u64 = 0x5a5a_5a5a_5a5a_5a5a;
+    let template = packet(mix, MARK - 1, 0, mag_mac);
+    let stamps: Vec<usize> = (0..template.len().saturating_sub(7)).filter(|&o| template[o..o + 8] == MARK.to_be_bytes()).collect();
+    let role = match mix {
+        Mix::UpNoBinding | Mix::UpBinding => dataplane::counters::ACCESS,
+        _ => dataplane::counters::CORE,
+    };
+    // 4M draws (32 MiB): enough to touch every line of an 8M-binding table many times.
+    const DRAWS: usize = 1 << 22;
+    let mut ks = keys(u64::from(n.max(1)), DRAWS, zipf, 0x9e4e);
+    if !zipf {
+        // keys() lists a small table in order; shuffle so lookups are not sequential.
+        let mut r = Rng(0x5eed_5eed);
+        for i in (1..ks.len()).rev() {
+            ks.swap(i, (r.next() % (i as u64 + 1)) as usize);
+        }
+    }
+    Ok((role, template, stamps, ks.into_iter().map(|k| k + 1).collect()))
+}
+
 /// A classic pcap file (Ethernet) of `frames`.
 pub fn pcap(frames: &[Vec<u8>]) -> Vec<u8> {
     let mut out = Vec::new();
@@ -242,6 +272,25 @@ mod tests {
         for zipf in [false, true] {
             assert!(keys(1000, 5000, zipf, 7).iter().all(|&k| k < 1000));
         }
+    }
+
+    #[test]
+    fn generator_stamps_every_key_dependent_address() {
+        let m = [2, 0x70, 0x63, 0x61, 0x70, 0];
+        for (mix, stamps) in [("up-bind", 2), ("up-nobind", 2), ("down-decap", 2), ("down-hao", 3)] {
+            let (_, t, s, k) = generator(mix, 1000, false, m).unwrap();
+            assert_eq!(s.len(), stamps, "{mix}");
+            // Stamping key 7 gives the frame packet() builds for binding 6 (checksum aside).
+            let mut f = t.clone();
+            for &o in &s {
+                f[o..o + 8].copy_from_slice(&7u64.to_be_bytes());
+            }
+            let want = packet(Mix::parse(mix).unwrap(), 6, 0, m);
+            let udp_sum = f.len() - 24 + 6;
+            assert_eq!((&f[..udp_sum], &f[udp_sum + 2..]), (&want[..udp_sum], &want[udp_sum + 2..]), "{mix}");
+            assert!(k.iter().all(|&i| (1..=1000).contains(&i)));
+        }
+        assert!(generator("down-hao-hoti", 10, false, m).is_err());
     }
 
     #[test]

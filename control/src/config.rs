@@ -45,6 +45,14 @@ pub struct BenchCfg {
     /// preloaded ones).
     #[serde(default)]
     pub churn_per_sec: u32,
+    /// A traffic mix (`up-nobind`, `up-bind`, `down-decap`, `down-hao`) made in process by
+    /// worker 0 in place of the RX queue of the port it arrives on, with keys drawn from
+    /// the preloaded bindings (scripts/bench --generator). Empty: off.
+    #[serde(default)]
+    pub generator: String,
+    /// Zipf-like keys for the generator instead of uniform ones.
+    #[serde(default)]
+    pub generator_zipf: bool,
 }
 
 /// The HTTP endpoint for `/metrics` and `/bindings`.

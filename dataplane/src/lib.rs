@@ -9,6 +9,7 @@ pub mod eal;
 pub mod mbuf;
 pub mod mempool;
 pub mod forward;
+pub mod generator;
 pub mod neighbor;
 pub mod attached;
 pub mod bindings;
