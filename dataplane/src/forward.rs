@@ -455,24 +455,12 @@ fn deliver(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut impl 
     // be there without an extension header or a Mobility Header right after IPv6.
     let nh = ip.next_header;
     if (ext::is_walked(nh) || nh == ipv6::proto::MOBILITY) && topo.attached.node(node).is_some_and(|n| n.agent()) {
-        let chain = match ext::walk(&p.data()[ETH..]) {
-            Ok(ch) => ch,
-            Err(_) => return Verdict::Drop(Drop::ExtensionHeaders),
+        let stripped = match strip_hao_canonical(b, c, p, &ip) {
+            Some(r) => r,
+            None => strip_hao_walked(b, c, p, &ip),
         };
-        if chain.upper_proto == ipv6::proto::MOBILITY {
-            return Verdict::Punt(Punt::Mobility, CORE);
-        }
-        if let Some(opt) = chain.home_address {
-            if b.care_of(&opt.home.octets(), &ip.dst.to_be_bytes()) != Some(ip.src.to_be_bytes()) {
-                return Verdict::Punt(Punt::HomeAddressUnverified, CORE);
-            }
-            match hao::strip(&mut p.data_mut()[..], ETH, &chain) {
-                Ok(s) => {
-                    p.adj(s.removed);
-                    c.hao_rewritten.inc();
-                }
-                Err(_) => return Verdict::Drop(Drop::ExtensionHeaders),
-            }
+        if let Err(v) = stripped {
+            return v;
         }
     }
     if ip.hop_limit <= 1 {
@@ -483,6 +471,65 @@ fn deliver(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut impl 
     }
     decrement_hop_limit(p, ip.hop_limit);
     link_out(topo, p, node as usize, ACCESS)
+}
+
+/// The Home Address option as MN1 sends it (RFC 6275 §6.3, `hao::emit_dest_opts`): a
+/// 24-byte Destination Options header right after IPv6 holding PadN(2) and the option at
+/// 8n+6, then the upper layer. Stripped in one step: the IPv6 header is rebuilt 24 bytes
+/// further on with the home address as source, from values already in registers (the
+/// same bytes as `hao::strip`; a unit test compares them). `None`: another layout, for
+/// the walk. `Some(Err)`: the verdict (no binding for it).
+#[inline(always)]
+fn strip_hao_canonical(b: &impl Bindings, c: &WorkerCounters, p: &mut impl PacketBuf, ip: &Ip) -> Option<Result<(), Verdict>> {
+    const IP: usize = ipv6::HEADER_LEN;
+    const OPTS: usize = hao::DEST_OPTS_LEN;
+    if ip.next_header != ipv6::proto::DEST_OPTS || ip.payload_len < OPTS {
+        return None;
+    }
+    let h = p.data().get(ETH..)?.first_chunk::<{ IP + OPTS }>()?;
+    let o = &h[IP..];
+    let next = o[0];
+    if o[1..8] != [2, ext::option::PADN, 2, 0, 0, hao::OPTION_TYPE, hao::OPTION_DATA_LEN] || ext::is_walked(next) || next == ipv6::proto::MOBILITY {
+        return None;
+    }
+    let home = u128::from_be_bytes(*o[8..].first_chunk::<16>()?);
+    // RFC 6275 §9.3.1: the home address must be a unicast routable address.
+    if home == 0 || home == 1 || is_multicast(home) || is_link_local(home) {
+        return None;
+    }
+    if b.care_of(&home.to_be_bytes(), &ip.dst.to_be_bytes()) != Some(ip.src.to_be_bytes()) {
+        return Some(Err(Verdict::Punt(Punt::HomeAddressUnverified, CORE)));
+    }
+    let word0 = *h.first_chunk::<4>()?;
+    let d = p.data_mut().get_mut(ETH + OPTS..)?.first_chunk_mut::<IP>()?;
+    d[..4].copy_from_slice(&word0);
+    d[4..6].copy_from_slice(&((ip.payload_len - OPTS) as u16).to_be_bytes());
+    d[6] = next;
+    d[7] = ip.hop_limit;
+    d[8..24].copy_from_slice(&home.to_be_bytes());
+    d[24..40].copy_from_slice(&ip.dst.to_be_bytes());
+    p.adj(OPTS);
+    c.hao_rewritten.inc();
+    Some(Ok(()))
+}
+
+/// The Home Address option anywhere the walk finds it (RFC 6275 §9.3.1), and Mobility
+/// Headers for the agent.
+#[inline(never)]
+fn strip_hao_walked(b: &impl Bindings, c: &WorkerCounters, p: &mut impl PacketBuf, ip: &Ip) -> Result<(), Verdict> {
+    let chain = ext::walk(&p.data()[ETH..]).map_err(|_| Verdict::Drop(Drop::ExtensionHeaders))?;
+    if chain.upper_proto == ipv6::proto::MOBILITY {
+        return Err(Verdict::Punt(Punt::Mobility, CORE));
+    }
+    if let Some(opt) = chain.home_address {
+        if b.care_of(&opt.home.octets(), &ip.dst.to_be_bytes()) != Some(ip.src.to_be_bytes()) {
+            return Err(Verdict::Punt(Punt::HomeAddressUnverified, CORE));
+        }
+        let s = hao::strip(&mut p.data_mut()[..], ETH, &chain).map_err(|_| Verdict::Drop(Drop::ExtensionHeaders))?;
+        p.adj(s.removed);
+        c.hao_rewritten.inc();
+    }
+    Ok(())
 }
 
 
@@ -740,6 +787,29 @@ mod tests {
         assert!(checksum::verify_upper_layer(&a(HOME), &a(MN2), ipv6::proto::UDP, &ip[40..]));
         assert_eq!(&p.data()[..6], &MN2_MAC);
         assert_eq!(c.hao_rewritten.get(), 1);
+    }
+
+    /// The one-step strip of the usual option layout gives the bytes of the walk and
+    /// `hao::strip`; a layout it does not know (four Pad1 instead of PadN) takes the walk.
+    #[test]
+    fn canonical_hao_strip_equals_the_walked_one() {
+        let t = topo(true);
+        let inner = hao_packet(a(CARE_OF), a(MN2), a(HOME));
+        let mut general = frame(CORE_MAC, LMA_MAC, &inner);
+        let chain = ext::walk(&general[ETH..]).unwrap();
+        let removed = hao::strip(&mut general, ETH, &chain).unwrap().removed;
+        let mut general = general[removed..].to_vec();
+        ethernet::write_header(&mut general, MN2_MAC, ACCESS_MAC, ETHERTYPE_IPV6).unwrap();
+        general[ETH + 7] -= 1;
+        let mut pad1 = inner.clone();
+        pad1[42..46].fill(ext::option::PAD1);
+        for (what, inner) in [("PadN", inner), ("Pad1", pad1)] {
+            let c = WorkerCounters::default();
+            let mut p = VecBuf::new(&frame(CORE_MAC, LMA_MAC, &tunneled(&inner)));
+            assert_eq!(downlink(&t, &bound(), &c, &mut p), Verdict::Forward(ACCESS), "{what}");
+            assert_eq!(p.data(), &general[..], "{what}");
+            assert_eq!(c.hao_rewritten.get(), 1);
+        }
     }
 
     #[test]
