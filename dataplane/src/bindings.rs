@@ -6,8 +6,9 @@
 //! (benches/RESULTS.md).
 //!
 //! Key: (home address, attached-node address). Each key has two candidate buckets from a
-//! seeded 64-bit hash; a bucket holds 8 slots: a 16-bit signature each (0 = empty) and the
-//! index of an immutable entry (key + care-of address). A key goes to its first bucket
+//! seeded 64-bit hash; a bucket holds 8 slots: a one-byte signature each (0 = empty; all
+//! eight compared at once in one word) and the index of an immutable entry (key + care-of
+//! address). A signature matches a foreign key once in 255, and the key is compared anyway. A key goes to its first bucket
 //! when that has room, else to its second, and the first bucket counts it in `spilled`,
 //! so a miss reads one line unless its bucket spilled. There are C/2 buckets for C
 //! entries (at most 2 keys per 8 slots on average): both buckets of a new key are full
@@ -32,17 +33,17 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::{Acquire, Relaxed, Relea
 use std::sync::Arc;
 
 const SLOTS: usize = 8;
-const LANES: u64 = 0x0001_0001_0001_0001;
-const HIGH: u64 = 0x8000_8000_8000_8000;
+const LANES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
 
-/// One cache line: 8 signatures in two words of 4 lanes, 8 entry indices, the spill count.
+/// One cache line: 8 one-byte signatures in one word (one compare for the bucket), 8 entry
+/// indices, the spill count.
 #[repr(C, align(64))]
 struct Bucket {
-    sigs: [AtomicU64; 2],
+    sigs: AtomicU64,
     idx: [AtomicU32; SLOTS],
     /// Keys whose first bucket is this one but which live in their second.
     spilled: AtomicU32,
-    _pad: [u32; 3],
 }
 
 /// One cache line: the key and its care-of address. Written only while unreachable.
@@ -53,12 +54,26 @@ struct Entry {
     care_of: [u8; 16],
 }
 
-/// The slots of a signature word whose lane equals `sig`: bit 15 + 16 i set for lane i.
-/// Exact (no false lanes): a lane's bit 15 survives only when all 16 bits of `x` are zero.
+/// The slots of a signature word whose byte equals `sig`: bit 7 + 8 i set for slot i.
+/// Exact (no false slots): a byte's bit 7 survives only when all 8 bits of `x` are zero.
 #[inline(always)]
-fn lanes_equal(word: u64, sig: u16) -> u64 {
+fn lanes_equal(word: u64, sig: u8) -> u64 {
     let x = word ^ (u64::from(sig) * LANES);
     !(x | ((x & !HIGH) + !HIGH)) & HIGH
+}
+
+/// The slot of a bit found by [`lanes_equal`].
+#[inline(always)]
+fn slot_of(bits: u64) -> usize {
+    bits.trailing_zeros() as usize / 8
+}
+
+/// 64 × 64 → 128-bit multiply, folded (wyhash's "mum"): one instruction pair that mixes
+/// every input bit into the result.
+#[inline(always)]
+fn mum(a: u64, b: u64) -> u64 {
+    let r = u128::from(a) * u128::from(b);
+    (r as u64) ^ ((r >> 64) as u64)
 }
 
 /// A key as the table compares it: the address bytes loaded as native integers.
@@ -98,61 +113,60 @@ enum State {
 pub struct Hash {
     first: u32,
     second: u32,
-    sig: u16,
+    sig: u8,
 }
 
 struct Shared {
     buckets: HugeSlice<Bucket>,
     entries: HugeSlice<UnsafeCell<Entry>>,
-    /// Key of the hash (random per table, so bucket placement cannot be chosen from outside).
-    seed: u64,
+    /// Keys of the hash (random per table, so bucket placement cannot be chosen from outside).
+    seed: [u64; SEEDS],
     qsbr: NonNull<dpdk_sys::rte_rcu_qsbr>,
     readers: u32,
 }
 
+const SEEDS: usize = 5;
+
 impl Shared {
+    /// A seeded wyhash-style hash of the 32-byte key (two folded 128-bit multiplies and a
+    /// third to finish); the first bucket, the second and the signature come from separate
+    /// parts of it.
     #[inline(always)]
     fn hash(&self, home: u128, attached: u128) -> Hash {
-        const M: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut h = self.seed;
-        for x in [home as u64, (home >> 64) as u64, attached as u64, (attached >> 64) as u64] {
-            h = (h ^ x).wrapping_mul(M).rotate_left(29);
-        }
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        h ^= h >> 33;
+        let k = &self.seed;
+        let h = mum(home as u64 ^ k[0], (home >> 64) as u64 ^ k[1]) ^ mum(attached as u64 ^ k[2], (attached >> 64) as u64 ^ k[3]);
+        let h = mum(h ^ k[4], h ^ 0x9e37_79b9_7f4a_7c15);
         // Bucket numbers by multiply-shift over the exact bucket count (no power-of-two
-        // rounding of the memory); the signature from bits neither of them leans on.
+        // rounding of the memory), from the two halves; the signature from the top byte of
+        // the low half, which the first bucket number leans on least.
         let n = self.buckets.len() as u64;
         let first = ((h & 0xffff_ffff) * n >> 32) as u32;
         let mut second = ((h >> 32) * n >> 32) as u32;
         if second == first {
             second = if first + 1 == n as u32 { 0 } else { first + 1 };
         }
-        let sig = (h.wrapping_mul(M) >> 48) as u16;
-        Hash { first, second, sig: sig.max(1) }
+        let sig = (h.rotate_right(8) as u8).max(1);
+        Hash { first, second, sig }
     }
 
     /// The slot of `bucket` holding the key, and its entry index.
     #[inline(always)]
-    fn probe(&self, bucket: u32, sig: u16, home: u128, attached: u128) -> Option<(usize, u32)> {
+    fn probe(&self, bucket: u32, sig: u8, home: u128, attached: u128) -> Option<(usize, u32)> {
         let b = &self.buckets[bucket as usize];
-        for (w, word) in b.sigs.iter().enumerate() {
-            let mut m = lanes_equal(word.load(Acquire), sig);
-            while m != 0 {
-                let slot = w * 4 + (m.trailing_zeros() / 16) as usize;
-                let i = b.idx[slot].load(Acquire);
-                if let Some(e) = self.entries.get(i as usize) {
-                    // SAFETY: published entries are immutable until a grace period after
-                    // they are unpublished; the Acquire loads order these reads after
-                    // the writer's (see the module comment).
-                    let e = unsafe { &*e.get() };
-                    if e.home == home && e.attached == attached {
-                        return Some((slot, i));
-                    }
+        let mut m = lanes_equal(b.sigs.load(Acquire), sig);
+        while m != 0 {
+            let slot = slot_of(m);
+            let i = b.idx[slot].load(Acquire);
+            if let Some(e) = self.entries.get(i as usize) {
+                // SAFETY: published entries are immutable until a grace period after they
+                // are unpublished; the Acquire loads order these reads after the writer's
+                // (see the module comment).
+                let e = unsafe { &*e.get() };
+                if e.home == home && e.attached == attached {
+                    return Some((slot, i));
                 }
-                m &= m - 1;
             }
+            m &= m - 1;
         }
         None
     }
@@ -253,12 +267,12 @@ pub fn table_with_buckets(_name: &str, capacity: u32, buckets: u32, readers: u32
         }
     };
     // Any per-process random value will do; RandomState is seeded from the OS.
-    let seed = {
+    let seed = std::array::from_fn(|i| {
         use std::hash::{BuildHasher, Hasher};
         let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u64(0x726f_6167_656e_7421);
+        h.write_usize(i);
         h.finish()
-    };
+    });
     let shared = Arc::new(Shared { buckets, entries, seed, qsbr, readers });
     let readers = (0..readers).map(|id| Reader { t: shared.clone(), id, _not_sync: PhantomData }).collect();
     Ok((Writer { t: shared, free: (0..capacity).rev().collect(), len: 0, spills: 0, retired: VecDeque::new() }, readers))
@@ -321,19 +335,15 @@ impl Writer {
         };
         let bucket = &self.t.buckets[b as usize];
         bucket.idx[slot].store(e, Release);
-        let word = &bucket.sigs[slot / 4];
-        let shift = 16 * (slot % 4);
-        word.store(word.load(Relaxed) & !(0xffff << shift) | u64::from(hash.sig) << shift, Release);
+        let shift = 8 * slot;
+        bucket.sigs.store(bucket.sigs.load(Relaxed) & !(0xff << shift) | u64::from(hash.sig) << shift, Release);
         self.len += 1;
         Ok(())
     }
 
     fn empty_slot(&self, bucket: u32) -> Option<usize> {
-        let b = &self.t.buckets[bucket as usize];
-        b.sigs.iter().enumerate().find_map(|(w, word)| {
-            let m = lanes_equal(word.load(Relaxed), 0);
-            (m != 0).then(|| w * 4 + (m.trailing_zeros() / 16) as usize)
-        })
+        let m = lanes_equal(self.t.buckets[bucket as usize].sigs.load(Relaxed), 0);
+        (m != 0).then(|| slot_of(m))
     }
 
     /// Unpublishes the key; true if it was there.
@@ -341,8 +351,8 @@ impl Writer {
         let (h, a) = key(home, attached);
         let hash = self.t.hash(h, a);
         let Some((b, slot, e)) = self.t.find(hash, h, a) else { return false };
-        let word = &self.t.buckets[b as usize].sigs[slot / 4];
-        word.store(word.load(Relaxed) & !(0xffff << (16 * (slot % 4))), Release);
+        let sigs = &self.t.buckets[b as usize].sigs;
+        sigs.store(sigs.load(Relaxed) & !(0xff << (8 * slot)), Release);
         if b != hash.first {
             let sp = &self.t.buckets[hash.first as usize].spilled;
             sp.store(sp.load(Relaxed) - 1, Release);
@@ -450,15 +460,11 @@ impl Reader {
     #[inline(always)]
     pub fn advance(&self, p: &mut Pending) {
         let b = &self.t.buckets[p.hash.first as usize];
-        let (m0, m1) = (lanes_equal(b.sigs[0].load(Acquire), p.hash.sig), lanes_equal(b.sigs[1].load(Acquire), p.hash.sig));
-        // Bits 15, 31, 47, 63 for slots 0-3 and 14, 30, 46, 62 for slots 4-7.
-        let m = m0 | m1 >> 1;
+        let m = lanes_equal(b.sigs.load(Acquire), p.hash.sig);
         p.state = if m == 0 {
             if b.spilled.load(Acquire) == 0 { State::Miss } else { State::Unknown }
         } else if m & (m - 1) == 0 {
-            let bit = m.trailing_zeros() as usize;
-            let slot = bit / 16 + if bit % 16 == 14 { 4 } else { 0 };
-            let i = b.idx[slot].load(Acquire);
+            let i = b.idx[slot_of(m)].load(Acquire);
             match self.t.entries.get(i as usize) {
                 Some(e) => {
                     prefetch(e);
@@ -514,18 +520,19 @@ mod tests {
 
     #[test]
     fn lanes_equal_is_exact() {
-        let word = 0x0000_1234_0001_1234u64;
-        assert_eq!(lanes_equal(word, 0x1234), 0x0000_8000_0000_8000);
-        assert_eq!(lanes_equal(word, 0), 0x8000_0000_0000_0000);
-        assert_eq!(lanes_equal(word, 1), 0x0000_0000_8000_0000);
-        assert_eq!(lanes_equal(word, 0x8000), 0);
-        // Borrows between lanes must not fake a match: lane values 0x0001 / 0xffff.
-        assert_eq!(lanes_equal(0xffff_0001_ffff_0001, 0), 0);
-        for v in [0u16, 1, 0x7fff, 0x8000, 0xffff] {
-            for s in [0u16, 1, 0x7fff, 0x8000, 0xffff] {
-                let m = lanes_equal(u64::from(v) << 16, s);
-                let want = (u64::from(v == s) << 31) | (u64::from(s == 0) << 15) | (u64::from(s == 0) << 47) | (u64::from(s == 0) << 63);
-                assert_eq!(m, want, "v {v:#x} s {s:#x}");
+        let word = 0x00_12_34_00_01_12_34_12u64;
+        assert_eq!(lanes_equal(word, 0x12), 0x00_80_00_00_00_80_00_80);
+        assert_eq!(lanes_equal(word, 0), 0x80_00_00_80_00_00_00_00);
+        assert_eq!(lanes_equal(word, 1), 0x00_00_00_00_80_00_00_00);
+        assert_eq!(lanes_equal(word, 0x80), 0);
+        assert_eq!(slot_of(lanes_equal(word, 1)), 3);
+        // Borrows between lanes must not fake a match: lane values 0x01 / 0xff.
+        assert_eq!(lanes_equal(0xff01_ff01_ff01_ff01, 0), 0);
+        for v in [0u8, 1, 0x7f, 0x80, 0xff] {
+            for sig in [0u8, 1, 0x7f, 0x80, 0xff] {
+                let m = lanes_equal(u64::from(v) << 8, sig);
+                let others = if sig == 0 { HIGH & !0xff00 } else { 0 };
+                assert_eq!(m, (u64::from(v == sig) << 15) | others, "v {v:#x} sig {sig:#x}");
             }
         }
     }
