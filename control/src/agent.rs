@@ -5,6 +5,7 @@
 
 use crate::control_core::ControlCore;
 use crate::metrics::{BindingEntry, BindingsView};
+use crate::ratelimit::TokenBucket;
 use dataplane::bindings;
 use dataplane::counters::Counter;
 use dataplane::mbuf::Mbuf;
@@ -83,12 +84,36 @@ pub struct Agent {
     pub view: std::sync::Arc<BindingsView>,
     /// The instant `now` (a Duration) counts from.
     start: std::time::Instant,
+    /// Log lines a replayed Binding Update can cause (rejected, deregistration): anyone on
+    /// the path can replay one as fast as the control core verifies them (~400k/s), so they
+    /// are limited; every BA status is counted in the metrics whatever is logged.
+    bu_log: TokenBucket,
+    bu_log_suppressed: u64,
 }
+
+/// Replay-triggered log lines per second (and burst).
+const BU_LOG_PER_SEC: u32 = 10;
 
 impl Agent {
     pub fn new(cfg: reflector::Config, mut entropy: Box<dyn Entropy + Send>, table: bindings::Writer, start: std::time::Instant) -> Agent {
         let reflector = Reflector::new(cfg, Duration::ZERO, &mut *entropy);
-        Agent { reflector, entropy, table, actions: Vec::new(), counters: Default::default(), view: Default::default(), start }
+        let bu_log = TokenBucket::new(BU_LOG_PER_SEC, BU_LOG_PER_SEC);
+        Agent { reflector, entropy, table, actions: Vec::new(), counters: Default::default(), view: Default::default(), start, bu_log, bu_log_suppressed: 0 }
+    }
+}
+
+impl Agent {
+    /// Whether a replay-triggered line may be logged at `now`; if so, the note to append
+    /// about the lines suppressed since the last one.
+    fn may_log_bu(&mut self, now: Duration) -> Option<String> {
+        if !self.bu_log.take(now) {
+            self.bu_log_suppressed += 1;
+            return None;
+        }
+        Some(match std::mem::take(&mut self.bu_log_suppressed) {
+            0 => String::new(),
+            n => format!(" ({n} such line(s) suppressed before this one)"),
+        })
     }
 }
 
@@ -221,10 +246,14 @@ impl ControlCore {
                     }
                 }
                 Action::Rejected { status, home, care_of } => {
-                    tracing::warn!("binding update rejected with status {status}: home {home} care-of {care_of}");
+                    if let Some(more) = self.agent.may_log_bu(now) {
+                        tracing::warn!("binding update rejected with status {status}: home {home} care-of {care_of}{more}");
+                    }
                 }
                 Action::Deregistered { home, attached, with } => {
-                    tracing::info!("deregistration of home {home} at attached node {attached} (authenticated with the {} address)", format!("{with:?}").to_lowercase());
+                    if let Some(more) = self.agent.may_log_bu(now) {
+                        tracing::info!("deregistration of home {home} at attached node {attached} (authenticated with the {} address){more}", format!("{with:?}").to_lowercase());
+                    }
                 }
             }
         }

@@ -24,25 +24,55 @@ fn hmac(key: &[u8]) -> HmacSha1 {
     <HmacSha1 as Mac>::new_from_slice(key).expect("hmac takes any key length")
 }
 
-fn keygen_token(kcn: &NodeKey, addr: &Ipv6Addr, nonce: &Nonce, which: u8) -> KeygenToken {
-    let mut m = hmac(kcn);
-    m.update(&addr.octets());
-    m.update(nonce);
-    m.update(&[which]);
-    let out = m.finalize().into_bytes();
-    let mut t = [0u8; 8];
-    t.copy_from_slice(&out[..8]);
-    t
+/// Kcn keyed into HMAC-SHA1 once: the key's inner and outer pad blocks are hashed when the
+/// key is made (RFC 2104 §4), so each keygen token then costs two SHA-1 blocks, not four.
+/// Made with each nonce (`nonces`); tokens equal [`home_keygen_token`] and
+/// [`care_of_keygen_token`].
+#[derive(Clone)]
+pub struct KeygenKey(HmacSha1);
+
+impl KeygenKey {
+    pub fn new(kcn: &NodeKey) -> Self {
+        KeygenKey(hmac(kcn))
+    }
+
+    fn token(&self, addr: &Ipv6Addr, nonce: &Nonce, which: u8) -> KeygenToken {
+        let mut m = self.0.clone();
+        m.update(&addr.octets());
+        m.update(nonce);
+        m.update(&[which]);
+        let out = m.finalize().into_bytes();
+        let mut t = [0u8; 8];
+        t.copy_from_slice(&out[..8]);
+        t
+    }
+
+    /// home keygen token = First(64, HMAC_SHA1(Kcn, home address | nonce | 0)) (§5.2.5).
+    pub fn home_token(&self, home: &Ipv6Addr, nonce: &Nonce) -> KeygenToken {
+        self.token(home, nonce, 0)
+    }
+
+    /// care-of keygen token = First(64, HMAC_SHA1(Kcn, care-of address | nonce | 1)) (§5.2.5).
+    pub fn care_of_token(&self, care_of: &Ipv6Addr, nonce: &Nonce) -> KeygenToken {
+        self.token(care_of, nonce, 1)
+    }
+}
+
+impl core::fmt::Debug for KeygenKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // Key material is never printed.
+        f.write_str("KeygenKey(..)")
+    }
 }
 
 /// home keygen token = First(64, HMAC_SHA1(Kcn, home address | nonce | 0)) (§5.2.5).
 pub fn home_keygen_token(kcn: &NodeKey, home: &Ipv6Addr, nonce: &Nonce) -> KeygenToken {
-    keygen_token(kcn, home, nonce, 0)
+    KeygenKey::new(kcn).home_token(home, nonce)
 }
 
 /// care-of keygen token = First(64, HMAC_SHA1(Kcn, care-of address | nonce | 1)) (§5.2.5).
 pub fn care_of_keygen_token(kcn: &NodeKey, care_of: &Ipv6Addr, nonce: &Nonce) -> KeygenToken {
-    keygen_token(kcn, care_of, nonce, 1)
+    KeygenKey::new(kcn).care_of_token(care_of, nonce)
 }
 
 /// Kbm = SHA1(home keygen token | care-of keygen token), or SHA1(home keygen token) for a
@@ -144,6 +174,16 @@ pub(crate) mod tests {
             care_of_keygen_token(&KCN, &coa(), &CARE_OF_NONCE).to_vec(),
             hex("e24f4365fdaeafa7")
         );
+    }
+
+    #[test]
+    fn keyed_kcn_gives_the_same_tokens_every_time() {
+        let k = KeygenKey::new(&KCN);
+        for _ in 0..2 {
+            assert_eq!(k.home_token(&hoa(), &HOME_NONCE).to_vec(), hex("c71a754160cffb9a"));
+            assert_eq!(k.care_of_token(&coa(), &CARE_OF_NONCE).to_vec(), hex("e24f4365fdaeafa7"));
+        }
+        assert_eq!(format!("{k:?}"), "KeygenKey(..)");
     }
 
     #[test]

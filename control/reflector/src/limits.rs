@@ -89,17 +89,22 @@ impl RateLimiter {
         if !self.total.can_take(now) {
             return false;
         }
-        if !self.per_source.contains_key(&source) && self.per_source.len() >= MAX_SOURCES {
-            self.prune(now);
-        }
-        if self.per_source.len() < MAX_SOURCES || self.per_source.contains_key(&source) {
-            let cfg = self.cfg;
-            let b = self.per_source.entry(source).or_insert_with(|| {
-                TokenBucket::new(cfg.per_source_rate, cfg.per_source_burst, now)
-            });
+        // A known source costs one hash of its address (this runs for every reply).
+        if let Some(b) = self.per_source.get_mut(&source) {
             if !b.take(now) {
                 return false;
             }
+            return self.total.take(now);
+        }
+        if self.per_source.len() >= MAX_SOURCES {
+            self.prune(now);
+        }
+        if self.per_source.len() < MAX_SOURCES {
+            let mut b = TokenBucket::new(self.cfg.per_source_rate, self.cfg.per_source_burst, now);
+            if !b.take(now) {
+                return false;
+            }
+            self.per_source.insert(source, b);
         }
         self.total.take(now)
     }

@@ -11,7 +11,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use crate::crypto::{NodeKey, Nonce};
+use crate::crypto::{KeygenKey, NodeKey, Nonce};
 use crate::entropy::Entropy;
 
 /// RFC 6275 §12.
@@ -26,15 +26,31 @@ pub const MAX_NONCE_INTERVAL: Duration = Duration::from_secs(30);
 pub const MIN_NONCE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// One nonce and the Kcn in force when it was made.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct NonceEntry {
     pub index: u16,
     pub nonce: Nonce,
     pub kcn: NodeKey,
+    /// `kcn` keyed into HMAC once, for the tokens made with this nonce.
+    pub key: KeygenKey,
     pub created: Duration,
 }
 
 impl NonceEntry {
+    pub fn new(index: u16, nonce: Nonce, kcn: NodeKey, created: Duration) -> Self {
+        NonceEntry { index, nonce, kcn, key: KeygenKey::new(&kcn), created }
+    }
+
+    /// home keygen token for `home` with this nonce (§5.2.5).
+    pub fn home_token(&self, home: &core::net::Ipv6Addr) -> crate::crypto::KeygenToken {
+        self.key.home_token(home, &self.nonce)
+    }
+
+    /// care-of keygen token for `care_of` with this nonce (§5.2.5).
+    pub fn care_of_token(&self, care_of: &core::net::Ipv6Addr) -> crate::crypto::KeygenToken {
+        self.key.care_of_token(care_of, &self.nonce)
+    }
+
     /// Still acceptable at `now` (§5.2.7).
     pub fn is_valid(&self, now: Duration) -> bool {
         now.saturating_sub(self.created) < MAX_NONCE_LIFETIME
@@ -85,7 +101,7 @@ impl NonceTable {
         rng.fill(&mut nonce);
         let index = self.next_index;
         self.next_index = self.next_index.wrapping_add(1);
-        self.entries.push_back(NonceEntry { index, nonce, kcn, created: now });
+        self.entries.push_back(NonceEntry::new(index, nonce, kcn, now));
     }
 
     /// The newest nonce: the one HoT/CoT hand out.

@@ -356,11 +356,11 @@ impl Reflector {
         let n = self.nonces.current();
         let (kind, reply) = if home {
             self.stats.home_tests += 1;
-            let token = crypto::home_keygen_token(&n.kcn, &pkt.src, &n.nonce);
+            let token = n.home_token(&pkt.src);
             (mh_type::HOME_TEST, HomeTest { nonce_index: n.index, cookie, token }.to_bytes())
         } else {
             self.stats.care_of_tests += 1;
-            let token = crypto::care_of_keygen_token(&n.kcn, &pkt.src, &n.nonce);
+            let token = n.care_of_token(&pkt.src);
             (mh_type::CARE_OF_TEST, CareOfTest { nonce_index: n.index, cookie, token }.to_bytes())
         };
         self.send_mobility(pkt.dst, pkt.src, None, kind, None, reply, out);
@@ -403,9 +403,10 @@ impl Reflector {
 
         // Nonce indices recent enough (§9.5.1, §5.2.7); the care-of one is not inspected for
         // a deregistration. Statuses 136–138 carry no BAD: there is no Kbm to sign with.
-        let home_nonce = self.nonces.get(home_index, now).cloned();
-        let care_of_nonce = if dereg { None } else { self.nonces.get(care_of_index, now).cloned() };
-        let expired = match (&home_nonce, dereg, &care_of_nonce) {
+        // The tokens are all that is needed of the nonces (no entry is cloned).
+        let home_token = self.nonces.get(home_index, now).map(|n| n.home_token(&home));
+        let care_of_token = if dereg { None } else { self.nonces.get(care_of_index, now).map(|n| n.care_of_token(&care_of)) };
+        let expired = match (&home_token, dereg, &care_of_token) {
             (None, true, _) | (None, false, Some(_)) => Some(ba_status::EXPIRED_HOME_NONCE_INDEX),
             (Some(_), false, None) => Some(ba_status::EXPIRED_CARE_OF_NONCE_INDEX),
             (None, false, None) => Some(ba_status::EXPIRED_NONCES),
@@ -414,8 +415,7 @@ impl Reflector {
         if let Some(status) = expired {
             return self.reject(now, status, None, bu.seq, &ctx, out);
         }
-        let Some(hn) = home_nonce else { return };
-        let home_token = crypto::home_keygen_token(&hn.kcn, &home, &hn.nonce);
+        let Some(home_token) = home_token else { return };
 
         // Kbm and the authenticator (§5.2.5, §5.2.6): care-of address = Alternate CoA or
         // source; correspondent = the attached node.
@@ -435,8 +435,7 @@ impl Reflector {
             out.push(Action::Deregistered { home, attached, with });
             (kbm, if with == DeregAuthenticatedWith::Home { home } else { care_of })
         } else {
-            let Some(cn) = care_of_nonce else { return };
-            let care_of_token = crypto::care_of_keygen_token(&cn.kcn, &care_of, &cn.nonce);
+            let Some(care_of_token) = care_of_token else { return };
             let kbm = crypto::binding_key(&home_token, Some(&care_of_token));
             if !crypto::verify(mh, &kbm, &care_of, &attached) {
                 return out.push(Action::Dropped(DropReason::BadAuthenticator));
