@@ -95,6 +95,22 @@ pub enum Mix {
     DownHao,
     /// Core port: DownHao with one frame in 100 a HoTI to an attached node (1 % signaling).
     DownHaoHoti,
+    /// Core port: DownHao with every other frame a HoTI (scripts/bench-signaling `fwd+hoti`:
+    /// signaling far beyond what the control core answers).
+    DownHaoHoti50,
+    /// Core port: HoTIs only, tunneled from the LMA, each from its own home address with its
+    /// own cookie (scripts/bench-signaling `hoti`).
+    Hoti,
+    /// Core port: signed Binding Updates (care-of address + Home Address option, Nonce
+    /// Indices, Binding Authorization Data), one per mobile node, all with the same sequence
+    /// number: the first of each is accepted, every replay is answered with status 135 after
+    /// the whole verification (scripts/bench-signaling `bu`). Needs `--seed`.
+    BindingUpdate,
+    /// Core port: four Binding Updates per mobile node whose sequence numbers step by 16384,
+    /// so each is newer than the one before, also when the pcap wraps around: accepted and
+    /// the binding refreshed whenever the control core sees a node's BUs in order (ring-full
+    /// drops in between make some 135). Needs `--seed`.
+    BindingUpdateFresh,
 }
 
 impl Mix {
@@ -105,7 +121,11 @@ impl Mix {
             "down-decap" => Mix::DownDecap,
             "down-hao" => Mix::DownHao,
             "down-hao-hoti" => Mix::DownHaoHoti,
-            _ => return Err(format!("--mix: {s:?} is not one of up-nobind, up-bind, down-decap, down-hao, down-hao-hoti")),
+            "down-hao-hoti50" => Mix::DownHaoHoti50,
+            "hoti" => Mix::Hoti,
+            "bu" => Mix::BindingUpdate,
+            "bu-fresh" => Mix::BindingUpdateFresh,
+            _ => return Err(format!("--mix: {s:?} is not one of up-nobind, up-bind, down-decap, down-hao, down-hao-hoti, down-hao-hoti50, hoti, bu, bu-fresh")),
         })
     }
 }
@@ -171,11 +191,27 @@ fn frame(dst: MacAddr, src: MacAddr, ip: &[u8]) -> Vec<u8> {
     f
 }
 
-/// The frame of `mix` for binding `k`, addressed to the MAG port's MAC `mag_mac`.
-pub fn packet(mix: Mix, k: u64, j: usize, mag_mac: MacAddr) -> Vec<u8> {
+/// HoTI (RFC 6275 §6.1.3) from home address `home(k)` to the attached node `attached(k)`,
+/// with cookie `cookie`.
+fn hoti(k: u64, cookie: u64) -> Vec<u8> {
+    let (s, d) = (home(k), attached(k));
+    let mut mh = vec![59, 1, 1, 0, 0, 0, 0, 0];
+    mh.extend_from_slice(&cookie.to_be_bytes());
+    wire::mobility::fill_checksum(&mut mh, &s, &d).expect("16-byte HoTI");
+    ip6(s, d, ipv6::proto::MOBILITY, &mh)
+}
+
+/// A frame from the LMA down the tunnel to the MAG's Proxy-CoA.
+fn tunneled(mag_mac: MacAddr, inner: &[u8]) -> Vec<u8> {
     let lma: Ipv6Addr = LMA.parse().expect("const");
     let coa: Ipv6Addr = PROXY_COA.parse().expect("const");
-    let tunneled = |inner: &[u8]| frame(mag_mac, LMA_MAC, &ip6(lma, coa, ipv6::proto::IPV6, inner));
+    frame(mag_mac, LMA_MAC, &ip6(lma, coa, ipv6::proto::IPV6, inner))
+}
+
+/// The frame of `mix` for binding `k`, addressed to the MAG port's MAC `mag_mac`.
+/// (Binding Update mixes: see [`signed_binding_updates`].)
+pub fn packet(mix: Mix, k: u64, j: usize, mag_mac: MacAddr) -> Vec<u8> {
+    let tunneled = |inner: &[u8]| tunneled(mag_mac, inner);
     match mix {
         Mix::UpNoBinding => {
             let (s, d) = (attached(k), unbound(k));
@@ -189,15 +225,11 @@ pub fn packet(mix: Mix, k: u64, j: usize, mag_mac: MacAddr) -> Vec<u8> {
             let (s, d) = (unbound(k), attached(k));
             tunneled(&ip6(s, d, ipv6::proto::UDP, &udp(s, d)))
         }
-        Mix::DownHaoHoti if j % 100 == 99 => {
-            // HoTI (RFC 6275 §6.1.3) from the home address to the attached node.
-            let (s, d) = (home(k), attached(k));
-            let mut mh = vec![59, 1, 1, 0, 0, 0, 0, 0];
-            mh.extend_from_slice(&(j as u64).to_be_bytes());
-            wire::mobility::fill_checksum(&mut mh, &s, &d).expect("16-byte HoTI");
-            tunneled(&ip6(s, d, ipv6::proto::MOBILITY, &mh))
-        }
-        Mix::DownHao | Mix::DownHaoHoti => {
+        Mix::DownHaoHoti if j % 100 == 99 => tunneled(&hoti(k, j as u64)),
+        Mix::DownHaoHoti50 if j % 2 == 1 => tunneled(&hoti(k, j as u64)),
+        // (The BU mixes are made by `signed_binding_updates`; a HoTI stands in here.)
+        Mix::Hoti | Mix::BindingUpdate | Mix::BindingUpdateFresh => tunneled(&hoti(k, j as u64)),
+        Mix::DownHao | Mix::DownHaoHoti | Mix::DownHaoHoti50 => {
             let (s, d, h) = (care_of(k), attached(k), home(k));
             let mut opts = vec![0u8; hao::DEST_OPTS_LEN];
             hao::emit_dest_opts(&mut opts, ipv6::proto::UDP, &h).expect("24 bytes");
@@ -213,7 +245,7 @@ pub fn packet(mix: Mix, k: u64, j: usize, mag_mac: MacAddr) -> Vec<u8> {
 /// (keys of bindings 0..n, uniform or Zipf-like, in random order).
 pub fn generator(mix: &str, n: u32, zipf: bool, mag_mac: MacAddr) -> Result<(usize, Vec<u8>, Vec<usize>, Vec<u64>), String> {
     let mix = match Mix::parse(mix) {
-        Ok(Mix::DownHaoHoti) | Err(_) => return Err(format!("bench.generator: {mix:?} is not one of up-nobind, up-bind, down-decap, down-hao")),
+        Ok(Mix::DownHaoHoti | Mix::DownHaoHoti50 | Mix::Hoti | Mix::BindingUpdate | Mix::BindingUpdateFresh) | Err(_) => return Err(format!("bench.generator: {mix:?} is not one of up-nobind, up-bind, down-decap, down-hao")),
         Ok(m) => m,
     };
     // Every address of the template frame that depends on the key ends in this identifier
@@ -238,6 +270,66 @@ pub fn generator(mix: &str, n: u32, zipf: bool, mag_mac: MacAddr) -> Result<(usi
     Ok((role, template, stamps, ks.into_iter().map(|k| k + 1).collect()))
 }
 
+/// Binding Updates that roagent started with `ROAGENT_INSECURE_TEST_ENTROPY=seed` accepts:
+/// mobile node `k` (home `home(k)`, care-of `care_of(k)`, correspondent `attached(k)`) runs
+/// return routability against a reflector made from the same seed at the same instant
+/// (Kcn and the nonce are then the binary's: they only rotate after `nonce_interval`, and
+/// stay valid 240 s), as tests/pcap_agent.rs does, takes the keygen tokens from the HoT and
+/// CoT it answers, and signs its BU with Kbm (RFC 6275 §5.2.5, §5.2.6). `per_node` BUs per
+/// node, sequence numbers stepping by 65536 / `per_node`; frame j is node j / per_node's
+/// (j % per_node)-th BU, nodes in rounds so one node's BUs are far apart.
+pub fn signed_binding_updates(seed: u64, nodes: u64, per_node: u16, mag_mac: MacAddr) -> Result<Vec<Vec<u8>>, String> {
+    use reflector::{crypto, Action, Inbound, Reflector, Reply, TestEntropy};
+    use wire::mobility::{self, BindingUpdate, CareOfTest, HomeTest};
+    let open = reflector::Config { replies_per_sec_per_source: u32::MAX, reply_burst_per_source: u32::MAX, replies_per_sec_total: u32::MAX, reply_burst_total: u32::MAX, ..Default::default() };
+    let mut rng = TestEntropy::new(seed);
+    let mut r = Reflector::new(open, Duration::ZERO, &mut rng);
+    let mut tokens = Vec::new();
+    for k in 0..nodes {
+        let (c, cn) = (care_of(k), attached(k));
+        let mut coti = vec![59, 1, 2, 0, 0, 0, 0, 0];
+        coti.extend_from_slice(&k.to_be_bytes());
+        mobility::fill_checksum(&mut coti, &c, &cn).map_err(|e| e.to_string())?;
+        let (mut home_token, mut care_of_token) = (None, None);
+        for pkt in [hoti(k, k), ip6(c, cn, ipv6::proto::MOBILITY, &coti)] {
+            let hdr = ipv6::Header::new_checked(&pkt[..]).map_err(|e| e.to_string())?;
+            let inb = Inbound { src: hdr.src_addr(), dst: hdr.dst_addr(), home_address: None, ipv6_packet: &pkt, mh_offset: ipv6::HEADER_LEN };
+            let mut out = Vec::new();
+            r.on_mobility(Duration::ZERO, &inb, &mut out);
+            match &out[..] {
+                [Action::Send(Reply::Mobility { mh, mh_type: mobility::mh_type::HOME_TEST, .. })] => {
+                    let t = HomeTest::parse(mh).map_err(|e| e.to_string())?;
+                    home_token = Some((t.nonce_index, t.token));
+                }
+                [Action::Send(Reply::Mobility { mh, mh_type: mobility::mh_type::CARE_OF_TEST, .. })] => {
+                    let t = CareOfTest::parse(mh).map_err(|e| e.to_string())?;
+                    care_of_token = Some((t.nonce_index, t.token));
+                }
+                other => return Err(format!("return routability for node {k}: {other:?}")),
+            }
+        }
+        tokens.push((home_token.ok_or("no HoT")?, care_of_token.ok_or("no CoT")?));
+    }
+    let step = (65536 / u32::from(per_node.max(1))) as u16;
+    let mut frames = Vec::new();
+    for round in 0..per_node {
+        for (k, &((hi, ht), (ci, ct))) in tokens.iter().enumerate() {
+            let k = k as u64;
+            let (h, c, cn) = (home(k), care_of(k), attached(k));
+            let bu = BindingUpdate { seq: round.wrapping_mul(step), ack: true, lifetime_units: 100, nonce_indices: Some((hi, ci)), has_bad: true, ..Default::default() };
+            let mut mh = bu.to_bytes();
+            crypto::sign(&mut mh, &crypto::binding_key(&ht, Some(&ct)), &c, &cn).map_err(|e| e.to_string())?;
+            // The pseudo-header source is the home address (RFC 6275 §6.3).
+            mobility::fill_checksum(&mut mh, &h, &cn).map_err(|e| e.to_string())?;
+            let mut opts = vec![0u8; hao::DEST_OPTS_LEN];
+            hao::emit_dest_opts(&mut opts, ipv6::proto::MOBILITY, &h).map_err(|e| e.to_string())?;
+            opts.extend_from_slice(&mh);
+            frames.push(tunneled(mag_mac, &ip6(c, cn, ipv6::proto::DEST_OPTS, &opts)));
+        }
+    }
+    Ok(frames)
+}
+
 /// A classic pcap file (Ethernet) of `frames`.
 pub fn pcap(frames: &[Vec<u8>]) -> Vec<u8> {
     let mut out = Vec::new();
@@ -254,11 +346,17 @@ pub fn pcap(frames: &[Vec<u8>]) -> Vec<u8> {
 }
 
 /// `roagent bench-packets`: writes the template pcap of a mix.
-pub fn write_packets(mix: &str, bindings: u64, frames: usize, zipf: bool, mac: &str, out: &str) -> Result<(), String> {
+pub fn write_packets(mix: &str, bindings: u64, frames: usize, zipf: bool, mac: &str, out: &str, seed: Option<u64>) -> Result<(), String> {
     let mix = Mix::parse(mix)?;
     let mac: crate::config::Mac = mac.parse().map_err(|e| format!("--mac: {e}"))?;
-    let ks = keys(bindings, frames, zipf, 0x5eed);
-    let frames: Vec<Vec<u8>> = ks.iter().enumerate().map(|(j, &k)| packet(mix, k, j, mac.0)).collect();
+    let frames: Vec<Vec<u8>> = match mix {
+        Mix::BindingUpdate | Mix::BindingUpdateFresh => {
+            let seed = seed.ok_or("--mix bu and bu-fresh need --seed (roagent's ROAGENT_INSECURE_TEST_ENTROPY)")?;
+            let per_node: u16 = if mix == Mix::BindingUpdate { 1 } else { 4 };
+            signed_binding_updates(seed, (frames as u64 / u64::from(per_node)).max(1), per_node, mac.0)?
+        }
+        _ => keys(bindings, frames, zipf, 0x5eed).iter().enumerate().map(|(j, &k)| packet(mix, k, j, mac.0)).collect(),
+    };
     std::fs::write(out, pcap(&frames)).map_err(|e| format!("{out}: {e}"))
 }
 
@@ -298,11 +396,41 @@ mod tests {
         let m = [2, 0x70, 0x63, 0x61, 0x70, 0];
         assert_eq!(packet(Mix::UpBinding, 5, 0, m).len(), 78);
         assert_eq!(packet(Mix::DownDecap, 5, 0, m).len(), 118);
-        for mix in [Mix::UpNoBinding, Mix::UpBinding, Mix::DownDecap, Mix::DownHao, Mix::DownHaoHoti] {
+        for mix in [Mix::UpNoBinding, Mix::UpBinding, Mix::DownDecap, Mix::DownHao, Mix::DownHaoHoti, Mix::DownHaoHoti50, Mix::Hoti] {
             for j in 0..100 {
                 let f = packet(mix, 3, j, m);
                 assert!(wire::ext::walk(&f[14..]).is_ok(), "{mix:?}");
             }
         }
+    }
+
+    /// The signed BUs verify in a reflector made from the same seed (status 0 for the first
+    /// of each node, 135 for a replay), i.e. the whole RFC 6275 §9.5.1 path, not a shortcut.
+    #[test]
+    fn signed_binding_updates_are_accepted_then_replays_get_135() {
+        use reflector::{Action, Inbound, Reflector, Reply, TestEntropy};
+        let m = [2, 0x70, 0x63, 0x61, 0x70, 1];
+        let frames = signed_binding_updates(7, 3, 1, m).unwrap();
+        let open = reflector::Config { replies_per_sec_per_source: u32::MAX, reply_burst_per_source: u32::MAX, replies_per_sec_total: u32::MAX, reply_burst_total: u32::MAX, ..Default::default() };
+        let mut r = Reflector::new(open, Duration::ZERO, &mut TestEntropy::new(7));
+        for expected in [0u8, 135] {
+            for f in &frames {
+                let d = wire::tunnel::decapsulate(&f[14..]).unwrap();
+                let ip = &f[14 + d.inner_offset..][..d.inner_len];
+                let chain = wire::ext::walk(ip).unwrap();
+                let h = ipv6::Header::new_checked(ip).unwrap();
+                let inb = Inbound { src: h.src_addr(), dst: h.dst_addr(), home_address: chain.home_address.map(|o| o.home), ipv6_packet: ip, mh_offset: chain.upper_offset };
+                let mut out = Vec::new();
+                r.on_mobility(Duration::from_secs(1), &inb, &mut out);
+                let status = out.iter().find_map(|a| match a {
+                    Action::Send(Reply::Mobility { status, .. }) => *status,
+                    _ => None,
+                });
+                assert_eq!(status, Some(expected), "{out:?}");
+            }
+        }
+        // Four per node, sequence numbers stepping by 16384: each newer than the last, round after round.
+        let frames = signed_binding_updates(7, 2, 4, m).unwrap();
+        assert_eq!(frames.len(), 8);
     }
 }

@@ -50,7 +50,8 @@ enum Cmd {
     /// BENCH ONLY (scripts/bench): write the template frames of a traffic mix as a pcap.
     #[command(hide = true)]
     BenchPackets {
-        /// up-nobind, up-bind, down-decap, down-hao or down-hao-hoti.
+        /// up-nobind, up-bind, down-decap, down-hao, down-hao-hoti, down-hao-hoti50, hoti, bu
+        /// or bu-fresh.
         #[arg(long)]
         mix: String,
         /// Keys are drawn from bindings 0..N (see bench.rs).
@@ -66,6 +67,10 @@ enum Cmd {
         mac: String,
         #[arg(long)]
         out: String,
+        /// bu, bu-fresh: the ROAGENT_INSECURE_TEST_ENTROPY seed roagent will run with, so the
+        /// Binding Updates can be signed with the tokens it hands out.
+        #[arg(long)]
+        seed: Option<u64>,
     },
     /// Validate a configuration file and exit.
     CheckConfig {
@@ -100,7 +105,7 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        Cmd::BenchPackets { mix, bindings, frames, zipf, mac, out } => match bench::write_packets(&mix, bindings, frames, zipf, &mac, &out) {
+        Cmd::BenchPackets { mix, bindings, frames, zipf, mac, out, seed } => match bench::write_packets(&mix, bindings, frames, zipf, &mac, &out, seed) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("roagent: bench-packets: {e}");
