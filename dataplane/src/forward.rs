@@ -173,7 +173,9 @@ fn link_in(p: &mut impl PacketBuf, our_mac: &MacAddr) -> Result<(MacAddr, Ip), D
     if u16::from_be_bytes([eth[12], eth[13]]) != ETHERTYPE_IPV6 {
         return Err(Drop::NotIpv6);
     }
-    if eth[0] & 1 == 0 && eth[..6] != our_mac[..] {
+    // Unicast to another MAC: compared as two integers rather than byte slices.
+    let mac = |m: &[u8]| (u32::from_ne_bytes([m[0], m[1], m[2], m[3]]), u16::from_ne_bytes([m[4], m[5]]));
+    if eth[0] & 1 == 0 && mac(&eth[..6]) != mac(our_mac) {
         return Err(Drop::NotForUs);
     }
     let src_mac = [eth[6], eth[7], eth[8], eth[9], eth[10], eth[11]];
@@ -185,19 +187,19 @@ fn link_in(p: &mut impl PacketBuf, our_mac: &MacAddr) -> Result<(MacAddr, Ip), D
 /// Rewrites the Ethernet header for the next hop in neighbor slot `slot`, or punts.
 #[inline(always)]
 fn link_out(topo: &Topology, p: &mut impl PacketBuf, slot: usize, role: usize) -> Verdict {
-    let our = if role == ACCESS { topo.access_mac } else { topo.core_mac };
-    match topo.neighbors.get(slot) {
-        Some(mac) => {
-            if ethernet::write_header(p.data_mut(), mac, our, ETHERTYPE_IPV6).is_err() {
-                return Verdict::Drop(Drop::Runt);
-            }
-            Verdict::Forward(role)
-        }
-        None => {
-            // The source MAC is still needed by whoever sends it later.
-            let _ = ethernet::write_header(p.data_mut(), [0; 6], our, ETHERTYPE_IPV6);
-            Verdict::Punt(Punt::Unresolved, role)
-        }
+    let our = if role == ACCESS { &topo.access_mac } else { &topo.core_mac };
+    let next = topo.neighbors.get(slot);
+    let Some(h) = p.data_mut().first_chunk_mut::<ETH>() else {
+        return Verdict::Drop(Drop::Runt);
+    };
+    // Without a neighbor the destination stays zero; the source MAC is still needed by
+    // whoever sends it later.
+    h[..6].copy_from_slice(&next.unwrap_or([0; 6]));
+    h[6..12].copy_from_slice(our);
+    h[12..].copy_from_slice(&ETHERTYPE_IPV6.to_be_bytes());
+    match next {
+        Some(_) => Verdict::Forward(role),
+        None => Verdict::Punt(Punt::Unresolved, role),
     }
 }
 
@@ -246,30 +248,17 @@ pub fn uplink_key(d: &[u8]) -> Option<(&[u8; 16], &[u8; 16])> {
     Some((ip[24..].first_chunk()?, ip[8..].first_chunk()?))
 }
 
-/// Burst stage 1 for a tunneled downlink frame with a Home Address option in the inner
-/// packet's first Destination Options header: (home address, inner destination). A peek
-/// like [`uplink_key`]; `downlink` walks and checks.
+/// Burst stage 1 for a tunneled downlink frame whose inner packet carries the Home Address
+/// option as MN1 sends it (the layout `strip_hao_canonical` handles): (home address, inner
+/// destination). A peek like [`uplink_key`]; other layouts are not prefetched.
 #[inline(always)]
 pub fn downlink_key(d: &[u8]) -> Option<(&[u8; 16], &[u8; 16])> {
     const INNER: usize = ETH + ipv6::HEADER_LEN;
-    const OPTS: usize = INNER + ipv6::HEADER_LEN;
-    if *d.get(ETH + 6)? != ipv6::proto::IPV6 || *d.get(INNER + 6)? != ipv6::proto::DEST_OPTS {
+    let h = d.get(INNER..)?.first_chunk::<{ ipv6::HEADER_LEN + hao::DEST_OPTS_LEN }>()?;
+    if h[6] != ipv6::proto::DEST_OPTS || h[ipv6::HEADER_LEN + 6] != hao::OPTION_TYPE {
         return None;
     }
-    let end = OPTS + (usize::from(*d.get(OPTS + 1)?) + 1) * 8;
-    let mut i = OPTS + 2;
-    // The option sits at 8n + 6 (RFC 6275 §6.3), after at most a few paddings.
-    for _ in 0..4 {
-        match *d.get(i)? {
-            ext::option::HOME_ADDRESS => return Some((d.get(i + 2..)?.first_chunk()?, d.get(INNER + 24..)?.first_chunk()?)),
-            ext::option::PAD1 => i += 1,
-            _ => i += 2 + usize::from(*d.get(i + 1)?),
-        }
-        if i >= end {
-            break;
-        }
-    }
-    None
+    Some((h[ipv6::HEADER_LEN + 8..].first_chunk()?, h[24..].first_chunk()?))
 }
 
 /// A frame received on the access port.
@@ -282,7 +271,7 @@ pub fn uplink(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut im
     if is_multicast(ip.dst) {
         return if is_nd(&p.data()[ETH..]) { Verdict::Punt(Punt::NeighborDiscovery, ACCESS) } else { Verdict::Drop(Drop::Unroutable) };
     }
-    if topo.is_mine(&Ipv6Addr::from(ip.dst)) {
+    if ip.dst == u128::from(topo.proxy_coa) || ip.dst == u128::from(topo.access_link_local) {
         return Verdict::Punt(if is_nd(&p.data()[ETH..]) { Punt::NeighborDiscovery } else { Punt::ForUs }, ACCESS);
     }
     // RFC 5213 §6.10.5: a link-local source is never forwarded.
