@@ -20,7 +20,7 @@ fn main() {
         "rte_common", "rte_errno", "rte_eal", "rte_lcore", "rte_launch", "rte_cycles",
         "rte_memory", "rte_malloc", "rte_mempool", "rte_mbuf", "rte_mbuf_core", "rte_mbuf_ptype",
         "rte_ring", "rte_ring_core", "rte_ring_elem", "rte_ring_generic_pvt", "rte_ring_c11_pvt",
-        "rte_ring_peek", "rte_ethdev", "rte_ethdev_core", "rte_dev", "rte_hash", "rte_rcu_qsbr",
+        "rte_ring_peek", "rte_ethdev", "rte_ethdev_core", "rte_dev", "rte_rcu_qsbr",
         "rte_prefetch", "rte_branch_prediction", "rte_atomic", "rte_pause", "rte_byteorder",
         "rte_ring_elem_pvt", "rte_thread", "rte_config", "rte_build_config", "rte_per_lcore", "rte_bitops", "rte_mbuf_dyn",
     ];

@@ -12,7 +12,6 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 #include <rte_ethdev.h>
-#include <rte_hash.h>
 #include <rte_rcu_qsbr.h>
 #include <rte_prefetch.h>
 
