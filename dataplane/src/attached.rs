@@ -74,7 +74,7 @@ impl AttachedTable {
         self.find(u128::from_be_bytes(*addr))
     }
 
-    #[inline]
+    #[inline(always)]
     fn find(&self, a: u128) -> Option<u32> {
         if !self.exact.is_empty() {
             if let Some(i) = self.exact.get(a) {
@@ -84,6 +84,15 @@ impl AttachedTable {
         if let Some(i) = self.by_64.get((a >> 64) as u64) {
             return Some(i);
         }
+        if self.other.is_empty() {
+            return None;
+        }
+        self.find_other(a)
+    }
+
+    /// Prefixes of other lengths (lab setups): scanned, out of the inlined path.
+    #[inline(never)]
+    fn find_other(&self, a: u128) -> Option<u32> {
         self.other.iter().find(|(p, len, _)| a & mask(*len) == *p).map(|e| e.2)
     }
 
@@ -159,7 +168,7 @@ impl<K: SlotKey> Slots<K> {
         (k.mix() >> (64 - self.slots.len().trailing_zeros())) as usize
     }
 
-    #[inline]
+    #[inline(always)]
     fn get(&self, k: K) -> Option<u32> {
         if self.slots.is_empty() {
             return None;
