@@ -146,7 +146,7 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), String> {
     let mut generator = if cfg.bench.generator.is_empty() {
         None
     } else {
-        let (role, template, stamps, keys) = crate::bench::generator(&cfg.bench.generator, cfg.bench.preload_bindings, cfg.bench.generator_zipf, if cfg.bench.generator.starts_with("up") { access.mac } else { core.mac })?;
+        let crate::bench::GeneratorSpec { role, template, stamps, keys } = crate::bench::generator(&cfg.bench.generator, cfg.bench.preload_bindings, cfg.bench.generator_zipf, if cfg.bench.generator.starts_with("up") { access.mac } else { core.mac })?;
         let port = if role == dataplane::counters::ACCESS { access.id } else { core.id };
         Some((role, dataplane::generator::Generator::new(pool.clone(), template, stamps, keys, port)?))
     };

@@ -243,7 +243,7 @@ pub fn packet(mix: Mix, k: u64, j: usize, mag_mac: MacAddr) -> Vec<u8> {
 /// The in-process generator of `mix` (`[bench] generator`): the port role it feeds, the
 /// template frame, where the key's interface identifier goes, and the identifiers to stamp
 /// (keys of bindings 0..n, uniform or Zipf-like, in random order).
-pub fn generator(mix: &str, n: u32, zipf: bool, mag_mac: MacAddr) -> Result<(usize, Vec<u8>, Vec<usize>, Vec<u64>), String> {
+pub fn generator(mix: &str, n: u32, zipf: bool, mag_mac: MacAddr) -> Result<GeneratorSpec, String> {
     let mix = match Mix::parse(mix) {
         Ok(Mix::DownHaoHoti | Mix::DownHaoHoti50 | Mix::Hoti | Mix::BindingUpdate | Mix::BindingUpdateFresh) | Err(_) => return Err(format!("bench.generator: {mix:?} is not one of up-nobind, up-bind, down-decap, down-hao")),
         Ok(m) => m,
@@ -267,7 +267,16 @@ pub fn generator(mix: &str, n: u32, zipf: bool, mag_mac: MacAddr) -> Result<(usi
             ks.swap(i, (r.next() % (i as u64 + 1)) as usize);
         }
     }
-    Ok((role, template, stamps, ks.into_iter().map(|k| k + 1).collect()))
+    Ok(GeneratorSpec { role, template, stamps, keys: ks.into_iter().map(|k| k + 1).collect() })
+}
+
+/// What [`generator`] makes: see `dataplane::generator::Generator::new`.
+pub struct GeneratorSpec {
+    /// The port role the frames arrive on.
+    pub role: usize,
+    pub template: Vec<u8>,
+    pub stamps: Vec<usize>,
+    pub keys: Vec<u64>,
 }
 
 /// Binding Updates that roagent started with `ROAGENT_INSECURE_TEST_ENTROPY=seed` accepts:
@@ -376,7 +385,7 @@ mod tests {
     fn generator_stamps_every_key_dependent_address() {
         let m = [2, 0x70, 0x63, 0x61, 0x70, 0];
         for (mix, stamps) in [("up-bind", 2), ("up-nobind", 2), ("down-decap", 2), ("down-hao", 3)] {
-            let (_, t, s, k) = generator(mix, 1000, false, m).unwrap();
+            let GeneratorSpec { template: t, stamps: s, keys: k, .. } = generator(mix, 1000, false, m).unwrap();
             assert_eq!(s.len(), stamps, "{mix}");
             // Stamping key 7 gives the frame packet() builds for binding 6 (checksum aside).
             let mut f = t.clone();

@@ -140,8 +140,8 @@ impl Shared {
         // rounding of the memory), from the two halves; the signature from the top byte of
         // the low half, which the first bucket number leans on least.
         let n = self.buckets.len() as u64;
-        let first = ((h & 0xffff_ffff) * n >> 32) as u32;
-        let mut second = ((h >> 32) * n >> 32) as u32;
+        let first = (((h & 0xffff_ffff) * n) >> 32) as u32;
+        let mut second = (((h >> 32) * n) >> 32) as u32;
         if second == first {
             second = if first + 1 == n as u32 { 0 } else { first + 1 };
         }
