@@ -121,7 +121,7 @@ fn concurrent_reader_never_sees_a_torn_or_foreign_record() {
     while round < 20_000 || passes.load(Ordering::Relaxed) < 2_000 {
         round += 1;
         let k = round % KEYS;
-        if round % 7 == 0 {
+        if round.is_multiple_of(7) {
             w.remove(&addr(1, k), &mn2);
         }
         loop {
