@@ -13,16 +13,10 @@ use wire::ethernet::{self, MacAddr, ETHERTYPE_IPV6};
 use wire::{ext, hao, ipv6, rh2, tunnel};
 
 /// The binding lookup the forwarding decisions need: the care-of address bound to
-/// (home address, attached-node address). The worker's is `bindings::Reader`.
+/// (home address, attached-node address). The worker's answers from the lookups its burst
+/// passes started (`worker::Hinted`).
 pub trait Bindings {
     fn care_of(&self, home: &[u8; 16], attached: &[u8; 16]) -> Option<[u8; 16]>;
-}
-
-impl Bindings for crate::bindings::Reader {
-    #[inline(always)]
-    fn care_of(&self, home: &[u8; 16], attached: &[u8; 16]) -> Option<[u8; 16]> {
-        self.lookup(home, attached)
-    }
 }
 
 /// A packet buffer with room to grow at the front.
@@ -96,8 +90,10 @@ impl Topology {
         self.attached.len() + i
     }
 
-    fn is_mine(&self, a: &Ipv6Addr) -> bool {
-        *a == self.proxy_coa || *a == self.access_link_local
+    /// An address of the MAG itself; `a` as a big-endian integer (the worker's form).
+    #[inline(always)]
+    fn is_mine(&self, a: u128) -> bool {
+        a == u128::from(self.proxy_coa) || a == u128::from(self.access_link_local)
     }
 
     pub fn lma_index(&self, a: &Ipv6Addr) -> Option<usize> {
@@ -271,7 +267,7 @@ pub fn uplink(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut im
     if is_multicast(ip.dst) {
         return if is_nd(&p.data()[ETH..]) { Verdict::Punt(Punt::NeighborDiscovery, ACCESS) } else { Verdict::Drop(Drop::Unroutable) };
     }
-    if ip.dst == u128::from(topo.proxy_coa) || ip.dst == u128::from(topo.access_link_local) {
+    if topo.is_mine(ip.dst) {
         return Verdict::Punt(if is_nd(&p.data()[ETH..]) { Punt::NeighborDiscovery } else { Punt::ForUs }, ACCESS);
     }
     // RFC 5213 §6.10.5: a link-local source is never forwarded.
@@ -387,7 +383,7 @@ pub fn downlink(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut 
         return if is_nd(&p.data()[ETH..]) { Verdict::Punt(Punt::NeighborDiscovery, CORE) } else { Verdict::Drop(Drop::Unroutable) };
     }
     if topo.mode == Mode::Routed {
-        if topo.is_mine(&Ipv6Addr::from(outer.dst)) {
+        if topo.is_mine(outer.dst) {
             return Verdict::Punt(if is_nd(&p.data()[ETH..]) { Punt::NeighborDiscovery } else { Punt::ForUs }, CORE);
         }
         return deliver(topo, b, c, p, outer);
