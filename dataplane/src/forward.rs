@@ -698,6 +698,19 @@ mod tests {
             tunnel::encapsulate(&mut outer, &t.proxy_coa, &t.lmas[0], t.tunnel_hop_limit).unwrap();
             let expect = frame(LMA_MAC, CORE_MAC, &outer);
             assert_eq!(p.data(), &expect[..], "next header {nh}");
+
+            // And the one-pass function itself, not only whatever path uplink took.
+            let mut q = VecBuf::new(&f);
+            let (_, ip) = link_in(&mut q, &ACCESS_MAC).unwrap();
+            assert!(rh2_plain(&ip, q.data().get(ETH + 40).copied()), "next header {nh}");
+            assert_eq!(encapsulate_with_rh2(&t, &c, &mut q, &ip, 0, &a(CARE_OF).octets()), Verdict::Forward(CORE));
+            assert_eq!(q.data(), &expect[..], "next header {nh}");
+        }
+        // What it must not take: extension headers, Mobility Header, Neighbor Discovery.
+        for (nh, first) in [(ipv6::proto::HOP_BY_HOP, 0u8), (ipv6::proto::DEST_OPTS, 0), (ipv6::proto::MOBILITY, 59), (ipv6::proto::ICMPV6, 135)] {
+            let mut q = VecBuf::new(&frame(ACCESS_MAC, MN2_MAC, &ip6(a(MN2), a(HOME), nh, &[first, 0, 0, 0, 0, 0, 0, 0])));
+            let (_, ip) = link_in(&mut q, &ACCESS_MAC).unwrap();
+            assert!(!rh2_plain(&ip, Some(first)), "next header {nh}");
         }
     }
 
@@ -788,6 +801,18 @@ mod tests {
         general[ETH + 7] -= 1;
         let mut pad1 = inner.clone();
         pad1[42..46].fill(ext::option::PAD1);
+        // The one-step strip itself: taken for MN1's layout, not for Pad1, and punting when
+        // the binding does not match.
+        let c = WorkerCounters::default();
+        for (inner, b, want) in [
+            (&inner, bound(), Some(Ok(()))),
+            (&pad1, bound(), None),
+            (&inner, Map::default(), Some(Err(Verdict::Punt(Punt::HomeAddressUnverified, CORE)))),
+        ] {
+            let mut q = VecBuf::new(&frame(CORE_MAC, LMA_MAC, inner));
+            let (_, ip) = link_in(&mut q, &CORE_MAC).unwrap();
+            assert_eq!(strip_hao_canonical(&b, &c, &mut q, &ip), want);
+        }
         for (what, inner) in [("PadN", inner), ("Pad1", pad1)] {
             let c = WorkerCounters::default();
             let mut p = VecBuf::new(&frame(CORE_MAC, LMA_MAC, &tunneled(&inner)));
