@@ -99,6 +99,15 @@ pub struct Pending {
     state: State,
 }
 
+impl Pending {
+    /// Whether pass 2 decided the lookup (an entry named, or a miss), so `finish` needs no
+    /// table walk; tests check that the common cases are decided there.
+    #[doc(hidden)]
+    pub fn settled(&self) -> bool {
+        self.state != State::Unknown
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
     /// Not decided by the first bucket: a full lookup.
