@@ -147,7 +147,7 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), String> {
         None
     } else {
         let crate::bench::GeneratorSpec { role, template, stamps, keys } = crate::bench::generator(&cfg.bench.generator, cfg.bench.preload_bindings, cfg.bench.generator_zipf, if cfg.bench.generator.starts_with("up") { access.mac } else { core.mac })?;
-        let port = if role == dataplane::counters::ACCESS { access.id } else { core.id };
+        let port = if role == dataplane::counters::Role::Access { access.id } else { core.id };
         Some((role, dataplane::generator::Generator::new(pool.clone(), template, stamps, keys, port)?))
     };
     for (q, &lcore) in lcores.iter().enumerate() {

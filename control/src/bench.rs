@@ -254,8 +254,8 @@ pub fn generator(mix: &str, n: u32, zipf: bool, mag_mac: MacAddr) -> Result<Gene
     let template = packet(mix, MARK - 1, 0, mag_mac);
     let stamps: Vec<usize> = (0..template.len().saturating_sub(7)).filter(|&o| template[o..o + 8] == MARK.to_be_bytes()).collect();
     let role = match mix {
-        Mix::UpNoBinding | Mix::UpBinding => dataplane::counters::ACCESS,
-        _ => dataplane::counters::CORE,
+        Mix::UpNoBinding | Mix::UpBinding => dataplane::counters::Role::Access,
+        _ => dataplane::counters::Role::Core,
     };
     // 4M draws (32 MiB): enough to touch every line of an 8M-binding table many times.
     const DRAWS: usize = 1 << 22;
@@ -273,7 +273,7 @@ pub fn generator(mix: &str, n: u32, zipf: bool, mag_mac: MacAddr) -> Result<Gene
 /// What [`generator`] makes: see `dataplane::generator::Generator::new`.
 pub struct GeneratorSpec {
     /// The port role the frames arrive on.
-    pub role: usize,
+    pub role: dataplane::counters::Role,
     pub template: Vec<u8>,
     pub stamps: Vec<usize>,
     pub keys: Vec<u64>,

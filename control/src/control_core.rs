@@ -4,7 +4,7 @@
 //! sends to a worker's inject ring (the worker owns the TX queues).
 
 use crate::ratelimit::TokenBucket;
-use dataplane::counters::{Counter, Punt, ACCESS, CORE};
+use dataplane::counters::{Counter, Punt, Role};
 use dataplane::forward::{Mode, Topology};
 use dataplane::mbuf::Mbuf;
 use dataplane::mempool::Mempool;
@@ -50,7 +50,7 @@ pub struct ControlCounters {
 
 struct Pending {
     target: Ipv6Addr,
-    role: usize,
+    role: Role,
     packets: VecDeque<Mbuf>,
     solicits: u32,
     last: Option<Duration>,
@@ -106,7 +106,7 @@ impl ControlCore {
             Some(Punt::NeighborDiscovery) | Some(Punt::ForUs) => self.local(now, m, role),
             Some(Punt::HopLimit) => self.icmp_error(now, &m, role, ErrorKind::TimeExceeded(0)),
             Some(why @ (Punt::TooBig | Punt::TooBigOptimized)) => {
-                let mtu = if role == ACCESS {
+                let mtu = if role == Role::Access {
                     let outer = if self.topo.mode == Mode::Tunnel { tunnel::OUTER_LEN } else { 0 };
                     // With route optimization the Type 2 Routing Header counts too.
                     let rh2 = if why == Punt::TooBigOptimized { wire::rh2::LEN } else { 0 };
@@ -124,14 +124,14 @@ impl ControlCore {
     }
 
     /// ND and packets for the MAG's own addresses.
-    fn local(&mut self, now: Duration, m: Mbuf, role: usize) {
+    fn local(&mut self, now: Duration, m: Mbuf, role: Role) {
         let frame = m.data();
         let Ok(eth) = ethernet::Frame::new_checked(frame) else { return };
         let peer_mac = eth.src();
         let ip = &frame[ETH..];
         let Ok(h) = ipv6::Header::new_checked(ip) else { return };
         let (src, dst) = (h.src_addr(), h.dst_addr());
-        let mine = if role == ACCESS { self.topo.access_link_local } else { self.topo.proxy_coa };
+        let mine = if role == Role::Access { self.topo.access_link_local } else { self.topo.proxy_coa };
         match nd::parse(ip) {
             Ok(Some(Nd::NeighborSolicit { target, source_ll })) => {
                 self.counters.nd_received.inc();
@@ -147,7 +147,7 @@ impl ControlCore {
                 let (to, solicited) = if src.is_unspecified() { (Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1), false) } else { (src, true) };
                 let to_mac = if src.is_unspecified() { ethernet::ipv6_multicast_mac(&to) } else { source_ll.unwrap_or(peer_mac) };
                 let our_mac = self.our_mac(role);
-                let sent = self.send(role, to_mac, |out| nd::build_neighbor_advert(out, &mine, &to, &mine, &our_mac, role == ACCESS, solicited, true));
+                let sent = self.send(role, to_mac, |out| nd::build_neighbor_advert(out, &mine, &to, &mine, &our_mac, role == Role::Access, solicited, true));
                 if sent {
                     self.counters.na_sent.inc();
                 }
@@ -176,20 +176,20 @@ impl ControlCore {
     }
 
     /// Neighbor slot of `addr` on the link with `role`.
-    fn slot_of(&self, role: usize, addr: &Ipv6Addr) -> Option<usize> {
-        if role == ACCESS {
+    fn slot_of(&self, role: Role, addr: &Ipv6Addr) -> Option<usize> {
+        if role == Role::Access {
             self.topo.attached.lookup(&addr.octets()).map(|i| i as usize)
         } else {
             self.topo.core_next_hops.iter().position(|a| a == addr).map(|i| self.topo.core_slot(i))
         }
     }
 
-    fn learn(&mut self, now: Duration, role: usize, addr: Ipv6Addr, mac: MacAddr) {
+    fn learn(&mut self, now: Duration, role: Role, addr: Ipv6Addr, mac: MacAddr) {
         let Some(slot) = self.slot_of(role, &addr) else { return };
         if self.topo.neighbors.get(slot) != Some(mac) {
             self.topo.neighbors.learn(slot, mac);
             self.counters.neighbors_learned.inc();
-            tracing::info!("neighbor {addr} is at {} on the {} link", fmt_mac(&mac), dataplane::counters::ROLES[role]);
+            tracing::info!("neighbor {addr} is at {} on the {} link", fmt_mac(&mac), role);
         }
         self.release(now, slot);
     }
@@ -200,7 +200,7 @@ impl ControlCore {
         if let Some(p) = self.pending[slot].take() {
             for mut m in p.packets {
                 m.data_mut()[..6].copy_from_slice(&mac);
-                m.set_tag(p.role as u32);
+                m.set_tag(p.role.bit());
                 self.counters.held_sent.inc();
                 self.inject(m);
             }
@@ -208,11 +208,11 @@ impl ControlCore {
     }
 
     /// A packet ready to go but for the next hop's MAC: hold it and solicit.
-    pub(crate) fn hold(&mut self, now: Duration, m: Mbuf, role: usize) {
+    pub(crate) fn hold(&mut self, now: Duration, m: Mbuf, role: Role) {
         let ip = m.data().get(ETH..).unwrap_or(&[]);
         let Ok(h) = ipv6::Header::new_checked(ip) else { return };
         let dst = h.dst_addr();
-        let (slot, target) = if role == ACCESS {
+        let (slot, target) = if role == Role::Access {
             match self.topo.attached.lookup(&dst.octets()) {
                 Some(i) => (i as usize, dst),
                 None => return,
@@ -246,7 +246,7 @@ impl ControlCore {
         p.solicits += 1;
         p.last = Some(now);
         let (role, target) = (p.role, p.target);
-        let src = if role == ACCESS { self.topo.access_link_local } else { self.topo.proxy_coa };
+        let src = if role == Role::Access { self.topo.access_link_local } else { self.topo.proxy_coa };
         let mac = self.our_mac(role);
         let to_mac = ethernet::ipv6_multicast_mac(&ipv6::solicited_node(&target));
         if self.send(role, to_mac, |out| nd::build_neighbor_solicit(out, &src, &target, &mac)) {
@@ -274,7 +274,7 @@ impl ControlCore {
     }
 
     /// ICMPv6 error about `m` to its source (RFC 4443), rate-limited.
-    fn icmp_error(&mut self, now: Duration, m: &Mbuf, role: usize, kind: ErrorKind) {
+    fn icmp_error(&mut self, now: Duration, m: &Mbuf, role: Role, kind: ErrorKind) {
         let invoking = m.data().get(ETH..).unwrap_or(&[]);
         if !icmpv6::may_send_error_kind(invoking, &kind) {
             self.counters.icmp_not_allowed.inc();
@@ -286,11 +286,11 @@ impl ControlCore {
         }
         let Ok(h) = ipv6::Header::new_checked(invoking) else { return };
         let (to, orig_dst) = (h.src_addr(), h.dst_addr());
-        let sent = if role == ACCESS {
+        let sent = if role == Role::Access {
             // From the access link: answer on it, to the sender's MAC.
             let peer = ethernet::Frame::new_checked(m.data()).map(|e| e.src()).unwrap_or([0; 6]);
             let src = self.topo.access_link_local;
-            self.send(ACCESS, peer, |out| icmpv6::build_error(out, &src, &to, kind, invoking))
+            self.send(Role::Access, peer, |out| icmpv6::build_error(out, &src, &to, kind, invoking))
         } else {
             // Came down the tunnel (or the core link): the answer goes back the same way.
             let src = self.topo.proxy_coa;
@@ -305,8 +305,8 @@ impl ControlCore {
         }
     }
 
-    fn our_mac(&self, role: usize) -> MacAddr {
-        if role == ACCESS {
+    fn our_mac(&self, role: Role) -> MacAddr {
+        if role == Role::Access {
             self.topo.access_mac
         } else {
             self.topo.core_mac
@@ -315,7 +315,7 @@ impl ControlCore {
 
     /// Builds a frame in a fresh mbuf (`build` writes the IPv6 packet after the Ethernet
     /// header and returns its length) and hands it to a worker to send on port `role`.
-    fn send(&mut self, role: usize, to_mac: MacAddr, build: impl FnOnce(&mut [u8]) -> wire::Result<usize>) -> bool {
+    fn send(&mut self, role: Role, to_mac: MacAddr, build: impl FnOnce(&mut [u8]) -> wire::Result<usize>) -> bool {
         match self.build_frame(role, to_mac, build) {
             Some(m) => {
                 self.inject(m);
@@ -326,7 +326,7 @@ impl ControlCore {
     }
 
     /// A frame for port `role`, tagged for the worker, or None (no mbuf, or `build` failed).
-    pub(crate) fn build_frame(&mut self, role: usize, to_mac: MacAddr, build: impl FnOnce(&mut [u8]) -> wire::Result<usize>) -> Option<Mbuf> {
+    pub(crate) fn build_frame(&mut self, role: Role, to_mac: MacAddr, build: impl FnOnce(&mut [u8]) -> wire::Result<usize>) -> Option<Mbuf> {
         let Some(mut m) = self.pool.alloc() else {
             self.counters.no_mbuf.inc();
             return None;
@@ -339,7 +339,7 @@ impl ControlCore {
         let n = build(&mut data[ETH..]).ok()?;
         ethernet::write_header(data, to_mac, self.our_mac(role), ETHERTYPE_IPV6).ok()?;
         m.truncate(ETH + n);
-        m.set_tag(role as u32);
+        m.set_tag(role.bit());
         Some(m)
     }
 
@@ -353,7 +353,7 @@ impl ControlCore {
                 let (src, dst, hl) = (topo.proxy_coa, topo.lmas[lma], topo.tunnel_hop_limit);
                 let slot = topo.core_slot(lma);
                 let mac = topo.neighbors.get(slot).unwrap_or([0; 6]);
-                (slot, self.build_frame(CORE, mac, |out| {
+                (slot, self.build_frame(Role::Core, mac, |out| {
                     let n = build(out.get_mut(tunnel::OUTER_LEN..).unwrap_or(&mut []))?;
                     tunnel::encapsulate(&mut out[..tunnel::OUTER_LEN + n], &src, &dst, hl)?;
                     Ok(tunnel::OUTER_LEN + n)
@@ -362,14 +362,14 @@ impl ControlCore {
             Mode::Routed => {
                 let slot = topo.core_slot(topo.core_next_hops.len().saturating_sub(1));
                 let mac = topo.neighbors.get(slot).unwrap_or([0; 6]);
-                (slot, self.build_frame(CORE, mac, build))
+                (slot, self.build_frame(Role::Core, mac, build))
             }
         };
         let Some(m) = frame else { return false };
         if topo.neighbors.get(slot).is_some() {
             self.inject(m);
         } else {
-            self.hold(now, m, CORE);
+            self.hold(now, m, Role::Core);
         }
         true
     }

@@ -5,7 +5,7 @@
 use crate::agent::{AgentCounters, MH_TYPES};
 use crate::control_core::ControlCounters;
 use dashmap::DashMap;
-use dataplane::counters::{Counter, Drop, Punt, WorkerCounters, ROLES};
+use dataplane::counters::{Counter, Drop, Punt, Role, WorkerCounters};
 use dataplane::mempool::Mempool;
 use dataplane::port::Port;
 use dataplane::ring::Watcher;
@@ -131,7 +131,8 @@ impl Sources {
         ] {
             let mut f = counter(name, help);
             for (q, w) in self.workers.iter().enumerate() {
-                for (r, role) in ROLES.iter().enumerate() {
+                for r in Role::ALL {
+                    let role = r.label();
                     let c = match field {
                         0 => &w.rx_packets[r],
                         1 => &w.rx_bytes[r],
@@ -151,17 +152,17 @@ impl Sources {
             ("roagent_port_driver_tx_errors_total", "Failed transmissions, per the driver.", |s| s.oerrors),
         ] {
             let mut f = counter(name, help);
-            for (r, role) in ROLES.iter().enumerate() {
-                f.add(&[("port", role)], get(&stats[r]) as f64);
+            for r in Role::ALL {
+                f.add(&[("port", r.label())], get(&stats[r]) as f64);
             }
             out.push(f.0);
         }
 
         let mut f = counter("roagent_dropped_packets_total", "Packets the dataplane dropped, by port it arrived on, queue and reason.");
         for (q, w) in self.workers.iter().enumerate() {
-            for (r, role) in ROLES.iter().enumerate() {
+            for r in Role::ALL {
                 for d in Drop::ALL {
-                    f.add(&[("port", role), ("queue", &queues[q]), ("reason", d.label())], w.drops[r][*d as usize].get() as f64);
+                    f.add(&[("port", r.label()), ("queue", &queues[q]), ("reason", d.label())], w.drops[r][*d as usize].get() as f64);
                 }
             }
         }

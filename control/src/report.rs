@@ -1,7 +1,7 @@
 //! What the binary prints on stdout: testpmd-like port statistics, and at exit the final
 //! metrics (the same text `/metrics` serves).
 
-use dataplane::counters::{self, Drop, WorkerCounters, ROLES};
+use dataplane::counters::{self, Drop, Role, WorkerCounters};
 use dataplane::port::Port;
 use std::sync::Arc;
 
@@ -16,10 +16,10 @@ macro_rules! out {
 
 pub fn print_port_stats(ports: &[&Port; 2], workers: &[Arc<WorkerCounters>]) {
     let w = || workers.iter().map(|c| &**c);
-    for (role, p) in ports.iter().enumerate() {
+    for (role, p) in Role::ALL.into_iter().zip(ports.iter()) {
         let s = p.stats();
         let drops: u64 = Drop::ALL.iter().map(|d| counters::sum(w(), |c| &c.drops[role][*d as usize])).sum();
-        out!("  ######## NIC statistics for port {} ({}, {}) ########", p.id, ROLES[role], p.name);
+        out!("  ######## NIC statistics for port {} ({}, {}) ########", p.id, role, p.name);
         out!("  RX-packets: {:<12} RX-missed: {:<12} RX-bytes: {}", s.ipackets, s.imissed, s.ibytes);
         out!("  RX-errors:  {:<12} RX-nombuf: {:<12} dropped:  {}", s.ierrors, s.rx_nombuf, drops);
         out!("  TX-packets: {:<12} TX-errors: {:<12} TX-bytes: {}", s.opackets, s.oerrors, s.obytes);

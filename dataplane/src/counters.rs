@@ -109,10 +109,71 @@ reasons! {
     }
 }
 
-/// Port roles; counters are indexed by role, not by DPDK port id.
-pub const ACCESS: usize = 0;
-pub const CORE: usize = 1;
-pub const ROLES: [&str; 2] = ["access", "core"];
+/// The role of a port: the attached nodes' link or the link toward the LMAs. Per-port state
+/// is kept in `[T; 2]` arrays indexed by role, not by DPDK port id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Role {
+    Access = 0,
+    Core = 1,
+}
+
+impl Role {
+    pub const ALL: [Role; 2] = [Role::Access, Role::Core];
+
+    /// The metrics label value and the word used in logs.
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Access => "access",
+            Role::Core => "core",
+        }
+    }
+
+    /// The other link.
+    pub fn other(self) -> Role {
+        match self {
+            Role::Access => Role::Core,
+            Role::Core => Role::Access,
+        }
+    }
+
+    /// The role packed by [`Role::bit`] (the mbuf tag carries it).
+    #[inline(always)]
+    pub fn from_bit(bit: u32) -> Role {
+        if bit & 1 == 0 {
+            Role::Access
+        } else {
+            Role::Core
+        }
+    }
+
+    #[inline(always)]
+    pub fn bit(self) -> u32 {
+        self as u32
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+impl<T> std::ops::Index<Role> for [T; 2] {
+    type Output = T;
+    #[inline(always)]
+    fn index(&self, r: Role) -> &T {
+        // A two-variant enum: the index is always 0 or 1, so no bounds check is emitted.
+        &self[r as usize]
+    }
+}
+
+impl<T> std::ops::IndexMut<Role> for [T; 2] {
+    #[inline(always)]
+    fn index_mut(&mut self, r: Role) -> &mut T {
+        &mut self[r as usize]
+    }
+}
 
 /// What one worker counts. Aligned so that no two workers share a cache line.
 #[repr(C, align(128))]
@@ -139,8 +200,8 @@ pub struct WorkerCounters {
 
 impl WorkerCounters {
     #[inline(always)]
-    pub fn dropped(&self, role: usize, why: Drop) {
-        self.drops[role & 1][why as usize].inc();
+    pub fn dropped(&self, role: Role, why: Drop) {
+        self.drops[role][why as usize].inc();
     }
 }
 
@@ -174,10 +235,10 @@ mod tests {
     fn sum_adds_every_block() {
         let a = WorkerCounters::default();
         let b = WorkerCounters::default();
-        a.dropped(CORE, Drop::UnknownLma);
-        b.dropped(CORE, Drop::UnknownLma);
-        b.dropped(ACCESS, Drop::UnknownLma);
-        assert_eq!(sum([&a, &b], |c| &c.drops[CORE][Drop::UnknownLma as usize]), 2);
+        a.dropped(Role::Core, Drop::UnknownLma);
+        b.dropped(Role::Core, Drop::UnknownLma);
+        b.dropped(Role::Access, Drop::UnknownLma);
+        assert_eq!(sum([&a, &b], |c| &c.drops[Role::Core][Drop::UnknownLma as usize]), 2);
         a.encapsulated.add(5);
         assert_eq!(sum([&a, &b], |c| &c.encapsulated), 5);
     }

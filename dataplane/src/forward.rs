@@ -6,7 +6,7 @@
 //! ND, packets for the MAG and errors that need an ICMPv6 answer are punted to the control core.
 
 use crate::attached::AttachedTable;
-use crate::counters::{Drop, Punt, WorkerCounters, ACCESS, CORE};
+use crate::counters::{Drop, Punt, Role, WorkerCounters};
 use crate::neighbor::NeighborCache;
 use std::net::Ipv6Addr;
 use wire::ethernet::{self, MacAddr, ETHERTYPE_IPV6};
@@ -105,11 +105,11 @@ impl Topology {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
     /// Send out of the port with this role.
-    Forward(usize),
+    Forward(Role),
     Drop(Drop),
     /// Hand to the control core; the second field is the role of the port it would leave by
     /// (for `Unresolved`) or arrived on.
-    Punt(Punt, usize),
+    Punt(Punt, Role),
 }
 
 const ETH: usize = ethernet::HEADER_LEN;
@@ -182,8 +182,8 @@ fn link_in(p: &mut impl PacketBuf, our_mac: &MacAddr) -> Result<(MacAddr, Ip), D
 
 /// Rewrites the Ethernet header for the next hop in neighbor slot `slot`, or punts.
 #[inline(always)]
-fn link_out(topo: &Topology, p: &mut impl PacketBuf, slot: usize, role: usize) -> Verdict {
-    let our = if role == ACCESS { &topo.access_mac } else { &topo.core_mac };
+fn link_out(topo: &Topology, p: &mut impl PacketBuf, slot: usize, role: Role) -> Verdict {
+    let our = if role == Role::Access { &topo.access_mac } else { &topo.core_mac };
     let next = topo.neighbors.get(slot);
     let Some(h) = p.data_mut().first_chunk_mut::<ETH>() else {
         return Verdict::Drop(Drop::Runt);
@@ -265,10 +265,10 @@ pub fn uplink(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut im
         Err(d) => return Verdict::Drop(d),
     };
     if is_multicast(ip.dst) {
-        return if is_nd(&p.data()[ETH..]) { Verdict::Punt(Punt::NeighborDiscovery, ACCESS) } else { Verdict::Drop(Drop::Unroutable) };
+        return if is_nd(&p.data()[ETH..]) { Verdict::Punt(Punt::NeighborDiscovery, Role::Access) } else { Verdict::Drop(Drop::Unroutable) };
     }
     if topo.is_mine(ip.dst) {
-        return Verdict::Punt(if is_nd(&p.data()[ETH..]) { Punt::NeighborDiscovery } else { Punt::ForUs }, ACCESS);
+        return Verdict::Punt(if is_nd(&p.data()[ETH..]) { Punt::NeighborDiscovery } else { Punt::ForUs }, Role::Access);
     }
     // RFC 5213 §6.10.5: a link-local source is never forwarded.
     if is_link_local(ip.src) {
@@ -282,7 +282,7 @@ pub fn uplink(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut im
     };
     topo.neighbors.learn(node as usize, src_mac);
     if ip.hop_limit <= 1 {
-        return Verdict::Punt(Punt::HopLimit, ACCESS);
+        return Verdict::Punt(Punt::HopLimit, Role::Access);
     }
     let (lma, agent) = topo.attached.node(node).map_or((0, false), |n| (n.lma as usize, n.agent()));
     let inner_len = ipv6::HEADER_LEN + ip.payload_len;
@@ -293,7 +293,7 @@ pub fn uplink(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut im
     if agent {
         if let Some(care_of) = b.care_of(&ip.dst.to_be_bytes(), &ip.src.to_be_bytes()) {
             if inner_len + rh2::LEN + outer > topo.core_mtu {
-                return Verdict::Punt(Punt::TooBigOptimized, ACCESS);
+                return Verdict::Punt(Punt::TooBigOptimized, Role::Access);
             }
             if outer != 0 && rh2_plain(&ip, p.data().get(ETH + ipv6::HEADER_LEN).copied()) {
                 return encapsulate_with_rh2(topo, c, p, &ip, lma, &care_of);
@@ -315,7 +315,7 @@ pub fn uplink(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut im
     let inner_len = inner_len + rh2_len;
     if inner_len + outer > topo.core_mtu {
         debug_assert_eq!(rh2_len, 0);
-        return Verdict::Punt(Punt::TooBig, ACCESS);
+        return Verdict::Punt(Punt::TooBig, Role::Access);
     }
     decrement_hop_limit(p, ip.hop_limit);
     match topo.mode {
@@ -330,9 +330,9 @@ pub fn uplink(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut im
             };
             write_outer(o, topo, lma, inner_len, ip.traffic_class);
             c.encapsulated.inc();
-            link_out(topo, p, topo.core_slot(lma), CORE)
+            link_out(topo, p, topo.core_slot(lma), Role::Core)
         }
-        Mode::Routed => link_out(topo, p, topo.core_slot(topo.core_next_hops.len().saturating_sub(1)), CORE),
+        Mode::Routed => link_out(topo, p, topo.core_slot(topo.core_next_hops.len().saturating_sub(1)), Role::Core),
     }
 }
 
@@ -369,7 +369,7 @@ fn encapsulate_with_rh2(topo: &Topology, c: &WorkerCounters, p: &mut impl Packet
     write_outer(o, topo, lma, IP + ip.payload_len + rh2::LEN, ip.traffic_class);
     c.rh2_inserted.inc();
     c.encapsulated.inc();
-    link_out(topo, p, topo.core_slot(lma), CORE)
+    link_out(topo, p, topo.core_slot(lma), Role::Core)
 }
 
 /// A frame received on the core port.
@@ -380,11 +380,11 @@ pub fn downlink(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut 
         Err(d) => return Verdict::Drop(d),
     };
     if is_multicast(outer.dst) {
-        return if is_nd(&p.data()[ETH..]) { Verdict::Punt(Punt::NeighborDiscovery, CORE) } else { Verdict::Drop(Drop::Unroutable) };
+        return if is_nd(&p.data()[ETH..]) { Verdict::Punt(Punt::NeighborDiscovery, Role::Core) } else { Verdict::Drop(Drop::Unroutable) };
     }
     if topo.mode == Mode::Routed {
         if topo.is_mine(outer.dst) {
-            return Verdict::Punt(if is_nd(&p.data()[ETH..]) { Punt::NeighborDiscovery } else { Punt::ForUs }, CORE);
+            return Verdict::Punt(if is_nd(&p.data()[ETH..]) { Punt::NeighborDiscovery } else { Punt::ForUs }, Role::Core);
         }
         return deliver(topo, b, c, p, outer);
     }
@@ -402,7 +402,7 @@ pub fn downlink(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut 
             Err(_) => return Verdict::Drop(Drop::ExtensionHeaders),
         };
         if chain.upper_proto != ipv6::proto::IPV6 {
-            return Verdict::Punt(if is_nd(ip) { Punt::NeighborDiscovery } else { Punt::ForUs }, CORE);
+            return Verdict::Punt(if is_nd(ip) { Punt::NeighborDiscovery } else { Punt::ForUs }, Role::Core);
         }
         match tunnel::decapsulate_walked(ip, &chain) {
             Ok(d) => d.inner_offset,
@@ -449,13 +449,13 @@ fn deliver(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut impl 
         }
     }
     if ip.hop_limit <= 1 {
-        return Verdict::Punt(Punt::HopLimit, CORE);
+        return Verdict::Punt(Punt::HopLimit, Role::Core);
     }
     if p.data().len() - ETH > topo.access_mtu {
-        return Verdict::Punt(Punt::TooBig, CORE);
+        return Verdict::Punt(Punt::TooBig, Role::Core);
     }
     decrement_hop_limit(p, ip.hop_limit);
-    link_out(topo, p, node as usize, ACCESS)
+    link_out(topo, p, node as usize, Role::Access)
 }
 
 /// The Home Address option as MN1 sends it (RFC 6275 §6.3, `hao::emit_dest_opts`): a
@@ -483,7 +483,7 @@ fn strip_hao_canonical(b: &impl Bindings, c: &WorkerCounters, p: &mut impl Packe
         return None;
     }
     if b.care_of(&home.to_be_bytes(), &ip.dst.to_be_bytes()) != Some(ip.src.to_be_bytes()) {
-        return Some(Err(Verdict::Punt(Punt::HomeAddressUnverified, CORE)));
+        return Some(Err(Verdict::Punt(Punt::HomeAddressUnverified, Role::Core)));
     }
     let word0 = *h.first_chunk::<4>()?;
     let d = p.data_mut().get_mut(ETH + OPTS..)?.first_chunk_mut::<IP>()?;
@@ -504,11 +504,11 @@ fn strip_hao_canonical(b: &impl Bindings, c: &WorkerCounters, p: &mut impl Packe
 fn strip_hao_walked(b: &impl Bindings, c: &WorkerCounters, p: &mut impl PacketBuf, ip: &Ip) -> Result<(), Verdict> {
     let chain = ext::walk(&p.data()[ETH..]).map_err(|_| Verdict::Drop(Drop::ExtensionHeaders))?;
     if chain.upper_proto == ipv6::proto::MOBILITY {
-        return Err(Verdict::Punt(Punt::Mobility, CORE));
+        return Err(Verdict::Punt(Punt::Mobility, Role::Core));
     }
     if let Some(opt) = chain.home_address {
         if b.care_of(&opt.home.octets(), &ip.dst.to_be_bytes()) != Some(ip.src.to_be_bytes()) {
-            return Err(Verdict::Punt(Punt::HomeAddressUnverified, CORE));
+            return Err(Verdict::Punt(Punt::HomeAddressUnverified, Role::Core));
         }
         let s = hao::strip(&mut p.data_mut()[..], ETH, &chain).map_err(|_| Verdict::Drop(Drop::ExtensionHeaders))?;
         p.adj(s.removed);
@@ -655,7 +655,7 @@ mod tests {
         let (t, c) = (topo(true), WorkerCounters::default());
         let pkt = ip6(a(MN2), a(HOME), ipv6::proto::UDP, &udp(a(MN2), a(HOME), 30));
         let mut p = VecBuf::new(&frame(ACCESS_MAC, MN2_MAC, &pkt));
-        assert_eq!(uplink(&t, &bound(), &c, &mut p), Verdict::Forward(CORE));
+        assert_eq!(uplink(&t, &bound(), &c, &mut p), Verdict::Forward(Role::Core));
         let d = tunnel::decapsulate(&p.data()[ETH..]).unwrap();
         let inner = &p.data()[ETH + d.inner_offset..];
         let h = ipv6::Header::new_checked(inner).unwrap();
@@ -688,7 +688,7 @@ mod tests {
             let f = frame(ACCESS_MAC, MN2_MAC, &pkt);
             let c = WorkerCounters::default();
             let mut p = VecBuf::new(&f);
-            assert_eq!(uplink(&t, &bound(), &c, &mut p), Verdict::Forward(CORE), "next header {nh}");
+            assert_eq!(uplink(&t, &bound(), &c, &mut p), Verdict::Forward(Role::Core), "next header {nh}");
             assert_eq!((c.rh2_inserted.get(), c.encapsulated.get()), (1, 1));
 
             let mut general = [vec![0u8; rh2::LEN], f.clone()].concat();
@@ -703,7 +703,7 @@ mod tests {
             let mut q = VecBuf::new(&f);
             let (_, ip) = link_in(&mut q, &ACCESS_MAC).unwrap();
             assert!(rh2_plain(&ip, q.data().get(ETH + 40).copied()), "next header {nh}");
-            assert_eq!(encapsulate_with_rh2(&t, &c, &mut q, &ip, 0, &a(CARE_OF).octets()), Verdict::Forward(CORE));
+            assert_eq!(encapsulate_with_rh2(&t, &c, &mut q, &ip, 0, &a(CARE_OF).octets()), Verdict::Forward(Role::Core));
             assert_eq!(q.data(), &expect[..], "next header {nh}");
         }
         // What it must not take: extension headers, Mobility Header, Neighbor Discovery.
@@ -722,7 +722,7 @@ mod tests {
         payload.extend_from_slice(&udp(a(MN2), a(HOME), 12));
         let pkt = ip6(a(MN2), a(HOME), ipv6::proto::HOP_BY_HOP, &payload);
         let mut p = VecBuf::new(&frame(ACCESS_MAC, MN2_MAC, &pkt));
-        assert_eq!(uplink(&t, &bound(), &c, &mut p), Verdict::Forward(CORE));
+        assert_eq!(uplink(&t, &bound(), &c, &mut p), Verdict::Forward(Role::Core));
         let d = tunnel::decapsulate(&p.data()[ETH..]).unwrap();
         let inner = &p.data()[ETH + d.inner_offset..];
         let ch = ext::walk(inner).unwrap();
@@ -738,7 +738,7 @@ mod tests {
         for (t, b) in [(topo(true), Map::default()), (topo(false), bound())] {
             let c = WorkerCounters::default();
             let mut p = VecBuf::new(&frame(ACCESS_MAC, MN2_MAC, &pkt));
-            assert_eq!(uplink(&t, &b, &c, &mut p), Verdict::Forward(CORE));
+            assert_eq!(uplink(&t, &b, &c, &mut p), Verdict::Forward(Role::Core));
             let d = tunnel::decapsulate(&p.data()[ETH..]).unwrap();
             assert_eq!(ipv6::Header::new_checked(&p.data()[ETH + d.inner_offset..]).unwrap().dst_addr(), a(HOME));
             assert_eq!(c.rh2_inserted.get(), 0);
@@ -749,7 +749,7 @@ mod tests {
     fn uplink_too_big_with_rh2_is_punted_for_packet_too_big() {
         let (t, c) = (topo(true), WorkerCounters::default());
         // 1500 − 40 (tunnel) − 24 (RH2) = 1436 fits; one byte more does not.
-        for (len, verdict) in [(1436 - 48, Verdict::Forward(CORE)), (1437 - 48, Verdict::Punt(Punt::TooBigOptimized, ACCESS))] {
+        for (len, verdict) in [(1436 - 48, Verdict::Forward(Role::Core)), (1437 - 48, Verdict::Punt(Punt::TooBigOptimized, Role::Access))] {
             let pkt = ip6(a(MN2), a(HOME), ipv6::proto::UDP, &udp(a(MN2), a(HOME), len));
             let mut p = VecBuf::new(&frame(ACCESS_MAC, MN2_MAC, &pkt));
             assert_eq!(uplink(&t, &bound(), &c, &mut p), verdict, "{} bytes", pkt.len());
@@ -763,7 +763,7 @@ mod tests {
         wire::mobility::fill_checksum(&mut mh, &a(MN2), &a(HOME)).unwrap();
         let pkt = ip6(a(MN2), a(HOME), ipv6::proto::MOBILITY, &mh);
         let mut p = VecBuf::new(&frame(ACCESS_MAC, MN2_MAC, &pkt));
-        assert_eq!(uplink(&t, &bound(), &c, &mut p), Verdict::Forward(CORE));
+        assert_eq!(uplink(&t, &bound(), &c, &mut p), Verdict::Forward(Role::Core));
         assert_eq!((c.rh2_inserted.get(), c.rh2_refused.get()), (0, 1));
         let d = tunnel::decapsulate(&p.data()[ETH..]).unwrap();
         let mut expect = pkt.clone();
@@ -776,7 +776,7 @@ mod tests {
         let (t, c) = (topo(true), WorkerCounters::default());
         let inner = hao_packet(a(CARE_OF), a(MN2), a(HOME));
         let mut p = VecBuf::new(&frame(CORE_MAC, LMA_MAC, &tunneled(&inner)));
-        assert_eq!(downlink(&t, &bound(), &c, &mut p), Verdict::Forward(ACCESS));
+        assert_eq!(downlink(&t, &bound(), &c, &mut p), Verdict::Forward(Role::Access));
         let ip = &p.data()[ETH..];
         let h = ipv6::Header::new_checked(ip).unwrap();
         // Source := home address, the Destination Options header gone, checksum valid.
@@ -807,7 +807,7 @@ mod tests {
         for (inner, b, want) in [
             (&inner, bound(), Some(Ok(()))),
             (&pad1, bound(), None),
-            (&inner, Map::default(), Some(Err(Verdict::Punt(Punt::HomeAddressUnverified, CORE)))),
+            (&inner, Map::default(), Some(Err(Verdict::Punt(Punt::HomeAddressUnverified, Role::Core)))),
         ] {
             let mut q = VecBuf::new(&frame(CORE_MAC, LMA_MAC, inner));
             let (_, ip) = link_in(&mut q, &CORE_MAC).unwrap();
@@ -816,7 +816,7 @@ mod tests {
         for (what, inner) in [("PadN", inner), ("Pad1", pad1)] {
             let c = WorkerCounters::default();
             let mut p = VecBuf::new(&frame(CORE_MAC, LMA_MAC, &tunneled(&inner)));
-            assert_eq!(downlink(&t, &bound(), &c, &mut p), Verdict::Forward(ACCESS), "{what}");
+            assert_eq!(downlink(&t, &bound(), &c, &mut p), Verdict::Forward(Role::Access), "{what}");
             assert_eq!(p.data(), &general[..], "{what}");
             assert_eq!(c.hao_rewritten.get(), 1);
         }
@@ -829,7 +829,7 @@ mod tests {
             let c = WorkerCounters::default();
             let inner = hao_packet(src, a(MN2), a(HOME));
             let mut p = VecBuf::new(&frame(CORE_MAC, LMA_MAC, &tunneled(&inner)));
-            assert_eq!(downlink(&t, &b, &c, &mut p), Verdict::Punt(Punt::HomeAddressUnverified, CORE));
+            assert_eq!(downlink(&t, &b, &c, &mut p), Verdict::Punt(Punt::HomeAddressUnverified, Role::Core));
             assert_eq!(c.hao_rewritten.get(), 0);
         }
     }
@@ -841,9 +841,9 @@ mod tests {
         let inner = ip6(a(HOME), a(MN2), ipv6::proto::MOBILITY, &mh);
         let c = WorkerCounters::default();
         let mut p = VecBuf::new(&frame(CORE_MAC, LMA_MAC, &tunneled(&inner)));
-        assert_eq!(downlink(&topo(true), &Map::default(), &c, &mut p), Verdict::Punt(Punt::Mobility, CORE));
+        assert_eq!(downlink(&topo(true), &Map::default(), &c, &mut p), Verdict::Punt(Punt::Mobility, Role::Core));
         let mut p = VecBuf::new(&frame(CORE_MAC, LMA_MAC, &tunneled(&inner)));
-        assert_eq!(downlink(&topo(false), &Map::default(), &c, &mut p), Verdict::Forward(ACCESS));
+        assert_eq!(downlink(&topo(false), &Map::default(), &c, &mut p), Verdict::Forward(Role::Access));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! no syscall, no shared read-modify-write: counters are this core's own.
 
 use crate::bindings::{Key, Pending, Reader};
-use crate::counters::{Drop, WorkerCounters, ACCESS, CORE};
+use crate::counters::{Drop, Role, WorkerCounters};
 use crate::forward::{self, Bindings, Topology, Verdict};
 use crate::mbuf::Mbuf;
 use crate::port::{RxQueue, TxQueue};
@@ -17,20 +17,20 @@ use std::sync::Arc;
 
 /// Packs a punt reason and port role into the mbuf tag.
 #[inline(always)]
-pub fn punt_tag(why: crate::counters::Punt, role: usize) -> u32 {
-    ((role as u32) << 8) | why as u32
+pub fn punt_tag(why: crate::counters::Punt, role: Role) -> u32 {
+    (role.bit() << 8) | why as u32
 }
 
 /// Unpacks a tag written by [`punt_tag`].
-pub fn untag(tag: u32) -> (Option<crate::counters::Punt>, usize) {
+pub fn untag(tag: u32) -> (Option<crate::counters::Punt>, Role) {
     let why = crate::counters::Punt::ALL.get((tag & 0xff) as usize).copied();
-    (why, ((tag >> 8) & 1) as usize)
+    (why, Role::from_bit(tag >> 8))
 }
 
 /// Everything one worker owns.
 pub struct Worker {
     pub id: usize,
-    /// Indexed by port role (ACCESS, CORE).
+    /// Indexed by port role.
     pub rx: [RxQueue; 2],
     pub tx: [TxQueue; 2],
     /// Packets for the control core.
@@ -43,7 +43,7 @@ pub struct Worker {
     /// This worker's reader of the binding table.
     pub bindings: Reader,
     /// BENCH ONLY: packets made in process replace the RX queue of this port role.
-    pub generator: Option<(usize, crate::generator::Generator)>,
+    pub generator: Option<(Role, crate::generator::Generator)>,
 }
 
 /// A worker's lookups with the hash computed (and the lines requested) earlier in the burst.
@@ -81,7 +81,7 @@ impl Worker {
             self.bindings.quiescent();
             let t0 = rdtsc();
             let mut got = 0;
-            for role in [ACCESS, CORE] {
+            for role in Role::ALL {
                 let n = match &mut self.generator {
                     Some((r, g)) if *r == role => g.burst(&mut rx_pkts),
                     _ => self.rx[role].rx_burst(&mut rx_pkts),
@@ -104,7 +104,7 @@ impl Worker {
                     let m = std::mem::ManuallyDrop::new(unsafe { Mbuf::from_raw(NonNull::new_unchecked(raw)) });
                     rx_bytes += m.len() as u64;
                     let d = m.data();
-                    let key = if role == ACCESS { forward::uplink_key(d) } else { forward::downlink_key(d) };
+                    let key = if role == Role::Access { forward::uplink_key(d) } else { forward::downlink_key(d) };
                     hint.write(key.map(|(home, attached)| self.bindings.start(Key::new(home, attached))));
                 }
                 c.rx_bytes[role].add(rx_bytes);
@@ -119,7 +119,7 @@ impl Worker {
                     let b = Hinted { r: &self.bindings, hint };
                     let v = if m.segments() != 1 {
                         Verdict::Drop(Drop::MultiSegment)
-                    } else if role == ACCESS {
+                    } else if role == Role::Access {
                         forward::uplink(&topo, &b, &c, &mut m)
                     } else {
                         forward::downlink(&topo, &b, &c, &mut m)
@@ -132,12 +132,12 @@ impl Worker {
             for &p in &rx_pkts[..n] {
                 // SAFETY: dequeued from our ring, so ours.
                 let m = unsafe { Mbuf::from_raw(NonNull::new_unchecked(p)) };
-                let role = (m.tag() & 1) as usize;
+                let role = Role::from_bit(m.tag());
                 c.injected.inc();
                 self.queue_tx(role, m, &mut txb);
             }
             got += n;
-            for role in [ACCESS, CORE] {
+            for role in Role::ALL {
                 self.flush(role, &mut txb[role]);
             }
             if got > 0 {
@@ -147,7 +147,7 @@ impl Worker {
                 c.polls_idle.inc();
             }
         }
-        for role in [ACCESS, CORE] {
+        for role in Role::ALL {
             self.flush(role, &mut txb[role]);
         }
         // Whatever the control core queued after the last poll is freed, not leaked.
@@ -157,7 +157,7 @@ impl Worker {
     }
 
     #[inline(always)]
-    fn act(&mut self, v: Verdict, in_role: usize, mut m: Mbuf, txb: &mut [TxBuf; 2]) {
+    fn act(&mut self, v: Verdict, in_role: Role, mut m: Mbuf, txb: &mut [TxBuf; 2]) {
         let c = &self.counters;
         match v {
             Verdict::Forward(role) => self.queue_tx(role, m, txb),
@@ -173,7 +173,7 @@ impl Worker {
     }
 
     #[inline(always)]
-    fn queue_tx(&mut self, role: usize, m: Mbuf, txb: &mut [TxBuf; 2]) {
+    fn queue_tx(&mut self, role: Role, m: Mbuf, txb: &mut [TxBuf; 2]) {
         let b = &mut txb[role];
         if b.len == BURST {
             self.flush(role, b);
@@ -184,7 +184,7 @@ impl Worker {
     }
 
     #[inline(always)]
-    fn flush(&mut self, role: usize, b: &mut TxBuf) {
+    fn flush(&mut self, role: Role, b: &mut TxBuf) {
         if b.len == 0 {
             return;
         }
