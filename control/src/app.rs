@@ -1,17 +1,14 @@
 //! Start-up and shutdown: EAL, pool, ports, topology, rings, workers on their lcores, the
 //! control core on the main lcore.
 
-use crate::config::{Config, Mode as CfgMode};
+use crate::config::Config;
 use crate::control_core::ControlCore;
 use crate::metrics::{Server, Sources};
 use crate::report;
 use tracing::info;
-use dataplane::attached::{AttachedNode, AttachedTable};
 use dataplane::counters::WorkerCounters;
 use dataplane::eal::Eal;
-use dataplane::forward::{Mode, Topology};
 use dataplane::mempool::Mempool;
-use dataplane::neighbor::NeighborCache;
 use dataplane::port::Port;
 use dataplane::ring;
 use dataplane::worker::Worker;
@@ -111,7 +108,7 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), String> {
     let pool = Arc::new(Mempool::new("roagent_pool", n_mbufs, POOL_CACHE, data_room, socket).map_err(|e| format!("mempool ({n_mbufs} mbufs of {data_room} bytes): {e}"))?);
     let access = Port::start(cfg.ports.access.name(), nw, nw, &pool, cfg.ports.access.mtu, socket).map_err(|e| format!("ports.access.device: {e}"))?;
     let core = Port::start(cfg.ports.core.name(), nw, nw, &pool, cfg.ports.core.mtu, socket).map_err(|e| format!("ports.core.device: {e}"))?;
-    let mac = crate::control_core::fmt_mac;
+    let mac = crate::links::fmt_mac;
     info!("port {} = access {} ({}), {nw} RX/TX queue(s), MTU {}", access.id, access.name, mac(&access.mac), cfg.ports.access.mtu);
     info!("port {} = core {} ({}), {nw} RX/TX queue(s), MTU {}", core.id, core.name, mac(&core.mac), cfg.ports.core.mtu);
     info!("mempool {n_mbufs} mbufs x {data_room} bytes; control core on lcore {}, workers on lcores {:?}", eal.main_lcore(), lcores);
@@ -119,7 +116,7 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), String> {
         info!("worker {q} on lcore {l}: RX queue {q} and TX queue {q} of both ports");
     }
 
-    let topo = Arc::new(topology(&cfg, access.mac, core.mac));
+    let topo = Arc::new(crate::topology::build(&cfg, access.mac, core.mac));
     // Room for every binding plus those replaced or deleted but still in a grace period.
     // (BENCH KNOB: room for the preloaded synthetic bindings and the churn too.)
     let max_bindings = cfg.reflector.max_bindings.max(cfg.bench.preload_bindings.saturating_add(if cfg.bench.churn_per_sec > 0 { 4096 } else { 0 }));
@@ -133,7 +130,7 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), String> {
     }
     let mut churn = crate::bench::Churn::new(cfg.bench.churn_per_sec, cfg.bench.preload_bindings);
     let start = Instant::now();
-    let agent = crate::agent::Agent::new(cfg.reflector.to_reflector(), entropy()?, table, start);
+    let agent = crate::agent::Agent::new(cfg.reflector.to_reflector(), entropy()?, start);
     let stop = Arc::new(AtomicBool::new(false));
     // From here on, whatever way `run` ends (error, panic), the workers are stopped and
     // waited for before the EAL is cleaned up; otherwise cleanup would wait forever.
@@ -172,16 +169,16 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), String> {
         };
         eal.launch(lcore, move || w.run()).map_err(|e| format!("lcore {lcore}: {e}"))?;
     }
-    let mut control = ControlCore::new(topo.clone(), pool.clone(), from_workers, to_workers, cfg.control.icmp_errors_per_sec, agent);
+    let mut control = ControlCore::new(topo.clone(), pool.clone(), from_workers, to_workers, cfg.control.icmp_errors_per_sec, agent, table);
     let sources = Arc::new(Sources {
         workers: counters.clone(),
         lcores: lcores.clone(),
-        control: control.counters.clone(),
-        agent: control.agent.counters.clone(),
+        control: control.plane.links.counters.clone(),
+        agent: control.plane.agent.counters.clone(),
         pool: pool.clone(),
         ports: [access.id, core.id],
         rings: watchers,
-        bindings: control.agent.view.clone(),
+        bindings: control.plane.agent.view.clone(),
         tsc_hz: dataplane::tsc_hz(),
     });
     let server = if cfg.metrics.address.is_empty() {
@@ -211,7 +208,7 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), String> {
             }
         }
         // BENCH KNOB: binding adds and deletes from the control core (no-op unless asked).
-        churn.step(&mut control.agent.table, now);
+        churn.step(&mut control.io.table, now);
         if now >= next_tick {
             control.tick(now);
             next_tick = now + Duration::from_millis(100);
@@ -277,50 +274,6 @@ fn entropy() -> Result<Box<dyn reflector::Entropy + Send>, String> {
         return Ok(Box::new(reflector::TestEntropy::new(seed)));
     }
     Ok(Box::new(reflector::OsEntropy::new().map_err(|e| format!("/dev/urandom: {e}"))?))
-}
-
-fn topology(cfg: &Config, access_mac: [u8; 6], core_mac: [u8; 6]) -> Topology {
-    let mut attached = AttachedTable::default();
-    for n in &cfg.nodes {
-        let mut prefixes: Vec<_> = n.prefixes.iter().map(|p| (p.addr, p.len)).collect();
-        prefixes.extend(n.addresses.iter().map(|a| (*a, 128)));
-        attached.add(AttachedNode::new(&n.name, cfg.lma_of(n), n.agent), &prefixes);
-    }
-    let lmas: Vec<_> = cfg.lmas.iter().map(|l| l.address).collect();
-    let mut core_next_hops: Vec<_> = cfg.lmas.iter().map(|l| l.next_hop.unwrap_or(l.address)).collect();
-    let mut core_macs: Vec<_> = cfg.lmas.iter().map(|l| l.mac).collect();
-    if let Some(nh) = cfg.mag.routed_next_hop {
-        core_next_hops.push(nh);
-        core_macs.push(cfg.mag.routed_next_hop_mac);
-    }
-    let neighbors = NeighborCache::new(attached.len() + core_next_hops.len());
-    for (i, n) in cfg.nodes.iter().enumerate() {
-        if let Some(m) = n.mac {
-            neighbors.learn(i, m.0);
-        }
-    }
-    for (i, m) in core_macs.iter().enumerate() {
-        if let Some(m) = m {
-            neighbors.learn(attached.len() + i, m.0);
-        }
-    }
-    Topology {
-        mode: match cfg.mag.mode {
-            CfgMode::Tunnel => Mode::Tunnel,
-            CfgMode::Routed => Mode::Routed,
-        },
-        proxy_coa: cfg.mag.proxy_coa,
-        access_link_local: cfg.mag.access_link_local,
-        access_mac,
-        core_mac,
-        access_mtu: cfg.ports.access.mtu as usize,
-        core_mtu: cfg.ports.core.mtu as usize,
-        lmas,
-        core_next_hops,
-        tunnel_hop_limit: cfg.mag.tunnel_hop_limit,
-        attached,
-        neighbors,
-    }
 }
 
 #[cfg(test)]

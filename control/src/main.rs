@@ -7,11 +7,17 @@ mod agent;
 mod app;
 // Bench knobs and template packets for scripts/bench (not used in production).
 mod bench;
+mod bindings_view;
 mod config;
 mod control_core;
+mod control_plane;
+mod counters;
+mod egress;
+mod links;
 mod metrics;
 mod ratelimit;
 mod reload;
+mod topology;
 mod report;
 
 #[derive(Parser)]

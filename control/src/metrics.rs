@@ -2,9 +2,8 @@
 //! ordinary thread. Scrapes read the per-core counters with relaxed loads and sum them: the
 //! workers' cache lines are never written from here. The same text is printed at exit.
 
-use crate::agent::{AgentCounters, MH_TYPES};
-use crate::control_core::ControlCounters;
-use dashmap::DashMap;
+use crate::bindings_view::{self, BindingJson, BindingsView};
+use crate::counters::{AgentCounters, ControlCounters, DELETE_REASONS, MH_TYPES};
 use dataplane::counters::{Counter, Drop, Punt, Role, WorkerCounters};
 use dataplane::mempool::Mempool;
 use dataplane::port::Port;
@@ -12,41 +11,11 @@ use dataplane::ring::Watcher;
 use prometheus::proto::{Counter as PCounter, Gauge as PGauge, LabelPair, Metric, MetricFamily, MetricType};
 use prometheus::{Encoder, TextEncoder};
 use reflector::DropReason;
-use serde::{Deserialize, Serialize};
 use std::io::{BufRead, BufReader, Write};
-use std::net::{Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// One binding as the admin view shows it.
-#[derive(Clone, Debug)]
-pub struct BindingEntry {
-    pub home: Ipv6Addr,
-    pub care_of: Ipv6Addr,
-    pub attached: Ipv6Addr,
-    pub node: String,
-    pub expires: Instant,
-    pub seq: u16,
-    pub agent: bool,
-    pub refreshed: u32,
-}
-
-/// The control core's copy of the binding cache for readers on other threads.
-pub type BindingsView = DashMap<(Ipv6Addr, Ipv6Addr), BindingEntry>;
-
-/// `/bindings` JSON row.
-#[derive(Debug, Serialize, Deserialize, PartialEq)]
-pub struct BindingJson {
-    pub home_address: Ipv6Addr,
-    pub care_of_address: Ipv6Addr,
-    pub attached_address: Ipv6Addr,
-    pub attached_node: String,
-    pub lifetime_left_s: u64,
-    pub sequence: u16,
-    pub agent: bool,
-    pub refreshed: u32,
-}
 
 /// Everything a scrape reads.
 pub struct Sources {
@@ -232,8 +201,7 @@ impl Sources {
         out.push(f.0);
         let mut f = counter("roagent_rate_limited_total", "Replies the MAG did not send because of a rate limit, by kind.");
         f.add(&[("kind", "icmpv6")], c.icmp_rate_limited.get() as f64);
-        let rl = DropReason::ALL.iter().position(|d| *d == DropReason::RateLimited).map_or(0, |i| a.dropped[i].get());
-        f.add(&[("kind", "signaling")], rl as f64);
+        f.add(&[("kind", "signaling")], a.dropped(DropReason::RateLimited).get() as f64);
         out.push(f.0);
 
         let mut rx = counter("roagent_signaling_received_total", "Mobility Header messages received for attached nodes, by type.");
@@ -250,13 +218,12 @@ impl Sources {
         }
         out.push(f.0);
         let mut f = counter("roagent_binding_errors_sent_total", "Binding Errors sent, by status (RFC 6275 §6.1.9).");
-        for s in 1..=2usize {
-            f.add(&[("status", &s.to_string())], a.be_status[s].get() as f64);
-        }
+        f.add(&[("status", "1")], a.be_unknown_binding.get() as f64);
+        f.add(&[("status", "2")], a.be_unrecognized_type.get() as f64);
         out.push(f.0);
         let mut f = counter("roagent_signaling_dropped_total", "Mobility Header messages dropped without an answer, by reason.");
-        for (i, d) in DropReason::ALL.iter().enumerate() {
-            f.add(&[("reason", d.name())], a.dropped[i].get() as f64);
+        for d in DropReason::ALL {
+            f.add(&[("reason", d.name())], a.dropped(d).get() as f64);
         }
         out.push(f.0);
         out.push(gauge("roagent_bindings", "Bindings in the cache.").add(&[], a.bindings.get() as f64).0.clone());
@@ -270,8 +237,8 @@ impl Sources {
             out.push(counter(name, help).add(&[], v.get() as f64).0.clone());
         }
         let mut f = counter("roagent_bindings_deleted_total", "Bindings deleted, by reason.");
-        for (i, r) in ["deregistered", "expired", "detached"].iter().enumerate() {
-            f.add(&[("reason", r)], a.bindings_deleted[i].get() as f64);
+        for (r, label) in DELETE_REASONS {
+            f.add(&[("reason", label)], a.deleted(r).get() as f64);
         }
         out.push(f.0);
         out
@@ -286,23 +253,7 @@ impl Sources {
     }
 
     pub fn bindings_json(&self) -> String {
-        let now = Instant::now();
-        let mut rows: Vec<BindingJson> = self
-            .bindings
-            .iter()
-            .map(|e| BindingJson {
-                home_address: e.home,
-                care_of_address: e.care_of,
-                attached_address: e.attached,
-                attached_node: e.node.clone(),
-                lifetime_left_s: e.expires.saturating_duration_since(now).as_secs(),
-                sequence: e.seq,
-                agent: e.agent,
-                refreshed: e.refreshed,
-            })
-            .collect();
-        rows.sort_by_key(|r| (r.attached_address, r.home_address));
-        serde_json::to_string_pretty(&rows).unwrap_or_else(|_| "[]".into())
+        serde_json::to_string_pretty(&bindings_view::rows(&self.bindings, Instant::now())).unwrap_or_else(|_| "[]".into())
     }
 }
 

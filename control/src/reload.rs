@@ -5,18 +5,15 @@
 //! A configuration that does not validate is refused whole: nothing already running changes.
 
 use crate::config::Config;
-use crate::control_core::ControlCore;
+use dataplane::forward::Topology;
 use std::collections::HashMap;
-use std::net::Ipv6Addr;
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::Duration;
 use tracing::{info, warn};
 
-impl ControlCore {
-    /// Applies `cfg` where it can; `running` is the configuration the dataplane started with.
-    pub(crate) fn reload(&mut self, now: Duration, running: &Config, cfg: &Config) {
+/// Applies `cfg` to the attached nodes' flags where it can (`running` is the configuration
+/// the dataplane started with) and returns the nodes whose bindings must be purged.
+pub fn apply(topo: &Topology, running: &Config, cfg: &Config) -> Vec<u32> {
         let wanted: HashMap<&str, &crate::config::Node> = cfg.nodes.iter().map(|n| (n.name.as_str(), n)).collect();
-        let topo = self.topo.clone();
         let mut purge = Vec::new();
         for (i, node) in topo.attached.nodes().iter().enumerate() {
             let attached = node.attached.load(Relaxed);
@@ -49,28 +46,6 @@ impl ControlCore {
                 warn!("node {} is new: adding nodes needs a restart", n.name);
             }
         }
-        if !purge.is_empty() {
-            self.purge_bindings(now, &purge);
-        }
         info!("configuration reloaded (node agent flags and detachments apply now; other changes at the next start)");
-    }
-
-    /// Deletes every binding whose attached address belongs to one of `nodes`.
-    fn purge_bindings(&mut self, now: Duration, nodes: &[u32]) {
-        let addrs: Vec<Ipv6Addr> = {
-            let mut v: Vec<Ipv6Addr> = self
-                .agent
-                .reflector
-                .bindings()
-                .map(|b| b.attached)
-                .filter(|a| self.topo.attached.lookup_any(&a.octets()).is_some_and(|i| nodes.contains(&i)))
-                .collect();
-            v.sort();
-            v.dedup();
-            v
-        };
-        for a in addrs {
-            self.detach_address(now, a);
-        }
-    }
+        purge
 }

@@ -1,0 +1,72 @@
+//! The control plane as one sans-IO type: it takes a punted frame (with the reason the worker
+//! punted it, the role of its port and the time) or a timer tick, and answers through an
+//! [`Egress`]: frames to send with their port role, neighbor and binding table changes. No
+//! I/O, no clock: `control_core` drives it with mbufs, the unit tests with `Vec<u8>`.
+
+use crate::agent::Agent;
+use crate::egress::Egress;
+use crate::links::Links;
+use dataplane::counters::{Punt, Role};
+use dataplane::forward::{PacketBuf, Topology};
+use std::net::Ipv6Addr;
+use std::sync::Arc;
+use std::time::Duration;
+use wire::ethernet;
+use wire::icmpv6::ErrorKind;
+
+pub struct ControlPlane<B> {
+    pub links: Links<B>,
+    pub agent: Agent,
+}
+
+impl<B: PacketBuf> ControlPlane<B> {
+    pub fn new(topo: Arc<Topology>, icmp_errors_per_sec: u32, agent: Agent) -> Self {
+        ControlPlane { links: Links::new(topo, icmp_errors_per_sec), agent }
+    }
+
+    pub fn topo(&self) -> &Arc<Topology> {
+        self.links.topo()
+    }
+
+    /// A frame the worker punted for `why`; `role` is the port it arrived on, or for
+    /// `Unresolved` the port it is to leave by.
+    pub fn on_packet(&mut self, now: Duration, why: Option<Punt>, role: Role, frame: B, out: &mut impl Egress<Buf = B>) {
+        let ip = frame.data().get(ethernet::HEADER_LEN..).unwrap_or(&[]);
+        match why {
+            Some(Punt::NeighborDiscovery | Punt::ForUs) => self.links.on_local(frame.data(), role, out),
+            // RFC 4443 §3.3 code 0: hop limit exceeded in transit.
+            Some(Punt::HopLimit) => self.links.icmp_error(now, frame.data(), role, ErrorKind::TimeExceeded(0), out),
+            Some(why @ (Punt::TooBig | Punt::TooBigOptimized)) => {
+                let mtu = self.links.too_big_mtu(role, why);
+                self.links.icmp_error(now, frame.data(), role, ErrorKind::PacketTooBig { mtu }, out)
+            }
+            Some(Punt::Unresolved) => self.links.hold(now, frame, role, out),
+            Some(Punt::Mobility) => self.agent.on_mobility(now, ip, &mut self.links, out),
+            Some(Punt::HomeAddressUnverified) => self.agent.on_unverified_home_address(now, ip, &mut self.links, out),
+            None => self.links.counters.unhandled.inc(),
+        }
+    }
+
+    /// Timers: the agent's (nonces, binding expiry), then neighbor resolution.
+    pub fn tick(&mut self, now: Duration, out: &mut impl Egress<Buf = B>) {
+        self.agent.tick(now, &mut self.links, out);
+        self.links.tick(now, out);
+    }
+
+    /// Deletes every binding whose attached address belongs to one of attached nodes
+    /// `nodes` (a node detached, or its agent turned off).
+    pub fn purge_nodes(&mut self, now: Duration, nodes: &[u32], out: &mut impl Egress<Buf = B>) {
+        let topo = self.links.topo().clone();
+        let mut addrs: Vec<Ipv6Addr> = self.agent.reflector.bindings().map(|b| b.attached).filter(|a| topo.attached.lookup_any(&a.octets()).is_some_and(|i| nodes.contains(&i))).collect();
+        addrs.sort();
+        addrs.dedup();
+        for a in addrs {
+            self.agent.detach_address(now, a, &mut self.links, out);
+        }
+    }
+
+    /// Drops everything held (shutdown).
+    pub fn drain(&mut self) {
+        self.links.drain();
+    }
+}

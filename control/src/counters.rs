@@ -1,0 +1,153 @@
+//! What the control core counts. It is the only writer of these blocks (relaxed load + store,
+//! see `dataplane::counters::Counter`); the metrics thread reads them. A leaf module: it
+//! depends on no other module of this crate.
+
+use dataplane::counters::Counter;
+use reflector::{DeleteReason, DropReason};
+
+/// The MAG's own traffic on its links: ND, neighbor resolution, ICMPv6 errors, echo replies,
+/// and what the DPDK side could not send.
+#[derive(Default)]
+pub struct ControlCounters {
+    pub nd_received: Counter,
+    pub nd_invalid: Counter,
+    pub na_sent: Counter,
+    pub ns_sent: Counter,
+    pub neighbors_learned: Counter,
+    pub echo_replies: Counter,
+    pub time_exceeded_sent: Counter,
+    pub packet_too_big_sent: Counter,
+    pub icmp_rate_limited: Counter,
+    /// Errors RFC 4443 §2.4(e) forbids (about an error, to multicast, ...).
+    pub icmp_not_allowed: Counter,
+    pub held: Counter,
+    pub held_sent: Counter,
+    pub held_dropped: Counter,
+    pub inject_full: Counter,
+    pub no_mbuf: Counter,
+    pub unhandled: Counter,
+}
+
+/// Mobility Header types 0..=7 (RFC 6275 §6.1), then one slot for any other.
+pub const MH_TYPES: [&str; 9] = [
+    "binding_refresh_request",
+    "home_test_init",
+    "care_of_test_init",
+    "home_test",
+    "care_of_test",
+    "binding_update",
+    "binding_ack",
+    "binding_error",
+    "other",
+];
+
+/// The slot of MH type `t` in the per-type counters ([`MH_TYPES`]).
+pub fn mh_slot(t: u8) -> usize {
+    usize::from(t).min(MH_TYPES.len() - 1)
+}
+
+/// The reasons a binding is deleted, as metric labels.
+pub const DELETE_REASONS: [(DeleteReason, &str); 3] =
+    [(DeleteReason::Deregistered, "deregistered"), (DeleteReason::Expired, "expired"), (DeleteReason::Detached, "detached")];
+
+/// What the Route Optimization Agent counts.
+pub struct AgentCounters {
+    /// By MH type slot ([`mh_slot`]).
+    pub received: [Counter; MH_TYPES.len()],
+    pub sent: [Counter; MH_TYPES.len()],
+    /// Binding Acknowledgements by status byte (RFC 6275 §6.1.8).
+    pub ba_status: Box<[Counter; 256]>,
+    /// Binding Error status 1 (unknown binding for Home Address option) and 2 (unrecognized
+    /// MH type), RFC 6275 §6.1.9.
+    pub be_unknown_binding: Counter,
+    pub be_unrecognized_type: Counter,
+    pub parameter_problems: Counter,
+    /// By `DropReason as usize` (the order of `DropReason::ALL`).
+    pub dropped: [Counter; DropReason::ALL.len()],
+    pub bindings_created: Counter,
+    pub bindings_refreshed: Counter,
+    pub deleted_deregistered: Counter,
+    pub deleted_expired: Counter,
+    pub deleted_detached: Counter,
+    /// Bindings in the reflector's cache (a gauge).
+    pub bindings: Counter,
+    /// The fast-path table could not take a binding (should never happen: it is sized for
+    /// the reflector's limit plus the records waiting for a grace period).
+    pub table_full: Counter,
+    pub hao_unverified: Counter,
+    pub nonce_rotations: Counter,
+}
+
+impl Default for AgentCounters {
+    fn default() -> Self {
+        AgentCounters {
+            received: Default::default(),
+            sent: Default::default(),
+            ba_status: Box::new(std::array::from_fn(|_| Counter::default())),
+            be_unknown_binding: Counter::default(),
+            be_unrecognized_type: Counter::default(),
+            parameter_problems: Counter::default(),
+            dropped: Default::default(),
+            bindings_created: Counter::default(),
+            bindings_refreshed: Counter::default(),
+            deleted_deregistered: Counter::default(),
+            deleted_expired: Counter::default(),
+            deleted_detached: Counter::default(),
+            bindings: Counter::default(),
+            table_full: Counter::default(),
+            hao_unverified: Counter::default(),
+            nonce_rotations: Counter::default(),
+        }
+    }
+}
+
+impl AgentCounters {
+    pub fn deleted(&self, why: DeleteReason) -> &Counter {
+        match why {
+            DeleteReason::Deregistered => &self.deleted_deregistered,
+            DeleteReason::Expired => &self.deleted_expired,
+            DeleteReason::Detached => &self.deleted_detached,
+        }
+    }
+
+    pub fn dropped(&self, why: DropReason) -> &Counter {
+        &self.dropped[why as usize]
+    }
+
+    /// The Binding Error counter of status `status`, if it is one a correspondent sends.
+    pub fn binding_error(&self, status: u8) -> Option<&Counter> {
+        match status {
+            1 => Some(&self.be_unknown_binding),
+            2 => Some(&self.be_unrecognized_type),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drop_reasons_index_in_declaration_order() {
+        for (i, d) in DropReason::ALL.iter().enumerate() {
+            assert_eq!(*d as usize, i, "{d}");
+        }
+    }
+
+    #[test]
+    fn every_delete_reason_has_its_own_counter() {
+        let c = AgentCounters::default();
+        for (r, _) in DELETE_REASONS {
+            c.deleted(r).inc();
+        }
+        assert_eq!([c.deleted_deregistered.get(), c.deleted_expired.get(), c.deleted_detached.get()], [1, 1, 1]);
+    }
+
+    #[test]
+    fn unknown_mh_types_share_the_last_slot() {
+        assert_eq!(mh_slot(5), 5);
+        assert_eq!(mh_slot(8), 8);
+        assert_eq!(mh_slot(200), 8);
+    }
+}

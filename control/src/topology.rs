@@ -1,0 +1,55 @@
+//! The configuration turned into the dataplane's [`Topology`]: attached nodes and their
+//! prefixes, LMAs and core next hops, the neighbor slots.
+
+use crate::config::{Config, Mode as CfgMode};
+use dataplane::attached::{AttachedNode, AttachedTable};
+use dataplane::forward::{Mode, Topology};
+use dataplane::neighbor::NeighborCache;
+use wire::ethernet::MacAddr;
+
+/// The topology the workers and the control plane share, from the configuration and the
+/// ports' MAC addresses. Configured MACs are known neighbors from the start.
+pub fn build(cfg: &Config, access_mac: MacAddr, core_mac: MacAddr) -> Topology {
+    let mut attached = AttachedTable::default();
+    for n in &cfg.nodes {
+        let mut prefixes: Vec<_> = n.prefixes.iter().map(|p| (p.addr, p.len)).collect();
+        prefixes.extend(n.addresses.iter().map(|a| (*a, 128)));
+        attached.add(AttachedNode::new(&n.name, cfg.lma_of(n), n.agent), &prefixes);
+    }
+    let lmas: Vec<_> = cfg.lmas.iter().map(|l| l.address).collect();
+    let mut core_next_hops: Vec<_> = cfg.lmas.iter().map(|l| l.next_hop.unwrap_or(l.address)).collect();
+    let mut core_macs: Vec<_> = cfg.lmas.iter().map(|l| l.mac).collect();
+    if let Some(nh) = cfg.mag.routed_next_hop {
+        core_next_hops.push(nh);
+        core_macs.push(cfg.mag.routed_next_hop_mac);
+    }
+    let neighbors = NeighborCache::new(attached.len() + core_next_hops.len());
+    for (i, n) in cfg.nodes.iter().enumerate() {
+        if let Some(m) = n.mac {
+            neighbors.learn(i, m.0);
+        }
+    }
+    for (i, m) in core_macs.iter().enumerate() {
+        if let Some(m) = m {
+            neighbors.learn(attached.len() + i, m.0);
+        }
+    }
+    Topology {
+        mode: match cfg.mag.mode {
+            CfgMode::Tunnel => Mode::Tunnel,
+            CfgMode::Routed => Mode::Routed,
+        },
+        proxy_coa: cfg.mag.proxy_coa,
+        access_link_local: cfg.mag.access_link_local,
+        access_mac,
+        core_mac,
+        access_mtu: cfg.ports.access.mtu as usize,
+        core_mtu: cfg.ports.core.mtu as usize,
+        lmas,
+        core_next_hops,
+        tunnel_hop_limit: cfg.mag.tunnel_hop_limit,
+        attached,
+        neighbors,
+    }
+}
+
