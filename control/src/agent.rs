@@ -176,3 +176,166 @@ fn emit_mobility(o: &mut [u8], src: &Ipv6Addr, dst: &Ipv6Addr, rh2_home: Option<
     buf[ipv6::HEADER_LEN + ext_len..].copy_from_slice(mh);
     Ok(total)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::*;
+    use dataplane::counters::{Punt, Role};
+    use e2e::mn1::Mn1;
+    use wire::ipv6;
+    use wire::mobility::mh_type;
+
+    fn mn1() -> Mn1 {
+        Mn1::new(a(HOME), a(CARE_OF), a(MN2))
+    }
+
+    /// `ip` as the worker punts it: decapsulated, from the LMA's side of the MAG.
+    fn down(ip: &[u8]) -> Vec<u8> {
+        frame([0; 6], CORE_MAC, ip)
+    }
+
+    /// The inner packet of a tunnelled frame, after checking the outer header.
+    fn untunnel(f: &[u8]) -> &[u8] {
+        assert_eq!((&f[..6], &f[6..12]), (&LMA_MAC[..], &CORE_MAC[..]));
+        let o = ipv6::Header::new_checked(ip_of(f)).unwrap();
+        assert_eq!((o.src_addr(), o.dst_addr(), o.next_header(), o.hop_limit()), (a(PROXY_COA), a(LMA), ipv6::proto::IPV6, 60));
+        &ip_of(f)[ipv6::HEADER_LEN..]
+    }
+
+    /// Return routability and a Binding Update; returns MN1 and the BA packet.
+    fn bind(h: &mut Harness) -> (Mn1, Vec<u8>) {
+        let mut m = mn1();
+        h.punt(Punt::Mobility, Role::Core, &down(&m.hoti()));
+        h.punt(Punt::Mobility, Role::Core, &down(&m.coti()));
+        let sent = h.sent();
+        assert_eq!(sent.len(), 2);
+        m.take_hot(untunnel(&sent[0].1)).unwrap();
+        m.take_cot(untunnel(&sent[1].1)).unwrap();
+        h.punt(Punt::Mobility, Role::Core, &down(&m.bu(1, 10, true)));
+        let sent = h.sent();
+        assert_eq!(sent.len(), 1);
+        let ba = untunnel(&sent[0].1).to_vec();
+        (m, ba)
+    }
+
+    #[test]
+    fn replies_are_the_attached_nodes_packets_up_its_lma_tunnel() {
+        let mut h = Harness::resolved(TUNNEL);
+        let mut m = mn1();
+        h.punt(Punt::Mobility, Role::Core, &down(&m.hoti()));
+        let sent = h.sent();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].0, Role::Core);
+        let inner = untunnel(&sent[0].1);
+        let ih = ipv6::Header::new_checked(inner).unwrap();
+        assert_eq!((ih.src_addr(), ih.dst_addr()), (a(MN2), a(HOME)));
+        m.take_hot(inner).unwrap();
+        let c = &h.plane.agent.counters;
+        assert_eq!((c.received[mh_type::HOME_TEST_INIT as usize].get(), c.sent[mh_type::HOME_TEST as usize].get()), (1, 1));
+    }
+
+    #[test]
+    fn in_routed_mode_replies_are_routed_to_the_core_next_hop() {
+        let mut h = Harness::resolved(ROUTED);
+        let mut m = mn1();
+        h.punt(Punt::Mobility, Role::Core, &down(&m.coti()));
+        let sent = h.sent();
+        assert_eq!(sent.len(), 1);
+        let (role, f) = &sent[0];
+        assert_eq!(*role, Role::Core);
+        assert_eq!((&f[..6], &f[6..12]), (&NEXT_HOP_MAC[..], &CORE_MAC[..]));
+        let ih = ipv6::Header::new_checked(ip_of(f)).unwrap();
+        assert_eq!((ih.src_addr(), ih.dst_addr()), (a(MN2), a(CARE_OF)), "not tunnelled");
+        m.take_cot(ip_of(f)).unwrap();
+    }
+
+    #[test]
+    fn a_reply_to_an_unresolved_lma_waits_for_its_address() {
+        let mut h = Harness::new(TUNNEL);
+        h.punt(Punt::Mobility, Role::Core, &down(&mn1().hoti()));
+        let sent = h.sent();
+        assert_eq!(sent.len(), 1);
+        assert!(matches!(wire::nd::parse(ip_of(&sent[0].1)), Ok(Some(wire::nd::Nd::NeighborSolicit { .. }))), "the LMA solicited first");
+        let mut na = vec![0u8; 100];
+        let n = wire::nd::build_neighbor_advert(&mut na, &a(LMA), &a(PROXY_COA), &a(LMA), &LMA_MAC, false, true, true).unwrap();
+        na.truncate(n);
+        h.punt(Punt::NeighborDiscovery, Role::Core, &from_lma(&na));
+        let sent = h.sent();
+        assert_eq!(sent.len(), 1);
+        mn1().take_hot(untunnel(&sent[0].1)).unwrap();
+    }
+
+    #[test]
+    fn an_accepted_binding_update_publishes_the_binding_and_a_detach_withdraws_it() {
+        let mut h = Harness::resolved(TUNNEL);
+        let (m, ba) = bind(&mut h);
+        let ba = m.take_ba(&ba).unwrap();
+        assert_eq!(ba.status, 0);
+        assert_eq!(h.out.bindings.get(&(a(HOME), a(MN2))), Some(&a(CARE_OF)));
+        let agent = &h.plane.agent;
+        assert_eq!(agent.view.get(&(a(HOME), a(MN2))).map(|e| (e.care_of, e.node.clone(), e.seq)), Some((a(CARE_OF), "mn2".to_string(), 1)));
+        let c = agent.counters.clone();
+        assert_eq!((c.bindings_created.get(), c.bindings.get(), c.ba_status[0].get()), (1, 1, 1));
+        h.plane.purge_nodes(h.now, &[0], &mut h.out);
+        assert!(h.out.bindings.is_empty());
+        assert!(h.plane.agent.view.is_empty());
+        assert_eq!((c.deleted_detached.get(), c.bindings.get()), (1, 0));
+    }
+
+    #[test]
+    fn purging_another_node_keeps_the_binding() {
+        let mut h = Harness::resolved(TUNNEL);
+        bind(&mut h);
+        h.plane.purge_nodes(h.now, &[1], &mut h.out);
+        assert_eq!(h.out.bindings.len(), 1);
+    }
+
+    #[test]
+    fn a_binding_the_fast_path_table_refuses_is_counted_not_shown() {
+        let mut h = Harness::resolved(TUNNEL);
+        h.out.table_cap = 0;
+        let (m, ba) = bind(&mut h);
+        assert_eq!(m.take_ba(&ba).unwrap().status, 0, "the reflector accepted it");
+        assert!(h.out.bindings.is_empty());
+        assert!(h.plane.agent.view.is_empty());
+        assert_eq!(h.plane.agent.counters.table_full.get(), 1);
+        assert_eq!(h.plane.agent.counters.bindings_created.get(), 0);
+    }
+
+    #[test]
+    fn bindings_expire_on_the_timer() {
+        let mut h = Harness::resolved(TUNNEL);
+        bind(&mut h);
+        // Lifetime 10 units of 4 s.
+        h.tick_at(39.0);
+        assert_eq!(h.out.bindings.len(), 1);
+        h.tick_at(41.0);
+        assert!(h.out.bindings.is_empty());
+        assert_eq!(h.plane.agent.counters.deleted_expired.get(), 1);
+    }
+
+    #[test]
+    fn a_home_address_option_without_binding_gets_binding_error_1() {
+        let mut h = Harness::resolved(TUNNEL);
+        let m = mn1();
+        h.punt(Punt::HomeAddressUnverified, Role::Core, &down(&m.udp_with_hao(1, 2, b"x")));
+        let sent = h.sent();
+        assert_eq!(sent.len(), 1);
+        let inner = untunnel(&sent[0].1);
+        let ih = ipv6::Header::new_checked(inner).unwrap();
+        assert_eq!((ih.src_addr(), ih.dst_addr()), (a(MN2), a(CARE_OF)));
+        let c = &h.plane.agent.counters;
+        assert_eq!((c.hao_unverified.get(), c.be_unknown_binding.get(), c.sent[mh_type::BINDING_ERROR as usize].get()), (1, 1, 1));
+    }
+
+    #[test]
+    fn a_bad_checksum_is_dropped_and_counted_by_reason() {
+        let mut h = Harness::resolved(TUNNEL);
+        let mut p = mn1().hoti();
+        let last = p.len() - 1;
+        p[last] ^= 0xff;
+        h.punt(Punt::Mobility, Role::Core, &down(&p));
+        assert!(h.sent().is_empty());
+        assert_eq!(h.plane.agent.counters.dropped(reflector::DropReason::BadChecksum).get(), 1);
+    }
+}

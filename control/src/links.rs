@@ -348,3 +348,381 @@ impl<B: PacketBuf> Links<B> {
 pub fn fmt_mac(m: &MacAddr) -> String {
     format!("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3], m[4], m[5])
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::*;
+    use dataplane::counters::{Punt, Role};
+    use e2e::packets::{echo_request, ip6, neighbor_solicit, tunneled, udp_packet};
+    use wire::icmpv6::{self, ErrorKind};
+    use wire::nd::{self, Nd};
+    use wire::{ethernet, ipv6};
+
+    fn nd_of(f: &[u8]) -> Nd {
+        nd::parse(ip_of(f)).unwrap().expect("an ND message")
+    }
+
+    fn src_dst(f: &[u8]) -> (std::net::Ipv6Addr, std::net::Ipv6Addr) {
+        let h = ipv6::Header::new_checked(ip_of(f)).unwrap();
+        (h.src_addr(), h.dst_addr())
+    }
+
+    /// The ICMPv6 message of an IPv6 packet, its checksum checked.
+    fn icmp_of(ip: &[u8]) -> (ErrorKind, Vec<u8>) {
+        let h = ipv6::Header::new_checked(ip).unwrap();
+        assert_eq!(h.next_header(), ipv6::proto::ICMPV6);
+        let m = icmpv6::Message::new_checked(&ip[ipv6::HEADER_LEN..h.total_len()]).unwrap();
+        assert!(m.verify_checksum(&h.src_addr(), &h.dst_addr()), "ICMPv6 checksum");
+        (m.error_kind().expect("an ICMPv6 error"), m.body()[4..].to_vec())
+    }
+
+    /// A Neighbor Advertisement from `src` for `target`, with or without the target
+    /// link-layer address option.
+    fn neighbor_advert(src: &str, target: &str, mac: [u8; 6], with_tlla: bool) -> Vec<u8> {
+        let mut b = vec![0u8; 200];
+        let n = nd::build_neighbor_advert(&mut b, &a(src), &a(MAG_LL), &a(target), &mac, false, true, true).unwrap();
+        b.truncate(n);
+        if !with_tlla {
+            // Cut the 8-byte option, fix the payload length and the checksum.
+            b.truncate(n - 8);
+            let len = (b.len() - ipv6::HEADER_LEN) as u16;
+            b[4..6].copy_from_slice(&len.to_be_bytes());
+            let mut m = icmpv6::Message::new_checked(&mut b[ipv6::HEADER_LEN..]).unwrap();
+            m.fill_checksum(&a(src), &a(MAG_LL));
+        }
+        b
+    }
+
+    // --- Neighbor Advertisements for the MAG's own addresses (RFC 4861 §7.2.4) ---
+
+    #[test]
+    fn ns_for_the_access_link_local_gets_a_router_solicited_override_na() {
+        let mut h = Harness::new(TUNNEL);
+        h.punt(Punt::NeighborDiscovery, Role::Access, &from_mn2(&neighbor_solicit(a(MN2), a(MAG_LL), MN2_MAC)));
+        let sent = h.sent();
+        assert_eq!(sent.len(), 1);
+        let (role, f) = &sent[0];
+        assert_eq!(*role, Role::Access);
+        assert_eq!((&f[..6], &f[6..12]), (&MN2_MAC[..], &ACCESS_MAC[..]));
+        assert_eq!(src_dst(f), (a(MAG_LL), a(MN2)));
+        assert_eq!(nd_of(f), Nd::NeighborAdvert { target: a(MAG_LL), router: true, solicited: true, override_: true, target_ll: Some(ACCESS_MAC) });
+        assert_eq!(h.plane.links.counters.na_sent.get(), 1);
+    }
+
+    #[test]
+    fn ns_for_the_proxy_coa_gets_an_na_without_the_router_flag() {
+        let mut h = Harness::new(TUNNEL);
+        h.punt(Punt::NeighborDiscovery, Role::Core, &from_lma(&neighbor_solicit(a(LMA), a(PROXY_COA), LMA_MAC)));
+        let sent = h.sent();
+        assert_eq!(sent.len(), 1);
+        let (role, f) = &sent[0];
+        assert_eq!(*role, Role::Core);
+        assert_eq!((&f[..6], &f[6..12]), (&LMA_MAC[..], &CORE_MAC[..]));
+        assert_eq!(src_dst(f), (a(PROXY_COA), a(LMA)));
+        assert_eq!(nd_of(f), Nd::NeighborAdvert { target: a(PROXY_COA), router: false, solicited: true, override_: true, target_ll: Some(CORE_MAC) });
+    }
+
+    #[test]
+    fn a_duplicate_address_probe_is_answered_to_all_nodes_unsolicited() {
+        let mut h = Harness::new(TUNNEL);
+        // DAD: from the unspecified address, so without a source link-layer option.
+        let ns = neighbor_solicit(a("::"), a(MAG_LL), MN2_MAC);
+        h.punt(Punt::NeighborDiscovery, Role::Access, &from_mn2(&ns));
+        let sent = h.sent();
+        assert_eq!(sent.len(), 1);
+        let f = &sent[0].1;
+        assert_eq!(&f[..6], &ethernet::ipv6_multicast_mac(&a("ff02::1"))[..]);
+        assert_eq!(src_dst(f), (a(MAG_LL), a("ff02::1")));
+        assert!(matches!(nd_of(f), Nd::NeighborAdvert { solicited: false, .. }));
+        assert!(h.out.learned.is_empty(), "nothing to learn from the unspecified address");
+    }
+
+    #[test]
+    fn ns_for_another_target_is_not_answered_but_teaches_the_sender() {
+        let mut h = Harness::new(TUNNEL);
+        h.punt(Punt::NeighborDiscovery, Role::Access, &from_mn2(&neighbor_solicit(a(MN2), a("fe80::99"), MN2_MAC)));
+        assert!(h.sent().is_empty());
+        assert_eq!(h.out.learned, [(0, MN2_MAC)]);
+        assert_eq!(h.topo().neighbors.get(0), Some(MN2_MAC));
+        assert_eq!(h.plane.links.counters.neighbors_learned.get(), 1);
+    }
+
+    // --- Learning ---
+
+    #[test]
+    fn na_teaches_the_target_address_option_or_else_the_frame_source() {
+        let mut h = Harness::new(TUNNEL);
+        let slot = h.topo().core_slot(0);
+        h.punt(Punt::NeighborDiscovery, Role::Core, &from_lma(&neighbor_advert(LMA, LMA, [2, 0, 0, 0, 0x77, 1], true)));
+        assert_eq!(h.out.learned, [(slot, [2, 0, 0, 0, 0x77, 1])]);
+        h.punt(Punt::NeighborDiscovery, Role::Core, &from_lma(&neighbor_advert(LMA, LMA, [0; 6], false)));
+        assert_eq!(h.topo().neighbors.get(slot), Some(LMA_MAC));
+        assert_eq!(h.plane.links.counters.neighbors_learned.get(), 2);
+        // The same again changes nothing and is not counted.
+        h.punt(Punt::NeighborDiscovery, Role::Core, &from_lma(&neighbor_advert(LMA, LMA, [0; 6], false)));
+        assert_eq!(h.plane.links.counters.neighbors_learned.get(), 2);
+        assert_eq!(h.plane.links.counters.nd_received.get(), 3);
+    }
+
+    #[test]
+    fn only_configured_neighbors_are_learned() {
+        let mut h = Harness::new(TUNNEL);
+        // Not an attached node's address on the access link, not a next hop on the core.
+        h.punt(Punt::NeighborDiscovery, Role::Access, &from_mn2(&neighbor_solicit(a("2001:db8:9::1"), a(MAG_LL), MN2_MAC)));
+        h.punt(Punt::NeighborDiscovery, Role::Core, &from_lma(&neighbor_advert("2001:db8:c0::77", "2001:db8:c0::77", LMA_MAC, true)));
+        assert!(h.out.learned.is_empty());
+    }
+
+    #[test]
+    fn invalid_nd_is_counted() {
+        let mut h = Harness::new(TUNNEL);
+        let mut ns = neighbor_solicit(a(MN2), a(MAG_LL), MN2_MAC);
+        ns[7] = 64; // RFC 4861 §7.1.1: the hop limit must be 255
+        h.punt(Punt::NeighborDiscovery, Role::Access, &from_mn2(&ns));
+        assert!(h.sent().is_empty());
+        assert_eq!(h.plane.links.counters.nd_invalid.get(), 1);
+    }
+
+    // --- Resolution of an unknown next hop (RFC 4861 §7.2.2, §7.3.3) ---
+
+    /// A packet up the tunnel to the LMA, ready to go but for the LMA's MAC.
+    fn unresolved_uplink(n: u8) -> Vec<u8> {
+        let inner = udp_packet(a(MN2), a(HOME), 63, 1000, 2000, &[n; 10]);
+        frame([0; 6], CORE_MAC, &tunneled(a(PROXY_COA), a(LMA), &inner))
+    }
+
+    fn solicitations(sent: &[(Role, Vec<u8>)]) -> usize {
+        sent.iter().filter(|(r, f)| *r == Role::Core && matches!(nd::parse(ip_of(f)), Ok(Some(Nd::NeighborSolicit { .. })))).count()
+    }
+
+    #[test]
+    fn an_unknown_next_hop_is_solicited_three_times_a_second_apart_then_its_packets_dropped() {
+        let mut h = Harness::new(TUNNEL);
+        for n in 0..4 {
+            h.punt(Punt::Unresolved, Role::Core, &unresolved_uplink(n));
+        }
+        let c = h.plane.links.counters.clone();
+        assert_eq!((c.held.get(), c.held_dropped.get()), (4, 1), "3 held per neighbor, the oldest dropped");
+        let sent = h.sent();
+        assert_eq!(sent.len(), 1, "one solicitation for the four");
+        let f = &sent[0].1;
+        assert_eq!(&f[..6], &ethernet::ipv6_multicast_mac(&ipv6::solicited_node(&a(LMA)))[..]);
+        assert_eq!(src_dst(f), (a(PROXY_COA), ipv6::solicited_node(&a(LMA))));
+        assert_eq!(nd_of(f), Nd::NeighborSolicit { target: a(LMA), source_ll: Some(CORE_MAC) });
+        h.tick_at(0.9);
+        assert_eq!(solicitations(&h.sent()), 0, "not before a second");
+        h.tick_at(1.0);
+        assert_eq!(solicitations(&h.sent()), 1);
+        h.tick_at(2.0);
+        assert_eq!(solicitations(&h.sent()), 1);
+        assert_eq!(c.ns_sent.get(), 3);
+        assert_eq!(c.held_dropped.get(), 1);
+        h.tick_at(3.0);
+        assert!(h.sent().is_empty(), "no fourth solicitation");
+        assert_eq!(c.held_dropped.get(), 4, "the three held packets dropped");
+        // A late answer finds nothing held.
+        h.punt(Punt::NeighborDiscovery, Role::Core, &from_lma(&neighbor_advert(LMA, LMA, LMA_MAC, true)));
+        assert!(h.sent().is_empty());
+        assert_eq!(c.held_sent.get(), 0);
+    }
+
+    #[test]
+    fn the_answer_releases_the_held_packets_in_order_to_the_learned_mac() {
+        let mut h = Harness::new(TUNNEL);
+        h.punt(Punt::Unresolved, Role::Core, &unresolved_uplink(1));
+        h.punt(Punt::Unresolved, Role::Core, &unresolved_uplink(2));
+        h.sent();
+        h.tick_at(0.5);
+        h.punt(Punt::NeighborDiscovery, Role::Core, &from_lma(&neighbor_advert(LMA, LMA, LMA_MAC, true)));
+        let sent = h.sent();
+        assert_eq!(sent.len(), 2);
+        for (i, (role, f)) in sent.iter().enumerate() {
+            assert_eq!(*role, Role::Core);
+            assert_eq!(&f[..6], &LMA_MAC[..]);
+            assert_eq!(&f[6..], &unresolved_uplink(i as u8 + 1)[6..]);
+        }
+        assert_eq!(h.plane.links.counters.held_sent.get(), 2);
+        h.tick_at(5.0);
+        assert!(h.sent().is_empty(), "nothing left to solicit");
+    }
+
+    #[test]
+    fn a_neighbor_a_worker_learned_from_traffic_gets_held_packets_at_once() {
+        let mut h = Harness::new(TUNNEL);
+        h.punt(Punt::Unresolved, Role::Core, &unresolved_uplink(1));
+        h.sent();
+        // A worker saw the LMA's traffic meanwhile.
+        let slot = h.topo().core_slot(0);
+        h.topo().neighbors.learn(slot, LMA_MAC);
+        h.punt(Punt::Unresolved, Role::Core, &unresolved_uplink(2));
+        let sent = h.sent();
+        assert_eq!(sent.len(), 2);
+        assert!(sent.iter().all(|(_, f)| f[..6] == LMA_MAC));
+    }
+
+    #[test]
+    fn downlink_to_an_unresolved_attached_node_is_solicited_on_the_access_link() {
+        let mut h = Harness::new(TUNNEL);
+        let down = frame([0; 6], ACCESS_MAC, &udp_packet(a(HOME), a(MN2), 63, 1, 2, b"x"));
+        h.punt(Punt::Unresolved, Role::Access, &down);
+        let sent = h.sent();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].0, Role::Access);
+        assert_eq!(src_dst(&sent[0].1), (a(MAG_LL), ipv6::solicited_node(&a(MN2))));
+        h.punt(Punt::NeighborDiscovery, Role::Access, &from_mn2(&neighbor_solicit(a(MN2), a(MAG_LL), MN2_MAC)));
+        let sent = h.sent();
+        // The held packet, then the NA.
+        assert_eq!(sent.len(), 2);
+        assert_eq!(sent[0], (Role::Access, [&MN2_MAC[..], &down[6..]].concat()));
+    }
+
+    // --- ICMPv6 errors (RFC 4443): contents, source, rate limit ---
+
+    #[test]
+    fn time_exceeded_goes_back_on_the_access_link_from_the_link_local_address() {
+        let mut h = Harness::new(TUNNEL);
+        let invoking = udp_packet(a(MN2), a(HOME), 1, 1000, 2000, b"expired");
+        h.punt(Punt::HopLimit, Role::Access, &from_mn2(&invoking));
+        let sent = h.sent();
+        assert_eq!(sent.len(), 1);
+        let (role, f) = &sent[0];
+        assert_eq!(*role, Role::Access);
+        assert_eq!((&f[..6], &f[6..12]), (&MN2_MAC[..], &ACCESS_MAC[..]));
+        assert_eq!(src_dst(f), (a(MAG_LL), a(MN2)));
+        let (kind, quoted) = icmp_of(ip_of(f));
+        assert_eq!(kind, ErrorKind::TimeExceeded(0));
+        assert_eq!(quoted, invoking, "the invoking packet, whole");
+        assert_eq!(h.plane.links.counters.time_exceeded_sent.get(), 1);
+    }
+
+    #[test]
+    fn packet_too_big_reports_the_core_mtu_less_the_tunnel_and_the_rh2() {
+        for (why, mtu) in [(Punt::TooBig, 1500 - 40), (Punt::TooBigOptimized, 1500 - 40 - 24)] {
+            let mut h = Harness::new(TUNNEL);
+            h.punt(why, Role::Access, &from_mn2(&udp_packet(a(MN2), a(HOME), 64, 1, 2, &[0; 1460])));
+            let sent = h.sent();
+            assert_eq!(sent.len(), 1, "{why:?}");
+            assert_eq!(icmp_of(ip_of(&sent[0].1)).0, ErrorKind::PacketTooBig { mtu }, "{why:?}");
+            assert_eq!(h.plane.links.counters.packet_too_big_sent.get(), 1);
+        }
+        // Routed: no tunnel header to take off.
+        let mut h = Harness::new(ROUTED);
+        h.punt(Punt::TooBig, Role::Access, &from_mn2(&udp_packet(a(MN2), a(HOME), 64, 1, 2, &[0; 1460])));
+        assert_eq!(icmp_of(ip_of(&h.sent()[0].1)).0, ErrorKind::PacketTooBig { mtu: 1500 });
+    }
+
+    #[test]
+    fn errors_about_downlink_packets_go_back_up_the_tunnel_from_the_proxy_coa() {
+        let mut h = Harness::resolved(TUNNEL);
+        // A decapsulated packet to MN2 that is too big for the access link.
+        let invoking = udp_packet(a(HOME), a(MN2), 64, 1, 2, &[0; 1300]);
+        h.punt(Punt::TooBig, Role::Core, &frame([0; 6], CORE_MAC, &invoking));
+        let sent = h.sent();
+        assert_eq!(sent.len(), 1);
+        let (role, f) = &sent[0];
+        assert_eq!(*role, Role::Core);
+        assert_eq!((&f[..6], &f[6..12]), (&LMA_MAC[..], &CORE_MAC[..]));
+        let outer = ipv6::Header::new_checked(ip_of(f)).unwrap();
+        assert_eq!((outer.src_addr(), outer.dst_addr(), outer.next_header(), outer.hop_limit()), (a(PROXY_COA), a(LMA), ipv6::proto::IPV6, 60));
+        let inner = &ip_of(f)[ipv6::HEADER_LEN..];
+        let ih = ipv6::Header::new_checked(inner).unwrap();
+        assert_eq!((ih.src_addr(), ih.dst_addr()), (a(PROXY_COA), a(HOME)));
+        let (kind, quoted) = icmp_of(inner);
+        assert_eq!(kind, ErrorKind::PacketTooBig { mtu: 1500 });
+        // RFC 4443 §2.4(c): as much of the invoking packet as fits in the minimum MTU.
+        assert_eq!(&quoted[..], &invoking[..quoted.len()]);
+        assert!(inner.len() <= 1280);
+    }
+
+    #[test]
+    fn icmp_errors_are_rate_limited_together() {
+        let mut h = Harness::new(TUNNEL);
+        let expired = from_mn2(&udp_packet(a(MN2), a(HOME), 1, 1, 2, b"x"));
+        let big = from_mn2(&udp_packet(a(MN2), a(HOME), 64, 1, 2, &[0; 1460]));
+        h.punt(Punt::HopLimit, Role::Access, &expired);
+        h.punt(Punt::TooBig, Role::Access, &big);
+        h.punt(Punt::HopLimit, Role::Access, &expired);
+        let c = h.plane.links.counters.clone();
+        assert_eq!(h.sent().len(), 2, "a burst of 2 at 2/s");
+        assert_eq!(c.icmp_rate_limited.get(), 1);
+        h.now += std::time::Duration::from_millis(499);
+        h.punt(Punt::HopLimit, Role::Access, &expired);
+        assert!(h.sent().is_empty());
+        h.now += std::time::Duration::from_millis(2);
+        h.punt(Punt::HopLimit, Role::Access, &expired);
+        assert_eq!(h.sent().len(), 1, "a token every 500 ms");
+        assert_eq!((c.time_exceeded_sent.get(), c.packet_too_big_sent.get(), c.icmp_rate_limited.get()), (2, 1, 2));
+    }
+
+    #[test]
+    fn no_error_about_an_icmpv6_error() {
+        let mut h = Harness::new(TUNNEL);
+        let mut err = vec![0u8; 300];
+        let inv = udp_packet(a(HOME), a(MN2), 64, 1, 2, b"x");
+        let n = icmpv6::build_error(&mut err, &a(MN2), &a(HOME), ErrorKind::DestinationUnreachable(0), &inv).unwrap();
+        err.truncate(n);
+        err[7] = 1;
+        h.punt(Punt::HopLimit, Role::Access, &from_mn2(&err));
+        assert!(h.sent().is_empty());
+        assert_eq!(h.plane.links.counters.icmp_not_allowed.get(), 1);
+        assert_eq!(h.plane.links.counters.icmp_rate_limited.get(), 0, "refused before taking a token");
+    }
+
+    // --- Echo replies (RFC 4443 §4.2) ---
+
+    #[test]
+    fn echo_requests_to_the_mag_are_answered_on_the_link_they_came_from() {
+        for (role, src, mine, peer, f) in [
+            (Role::Access, MN2, MAG_LL, MN2_MAC, from_mn2(&echo_request(a(MN2), a(MAG_LL), 64, 7, 9))),
+            (Role::Core, LMA, PROXY_COA, LMA_MAC, from_lma(&echo_request(a(LMA), a(PROXY_COA), 64, 7, 9))),
+        ] {
+            let mut h = Harness::new(TUNNEL);
+            h.punt(Punt::ForUs, role, &f);
+            let sent = h.sent();
+            assert_eq!(sent.len(), 1, "{role}");
+            let (r, out) = &sent[0];
+            assert_eq!(*r, role);
+            assert_eq!(&out[..6], &peer[..]);
+            assert_eq!(src_dst(out), (a(mine), a(src)));
+            let ip = ip_of(out);
+            let m = icmpv6::Message::new_checked(&ip[ipv6::HEADER_LEN..]).unwrap();
+            assert_eq!(m.msg_type(), 129);
+            assert!(m.verify_checksum(&a(mine), &a(src)));
+            assert_eq!(m.echo_id_seq(), Some((7, 9)));
+            assert_eq!(&m.body()[4..], b"roagent-test");
+            assert_eq!(h.plane.links.counters.echo_replies.get(), 1);
+        }
+    }
+
+    #[test]
+    fn other_packets_for_the_mag_are_counted_unhandled() {
+        let mut h = Harness::new(TUNNEL);
+        h.punt(Punt::ForUs, Role::Access, &from_mn2(&udp_packet(a(MN2), a(MAG_LL), 64, 1, 2, b"x")));
+        // An echo request to an address that is not the MAG's on that link.
+        h.punt(Punt::ForUs, Role::Access, &from_mn2(&echo_request(a(MN2), a(PROXY_COA), 64, 1, 1)));
+        assert!(h.sent().is_empty());
+        assert_eq!(h.plane.links.counters.unhandled.get(), 2);
+    }
+
+    #[test]
+    fn no_buffer_no_answer_counted() {
+        let mut h = Harness::new(TUNNEL);
+        h.out.buffers = Some(0);
+        h.punt(Punt::NeighborDiscovery, Role::Access, &from_mn2(&neighbor_solicit(a(MN2), a(MAG_LL), MN2_MAC)));
+        assert!(h.sent().is_empty());
+        assert_eq!(h.plane.links.counters.no_mbuf.get(), 1);
+        assert_eq!(h.plane.links.counters.na_sent.get(), 0);
+    }
+
+    #[test]
+    fn garbage_is_ignored_without_panic() {
+        let mut h = Harness::new(TUNNEL);
+        for why in dataplane::counters::Punt::ALL {
+            for role in Role::ALL {
+                for f in [vec![], vec![0u8; 13], from_mn2(&[0x60, 0, 0, 0, 0, 200, 58, 255]), from_mn2(&ip6(a(MN2), a(MAG_LL), 58, 255, &[135]))] {
+                    h.punt(*why, role, &f);
+                }
+            }
+        }
+    }
+}

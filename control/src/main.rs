@@ -18,6 +18,8 @@ mod metrics;
 mod ratelimit;
 mod reload;
 mod topology;
+#[cfg(test)]
+mod testing;
 mod report;
 
 #[derive(Parser)]

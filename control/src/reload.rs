@@ -49,3 +49,48 @@ pub fn apply(topo: &Topology, running: &Config, cfg: &Config) -> Vec<u32> {
         info!("configuration reloaded (node agent flags and detachments apply now; other changes at the next start)");
         purge
 }
+
+#[cfg(test)]
+mod tests {
+    use super::apply;
+    use crate::config::Config;
+    use crate::testing::{ACCESS_MAC, CORE_MAC, TUNNEL};
+
+    const TWO: &str = "[[node]]\nname = \"mn3\"\nprefixes = [\"2001:db8:4::/64\"]\n";
+
+    fn parse(text: &str) -> Config {
+        Config::parse(text, "test").unwrap()
+    }
+
+    #[test]
+    fn a_removed_node_is_detached_and_purged() {
+        let running = parse(&format!("{TUNNEL}{TWO}"));
+        let topo = crate::topology::build(&running, ACCESS_MAC, CORE_MAC);
+        assert_eq!(apply(&topo, &running, &parse(TUNNEL)), [1]);
+        let mn3 = &topo.attached.nodes()[1];
+        assert!(!mn3.attached.load(std::sync::atomic::Ordering::Relaxed));
+        assert_eq!(topo.attached.lookup(&"2001:db8:4::1".parse::<std::net::Ipv6Addr>().unwrap().octets()), None);
+        // Removing it again changes nothing.
+        assert!(apply(&topo, &running, &parse(TUNNEL)).is_empty());
+    }
+
+    #[test]
+    fn turning_the_agent_off_purges_and_on_does_not() {
+        let running = parse(TUNNEL);
+        let topo = crate::topology::build(&running, ACCESS_MAC, CORE_MAC);
+        let off = parse(&TUNNEL.replace("name = \"mn2\"", "name = \"mn2\"\nagent = false"));
+        assert_eq!(apply(&topo, &running, &off), [0]);
+        assert!(!topo.attached.nodes()[0].agent());
+        assert!(apply(&topo, &running, &running).is_empty());
+        assert!(topo.attached.nodes()[0].agent());
+    }
+
+    #[test]
+    fn other_changes_are_kept_as_running() {
+        let running = parse(TUNNEL);
+        let topo = crate::topology::build(&running, ACCESS_MAC, CORE_MAC);
+        let moved = parse(&TUNNEL.replace("2001:db8:3::/64", "2001:db8:5::/64"));
+        assert!(apply(&topo, &running, &moved).is_empty());
+        assert!(topo.attached.lookup(&"2001:db8:3::1".parse::<std::net::Ipv6Addr>().unwrap().octets()).is_some());
+    }
+}
