@@ -175,11 +175,9 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), String> {
         lcores: lcores.clone(),
         control: control.plane.links.counters.clone(),
         agent: control.plane.agent.counters.clone(),
-        pool: pool.clone(),
-        ports: [access.id, core.id],
-        rings: watchers,
         bindings: control.plane.agent.view.clone(),
         tsc_hz: dataplane::tsc_hz(),
+        dpdk: Some(crate::metrics::DpdkSources { pool: pool.clone(), ports: [access.id, core.id], rings: watchers }),
     });
     let server = if cfg.metrics.address.is_empty() {
         None

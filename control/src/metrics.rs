@@ -6,7 +6,7 @@ use crate::bindings_view::{self, BindingJson, BindingsView};
 use crate::counters::{AgentCounters, ControlCounters, DELETE_REASONS, MH_TYPES};
 use dataplane::counters::{Counter, Drop, Punt, Role, WorkerCounters};
 use dataplane::mempool::Mempool;
-use dataplane::port::Port;
+use dataplane::port::{Port, PortStats};
 use dataplane::ring::Watcher;
 use prometheus::proto::{Counter as PCounter, Gauge as PGauge, LabelPair, Metric, MetricFamily, MetricType};
 use prometheus::{Encoder, TextEncoder};
@@ -24,13 +24,40 @@ pub struct Sources {
     pub lcores: Vec<u32>,
     pub control: Arc<ControlCounters>,
     pub agent: Arc<AgentCounters>,
+    pub bindings: Arc<BindingsView>,
+    pub tsc_hz: u64,
+    /// DPDK's own counters; `None` where there is no EAL (unit tests).
+    pub dpdk: Option<DpdkSources>,
+}
+
+/// What DPDK itself counts: the drivers, the rings, the mempool.
+pub struct DpdkSources {
     pub pool: Arc<Mempool>,
     /// DPDK port ids by role.
     pub ports: [u16; 2],
     /// Per worker: (punt ring to control, inject ring from control).
     pub rings: Vec<(Watcher, Watcher)>,
-    pub bindings: Arc<BindingsView>,
-    pub tsc_hz: u64,
+}
+
+/// One reading of [`DpdkSources`].
+#[derive(Default)]
+pub struct Readings {
+    pub ports: [PortStats; 2],
+    /// Per worker: mbufs in (punt ring, inject ring).
+    pub rings: Vec<(u32, u32)>,
+    pub pool_in_use: u32,
+    pub pool_size: u32,
+}
+
+impl DpdkSources {
+    pub fn read(&self) -> Readings {
+        Readings {
+            ports: [Port::stats_of(self.ports[0]), Port::stats_of(self.ports[1])],
+            rings: self.rings.iter().map(|(p, i)| (p.len(), i.len())).collect(),
+            pool_in_use: self.pool.in_use(),
+            pool_size: self.pool.size(),
+        }
+    }
 }
 
 struct Family(MetricFamily);
@@ -88,7 +115,7 @@ impl Sources {
     }
 
     /// Every metric family, summed over the workers where per-queue labels are not wanted.
-    pub fn families(&self) -> Vec<MetricFamily> {
+    fn families(&self, r: &Readings) -> Vec<MetricFamily> {
         let mut out = Vec::new();
         let queues: Vec<String> = (0..self.workers.len()).map(|q| q.to_string()).collect();
 
@@ -113,7 +140,7 @@ impl Sources {
             }
             out.push(f.0);
         }
-        let stats = [Port::stats_of(self.ports[0]), Port::stats_of(self.ports[1])];
+        let stats = &r.ports;
         for (name, help, get) in [
             ("roagent_port_driver_rx_missed_total", "Packets the driver dropped for lack of RX descriptors.", (|s: &dataplane::port::PortStats| s.imissed) as fn(&dataplane::port::PortStats) -> u64),
             ("roagent_port_driver_rx_errors_total", "Erroneous packets received, per the driver.", |s| s.ierrors),
@@ -167,13 +194,13 @@ impl Sources {
         out.push(cycles.0);
         out.push(gauge("roagent_tsc_hz", "TSC frequency, to turn cycles into seconds.").add(&[], self.tsc_hz as f64).0.clone());
         let mut f = gauge("roagent_ring_occupancy", "Mbufs waiting in a ring, by ring and queue.");
-        for (q, (punt, inject)) in self.rings.iter().enumerate() {
-            f.add(&[("ring", "punt"), ("queue", &queues[q])], punt.len() as f64);
-            f.add(&[("ring", "inject"), ("queue", &queues[q])], inject.len() as f64);
+        for (q, (punt, inject)) in r.rings.iter().enumerate() {
+            f.add(&[("ring", "punt"), ("queue", &queues[q])], f64::from(*punt));
+            f.add(&[("ring", "inject"), ("queue", &queues[q])], f64::from(*inject));
         }
         out.push(f.0);
-        out.push(gauge("roagent_mempool_in_use", "Packet buffers in use.").add(&[], self.pool.in_use() as f64).0.clone());
-        out.push(gauge("roagent_mempool_size", "Packet buffers in the pool.").add(&[], self.pool.size() as f64).0.clone());
+        out.push(gauge("roagent_mempool_in_use", "Packet buffers in use.").add(&[], f64::from(r.pool_in_use)).0.clone());
+        out.push(gauge("roagent_mempool_size", "Packet buffers in the pool.").add(&[], f64::from(r.pool_size)).0.clone());
 
         let c = &self.control;
         for (name, help, v) in [
@@ -246,9 +273,17 @@ impl Sources {
 
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
+        self.render_with(&self.dpdk.as_ref().map(DpdkSources::read).unwrap_or_default())
+    }
+
+    /// [`Sources::render`] with DPDK's counters as read in `r`.
+    pub fn render_with(&self, r: &Readings) -> String {
         let mut buf = Vec::new();
         // Encoding our own families into a Vec cannot fail.
-        let _ = TextEncoder::new().encode(&self.families(), &mut buf);
+        // The encoder stops at a family without series (no rings without workers): skip those.
+        let mut families = self.families(r);
+        families.retain(|f| !f.get_metric().is_empty());
+        let _ = TextEncoder::new().encode(&families, &mut buf);
         String::from_utf8(buf).unwrap_or_default()
     }
 
@@ -367,4 +402,96 @@ pub fn print_bindings(addr: &str) -> Result<(), String> {
     }
     let _ = writeln!(out, "{} binding(s)", rows.len());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings_view::BindingEntry;
+    use std::net::Ipv6Addr;
+
+    fn sources(workers: usize) -> Sources {
+        Sources {
+            workers: (0..workers).map(|_| Arc::new(WorkerCounters::default())).collect(),
+            lcores: (1..=workers as u32).collect(),
+            control: Arc::default(),
+            agent: Arc::default(),
+            bindings: Arc::default(),
+            tsc_hz: 2_000_000_000,
+            dpdk: None,
+        }
+    }
+
+    /// The value of the series `name{labels}` (labels as rendered, in order).
+    fn value(text: &str, series: &str) -> Option<f64> {
+        text.lines().find_map(|l| l.strip_prefix(series).and_then(|v| v.strip_prefix(' ')).map(|v| v.parse().unwrap()))
+    }
+
+    #[test]
+    fn worker_counters_are_per_queue_and_drops_have_every_reason_on_both_ports() {
+        let s = sources(2);
+        s.workers[0].rx_packets[Role::Access].add(5);
+        s.workers[1].rx_packets[Role::Access].add(7);
+        s.workers[1].dropped(Role::Core, Drop::UnknownLma);
+        let t = s.render();
+        assert_eq!(value(&t, r#"roagent_port_rx_packets_total{port="access",queue="0"}"#), Some(5.0));
+        assert_eq!(value(&t, r#"roagent_port_rx_packets_total{port="access",queue="1"}"#), Some(7.0));
+        assert_eq!(value(&t, r#"roagent_dropped_packets_total{port="core",queue="1",reason="unknown_lma"}"#), Some(1.0));
+        for role in Role::ALL {
+            for d in Drop::ALL {
+                for q in 0..2 {
+                    let series = format!(r#"roagent_dropped_packets_total{{port="{role}",queue="{q}",reason="{}"}}"#, d.label());
+                    assert!(value(&t, &series).is_some(), "{series}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn dpdk_readings_are_rendered_by_port_and_ring() {
+        let s = sources(1);
+        let mut r = Readings { rings: vec![(3, 4)], pool_in_use: 10, pool_size: 8191, ..Default::default() };
+        r.ports[Role::Core].imissed = 9;
+        let t = s.render_with(&r);
+        assert_eq!(value(&t, r#"roagent_port_driver_rx_missed_total{port="core"}"#), Some(9.0));
+        assert_eq!(value(&t, r#"roagent_ring_occupancy{ring="inject",queue="0"}"#), Some(4.0));
+        assert_eq!(value(&t, "roagent_mempool_in_use"), Some(10.0));
+    }
+
+    #[test]
+    fn agent_counters_are_labelled_by_status_type_and_reason() {
+        let s = sources(1);
+        let a = &s.agent;
+        a.ba_status[135].inc();
+        a.be_unrecognized_type.add(2);
+        a.sent[crate::counters::mh_slot(wire::mobility::mh_type::HOME_TEST)].inc();
+        a.dropped(DropReason::RateLimited).add(4);
+        a.deleted(reflector::DeleteReason::Expired).inc();
+        s.control.icmp_rate_limited.add(6);
+        let t = s.render();
+        assert_eq!(value(&t, r#"roagent_binding_acks_sent_total{status="135"}"#), Some(1.0));
+        assert_eq!(value(&t, r#"roagent_binding_acks_sent_total{status="0"}"#), Some(0.0));
+        assert_eq!(value(&t, r#"roagent_binding_errors_sent_total{status="2"}"#), Some(2.0));
+        assert_eq!(value(&t, r#"roagent_signaling_sent_total{type="home_test"}"#), Some(1.0));
+        assert_eq!(value(&t, r#"roagent_signaling_dropped_total{reason="rate_limited"}"#), Some(4.0));
+        assert_eq!(value(&t, r#"roagent_rate_limited_total{kind="signaling"}"#), Some(4.0));
+        assert_eq!(value(&t, r#"roagent_rate_limited_total{kind="icmpv6"}"#), Some(6.0));
+        assert_eq!(value(&t, r#"roagent_bindings_deleted_total{reason="expired"}"#), Some(1.0));
+        assert_eq!(value(&t, r#"roagent_bindings_deleted_total{reason="detached"}"#), Some(0.0));
+    }
+
+    #[test]
+    fn the_bindings_view_is_served_sorted_with_the_lifetime_left() {
+        let s = sources(1);
+        let now = Instant::now();
+        for (home, attached, left) in [("2001:db8:1::2", "2001:db8:3::9", 100), ("2001:db8:1::1", "2001:db8:3::1", 30)] {
+            let (home, attached): (Ipv6Addr, Ipv6Addr) = (home.parse().unwrap(), attached.parse().unwrap());
+            let e = BindingEntry { home, care_of: "2001:db8:2::1".parse().unwrap(), attached, node: "mn2".into(), expires: now + Duration::from_secs(left), seq: 3, agent: true, refreshed: 0 };
+            s.bindings.insert((home, attached), e);
+        }
+        let rows: Vec<BindingJson> = serde_json::from_str(&s.bindings_json()).unwrap();
+        assert_eq!(rows.iter().map(|r| r.attached_address.to_string()).collect::<Vec<_>>(), ["2001:db8:3::1", "2001:db8:3::9"]);
+        assert!((28..=30).contains(&rows[0].lifetime_left_s));
+        assert_eq!(rows[1].sequence, 3);
+    }
 }
