@@ -4,7 +4,7 @@
 
 use crate::bindings_view::{self, BindingJson, BindingsView};
 use crate::counters::{AgentCounters, ControlCounters, DELETE_REASONS, MH_TYPES};
-use dataplane::counters::{Counter, Drop, Punt, Role, WorkerCounters};
+use dataplane::counters::{Counter, Drop, Punt, Role, WorkerBlock, WorkerCounters};
 use dataplane::mempool::Mempool;
 use dataplane::port::{Port, PortStats};
 use dataplane::ring::Watcher;
@@ -110,7 +110,7 @@ fn gauge(name: &str, help: &str) -> Family {
 const BA_STATUSES: [u8; 8] = [0, 130, 131, 135, 136, 137, 138, 139];
 
 impl Sources {
-    fn sum(&self, f: impl Fn(&WorkerCounters) -> &Counter) -> f64 {
+    fn sum(&self, f: impl Fn(&WorkerBlock) -> &Counter) -> f64 {
         dataplane::counters::sum(self.workers.iter().map(|w| &**w), f) as f64
     }
 

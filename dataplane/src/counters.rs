@@ -1,6 +1,7 @@
 //! Per-core counters: each worker owns one cache-aligned block and is its only writer
 //! (relaxed load + store, never a read-modify-write on a shared line); readers sum the blocks.
 
+use crossbeam::utils::CachePadded;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// A single-writer counter.
@@ -175,10 +176,22 @@ impl<T> std::ops::IndexMut<Role> for [T; 2] {
     }
 }
 
-/// What one worker counts. Aligned so that no two workers share a cache line.
-#[repr(C, align(128))]
+/// What one worker counts, padded by `crossbeam`'s `CachePadded` so that no two workers'
+/// blocks share a cache line (128 bytes on x86_64: the adjacent-line prefetcher pulls pairs).
 #[derive(Default)]
-pub struct WorkerCounters {
+pub struct WorkerCounters(CachePadded<WorkerBlock>);
+
+impl std::ops::Deref for WorkerCounters {
+    type Target = WorkerBlock;
+    #[inline(always)]
+    fn deref(&self) -> &WorkerBlock {
+        &self.0
+    }
+}
+
+/// The counters of [`WorkerCounters`].
+#[derive(Default)]
+pub struct WorkerBlock {
     pub rx_packets: [Counter; 2],
     pub rx_bytes: [Counter; 2],
     pub tx_packets: [Counter; 2],
@@ -198,7 +211,7 @@ pub struct WorkerCounters {
     pub busy_cycles: Counter,
 }
 
-impl WorkerCounters {
+impl WorkerBlock {
     #[inline(always)]
     pub fn dropped(&self, role: Role, why: Drop) {
         self.drops[role][why as usize].inc();
@@ -206,7 +219,7 @@ impl WorkerCounters {
 }
 
 /// Sums a field over every worker.
-pub fn sum<'a>(blocks: impl IntoIterator<Item = &'a WorkerCounters>, f: impl Fn(&WorkerCounters) -> &Counter) -> u64 {
+pub fn sum<'a>(blocks: impl IntoIterator<Item = &'a WorkerCounters>, f: impl Fn(&WorkerBlock) -> &Counter) -> u64 {
     blocks.into_iter().map(|b| f(b).get()).sum()
 }
 
@@ -227,8 +240,8 @@ mod tests {
 
     #[test]
     fn blocks_do_not_share_cache_lines() {
-        assert_eq!(std::mem::align_of::<WorkerCounters>() % 64, 0);
-        assert_eq!(std::mem::size_of::<WorkerCounters>() % 64, 0);
+        assert_eq!(std::mem::align_of::<WorkerCounters>() % 128, 0);
+        assert_eq!(std::mem::size_of::<WorkerCounters>() % 128, 0);
     }
 
     #[test]
