@@ -10,7 +10,8 @@ use crate::counters::{Drop, Punt, Role, WorkerCounters};
 use crate::neighbor::NeighborCache;
 use std::net::Ipv6Addr;
 use wire::ethernet::{self, MacAddr, ETHERTYPE_IPV6};
-use wire::{ext, hao, ipv6, rh2, tunnel};
+use wire::addr::{is_link_local_u128, is_multicast_u128, is_routable_unicast_u128};
+use wire::{ext, hao, ipv6, nd, rh2, tunnel};
 
 /// The binding lookup the forwarding decisions need: the care-of address bound to
 /// (home address, attached-node address). The worker's answers from the lookups its burst
@@ -117,18 +118,7 @@ const ETH: usize = ethernet::HEADER_LEN;
 /// True for ICMPv6 Neighbor Discovery (RFC 4861 types 133–137) directly after the IPv6 header.
 #[inline]
 fn is_nd(ip: &[u8]) -> bool {
-    ip.get(6) == Some(&ipv6::proto::ICMPV6) && matches!(ip.get(40), Some(133..=137))
-}
-
-#[inline(always)]
-fn is_multicast(a: u128) -> bool {
-    a >> 120 == 0xff
-}
-
-/// fe80::/10 (RFC 4291 §2.5.6).
-#[inline(always)]
-fn is_link_local(a: u128) -> bool {
-    a >> 118 == 0xfe80 >> 6
+    ip.get(6) == Some(&ipv6::proto::ICMPV6) && ip.get(40).is_some_and(|t| nd::is_nd_type(*t))
 }
 
 /// The fixed IPv6 header fields the decisions use, read once. Addresses are big-endian
@@ -231,7 +221,7 @@ fn rh2_plain(ip: &Ip, first_payload_byte: Option<u8>) -> bool {
     let nh = ip.next_header;
     !ext::is_walked(nh)
         && nh != ipv6::proto::MOBILITY
-        && !(nh == ipv6::proto::ICMPV6 && matches!(first_payload_byte, Some(133..=137)))
+        && !(nh == ipv6::proto::ICMPV6 && first_payload_byte.is_some_and(nd::is_nd_type))
         && ip.payload_len + rh2::LEN <= usize::from(u16::MAX)
 }
 
@@ -264,17 +254,17 @@ pub fn uplink(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut im
         Ok(v) => v,
         Err(d) => return Verdict::Drop(d),
     };
-    if is_multicast(ip.dst) {
+    if is_multicast_u128(ip.dst) {
         return if is_nd(&p.data()[ETH..]) { Verdict::Punt(Punt::NeighborDiscovery, Role::Access) } else { Verdict::Drop(Drop::Unroutable) };
     }
     if topo.is_mine(ip.dst) {
         return Verdict::Punt(if is_nd(&p.data()[ETH..]) { Punt::NeighborDiscovery } else { Punt::ForUs }, Role::Access);
     }
     // RFC 5213 §6.10.5: a link-local source is never forwarded.
-    if is_link_local(ip.src) {
+    if is_link_local_u128(ip.src) {
         return Verdict::Drop(Drop::LinkLocalSource);
     }
-    if is_link_local(ip.dst) {
+    if is_link_local_u128(ip.dst) {
         return Verdict::Drop(Drop::Unroutable);
     }
     let Some(node) = topo.attached.lookup_u128(ip.src) else {
@@ -379,7 +369,7 @@ pub fn downlink(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut 
         Ok(v) => v,
         Err(d) => return Verdict::Drop(d),
     };
-    if is_multicast(outer.dst) {
+    if is_multicast_u128(outer.dst) {
         return if is_nd(&p.data()[ETH..]) { Verdict::Punt(Punt::NeighborDiscovery, Role::Core) } else { Verdict::Drop(Drop::Unroutable) };
     }
     if topo.mode == Mode::Routed {
@@ -429,7 +419,7 @@ pub fn downlink(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut 
 /// addressed to.
 #[inline(always)]
 fn deliver(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut impl PacketBuf, ip: Ip) -> Verdict {
-    if is_multicast(ip.dst) || is_link_local(ip.dst) {
+    if is_multicast_u128(ip.dst) || is_link_local_u128(ip.dst) {
         return Verdict::Drop(Drop::Unroutable);
     }
     let Some(node) = topo.attached.lookup_u128(ip.dst) else {
@@ -479,7 +469,7 @@ fn strip_hao_canonical(b: &impl Bindings, c: &WorkerCounters, p: &mut impl Packe
     }
     let home = u128::from_be_bytes(*o[8..].first_chunk::<16>()?);
     // RFC 6275 §9.3.1: the home address must be a unicast routable address.
-    if home == 0 || home == 1 || is_multicast(home) || is_link_local(home) {
+    if !is_routable_unicast_u128(home) {
         return None;
     }
     if b.care_of(&home.to_be_bytes(), &ip.dst.to_be_bytes()) != Some(ip.src.to_be_bytes()) {

@@ -6,6 +6,9 @@
 use core::net::Ipv6Addr;
 use std::time::Duration;
 
+// The addresses we answer and accept as home or care-of addresses (RFC 6275 §9.5.1
+// "unicast routable"; §9.3.2 no RH2 to link-local or multicast).
+use wire::addr::is_routable_unicast;
 use wire::mobility::{
     self, ba_status, be_status, mh_type, BindingAck, BindingError, BindingUpdate, CareOfTest,
     CareOfTestInit, Header, HomeTest, HomeTestInit,
@@ -226,13 +229,6 @@ pub struct Reflector {
 pub fn seq_is_newer(new: u16, last: u16) -> bool {
     let d = new.wrapping_sub(last);
     (1..=32767).contains(&d)
-}
-
-/// Addresses we answer and accept as home or care-of addresses: unicast, not unspecified,
-/// not loopback, not link-local (RFC 6275 §9.5.1 "unicast routable"; §9.3.2 no RH2 to
-/// link-local or multicast).
-fn is_routable_unicast(a: &Ipv6Addr) -> bool {
-    !(a.is_multicast() || a.is_unspecified() || a.is_loopback() || a.is_unicast_link_local())
 }
 
 /// Sources we may send anything to (RFC 4443 §2.4(e)).

@@ -4,6 +4,7 @@
 
 use core::net::Ipv6Addr;
 
+use crate::addr;
 use crate::ext::{self, Chain};
 use crate::ipv6::{self, get_u8, proto, Header, HEADER_LEN};
 use crate::{Error, Result};
@@ -125,11 +126,7 @@ pub fn strip(buf: &mut [u8], l2_len: usize, chain: &Chain) -> Result<Stripped> {
     }
     let home = ipv6::get_addr(pkt, hao.option_offset + 2)
         .ok_or(malformed("chain does not match packet"))?;
-    if home.is_unspecified()
-        || home.is_loopback()
-        || ipv6::is_multicast(&home)
-        || ipv6::is_link_local(&home)
-    {
+    if !addr::is_routable_unicast(&home) {
         return Err(malformed("home address not unicast routable"));
     }
     let care_of = h.src_addr();

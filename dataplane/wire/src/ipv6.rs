@@ -1,4 +1,5 @@
-//! The IPv6 fixed header (RFC 8200 §3) and address helpers (RFC 4291).
+//! The IPv6 fixed header (RFC 8200 §3) and address helpers (RFC 4291; the address
+//! classes are in `addr`).
 
 use core::net::Ipv6Addr;
 
@@ -225,16 +226,6 @@ impl Repr {
     }
 }
 
-/// Link-local unicast, fe80::/10 (RFC 4291 §2.5.6).
-pub fn is_link_local(a: &Ipv6Addr) -> bool {
-    a.segments()[0] & 0xffc0 == 0xfe80
-}
-
-/// Multicast, ff00::/8 (RFC 4291 §2.7).
-pub fn is_multicast(a: &Ipv6Addr) -> bool {
-    a.octets()[0] == 0xff
-}
-
 /// The solicited-node multicast address of `a`: ff02::1:ff00:0/104 + its low 24 bits
 /// (RFC 4291 §2.7.1).
 pub fn solicited_node(a: &Ipv6Addr) -> Ipv6Addr {
@@ -385,6 +376,7 @@ pub(crate) mod tests {
 
     #[test]
     fn address_helpers() {
+        use crate::addr::{is_link_local, is_multicast};
         assert!(is_link_local(&a("fe80::1")));
         assert!(is_link_local(&a("febf:ffff::1")));
         assert!(!is_link_local(&a("fec0::1")));

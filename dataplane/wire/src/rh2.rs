@@ -4,8 +4,9 @@
 
 use core::net::Ipv6Addr;
 
+use crate::addr;
 use crate::ext::{self, Chain};
-use crate::icmpv6;
+use crate::nd;
 use crate::ipv6::{self, get_u8, proto, Header, HEADER_LEN};
 use crate::{Error, Result};
 
@@ -166,7 +167,7 @@ pub fn insertable(ipv6_packet: &[u8]) -> Result<Chain> {
         return Err(Error::ChainTooLong);
     }
     let dst = h.dst_addr();
-    if ipv6::is_link_local(&dst) || ipv6::is_multicast(&dst) {
+    if addr::is_link_local(&dst) || addr::is_multicast(&dst) {
         return Err(Error::Malformed { layer: LAYER, what: "link-local or multicast destination" });
     }
     match chain.upper_proto {
@@ -174,7 +175,7 @@ pub fn insertable(ipv6_packet: &[u8]) -> Result<Chain> {
             return Err(Error::Malformed { layer: LAYER, what: "mobility header" });
         }
         proto::ICMPV6 if !chain.is_non_first_fragment() => {
-            if let Some(icmpv6::RS..=icmpv6::REDIRECT) = get_u8(ipv6_packet, chain.upper_offset) {
+            if get_u8(ipv6_packet, chain.upper_offset).is_some_and(nd::is_nd_type) {
                 return Err(Error::Malformed { layer: LAYER, what: "neighbor discovery" });
             }
         }
