@@ -4,6 +4,8 @@
 //! panic or read out of bounds afterwards. `Repr`s build messages for signaling and tests.
 //! Every rejection is a small `Copy` [`Error`] whose reason doubles as a drop counter name.
 
+#![forbid(unsafe_code)]
+
 pub mod addr;
 pub mod checksum;
 pub mod error;
