@@ -477,9 +477,7 @@ mod tests {
         }
     }
 
-    fn a(s: &str) -> Ipv6Addr {
-        s.parse().unwrap()
-    }
+    use wire::testpkt::{self, a};
     const ACCESS_MAC: MacAddr = [2, 0, 0, 0, 0, 0xa];
     const CORE_MAC: MacAddr = [2, 0, 0, 0, 0, 0xc];
     const MN2_MAC: MacAddr = [2, 0, 0, 0, 3, 0];
@@ -508,39 +506,22 @@ mod tests {
     }
 
     fn ip6(src: Ipv6Addr, dst: Ipv6Addr, nh: u8, payload: &[u8]) -> Vec<u8> {
-        let mut p = vec![0u8; 40];
-        ipv6::Repr { src, dst, next_header: nh, payload_len: payload.len() as u16, hop_limit: 64, traffic_class: 0, flow_label: 0 }.emit(&mut p).unwrap();
-        p.extend_from_slice(payload);
-        p
+        testpkt::ip6(src, dst, nh, 64, payload)
     }
 
-    /// UDP with a checksum over (pseudo_src, pseudo_dst).
+    /// UDP 1000 → 2000 with `len` zero bytes, checksummed over (pseudo_src, pseudo_dst).
     fn udp(pseudo_src: Ipv6Addr, pseudo_dst: Ipv6Addr, len: usize) -> Vec<u8> {
-        let mut u = vec![0u8; 8 + len];
-        u[0..2].copy_from_slice(&1000u16.to_be_bytes());
-        u[2..4].copy_from_slice(&2000u16.to_be_bytes());
-        u[4..6].copy_from_slice(&((8 + len) as u16).to_be_bytes());
-        let c = checksum::upper_layer(&pseudo_src, &pseudo_dst, ipv6::proto::UDP, &u);
-        u[6..8].copy_from_slice(&c.to_be_bytes());
-        u
+        testpkt::udp(pseudo_src, pseudo_dst, 1000, 2000, &vec![0; len])
     }
 
-    fn frame(dst: MacAddr, src: MacAddr, ip: &[u8]) -> Vec<u8> {
-        let mut f = vec![0u8; 14];
-        ethernet::write_header(&mut f, dst, src, ETHERTYPE_IPV6).unwrap();
-        f.extend_from_slice(ip);
-        f
-    }
+    use testpkt::frame;
 
     fn hao_packet(src: Ipv6Addr, dst: Ipv6Addr, home: Ipv6Addr) -> Vec<u8> {
-        let mut opts = vec![0u8; hao::DEST_OPTS_LEN];
-        hao::emit_dest_opts(&mut opts, ipv6::proto::UDP, &home).unwrap();
-        opts.extend_from_slice(&udp(home, dst, 20));
-        ip6(src, dst, ipv6::proto::DEST_OPTS, &opts)
+        testpkt::with_hao(src, dst, home, ipv6::proto::UDP, &udp(home, dst, 20))
     }
 
     fn tunneled(inner: &[u8]) -> Vec<u8> {
-        ip6(a("2001:db8:c0::2"), a("2001:db8:c0::1"), ipv6::proto::IPV6, inner)
+        testpkt::tunneled(a("2001:db8:c0::2"), a("2001:db8:c0::1"), inner)
     }
 
     const HOME: &str = "2001:db8:1::100";

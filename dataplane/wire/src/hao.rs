@@ -242,16 +242,12 @@ mod tests {
 
     /// UDP from MN1 to MN2, checksum over the home address as source (RFC 6275 §6.3).
     fn udp() -> Vec<u8> {
-        let mut u = vec![0x01, 0xbb, 0x30, 0x39, 0, 13, 0, 0, b'h', b'e', b'l', b'l', b'o'];
-        let c = checksum::upper_layer(&hoa(), &mn2(), proto::UDP, &u);
-        u[6..8].copy_from_slice(&c.to_be_bytes());
-        u
+        crate::testpkt::udp(hoa(), mn2(), 443, 12345, b"hello")
     }
 
     fn dest_opts(next: u8) -> Vec<u8> {
-        let mut d = vec![0u8; DEST_OPTS_LEN];
-        assert_eq!(emit_dest_opts(&mut d, next, &hoa()), Ok(24));
-        d
+        assert_eq!(emit_dest_opts(&mut [0; DEST_OPTS_LEN], next, &hoa()), Ok(24));
+        crate::testpkt::hao_dest_opts(next, hoa())
     }
 
     #[test]

@@ -20,4 +20,7 @@ pub mod rh2;
 pub mod hao;
 pub mod mobility;
 
+#[cfg(any(test, feature = "test-support"))]
+pub mod testpkt;
+
 pub use error::{Error, Result};

@@ -314,16 +314,9 @@ pub(crate) mod tests {
         a("2001:db8:2::200")
     }
 
-    /// A UDP datagram with its checksum computed for (src, dst).
+    /// A UDP datagram 12345 → 443 with its checksum computed for (src, dst).
     pub fn udp(src: &Ipv6Addr, dst: &Ipv6Addr, payload: &[u8]) -> Vec<u8> {
-        let len = (8 + payload.len()) as u16;
-        let mut u = vec![0x30, 0x39, 0x01, 0xbb];
-        u.extend_from_slice(&len.to_be_bytes());
-        u.extend_from_slice(&[0, 0]);
-        u.extend_from_slice(payload);
-        let c = checksum::upper_layer(src, dst, proto::UDP, &u);
-        u[6..8].copy_from_slice(&c.to_be_bytes());
-        u
+        crate::testpkt::udp(*src, *dst, 12345, 443, payload)
     }
 
     #[test]
