@@ -4,25 +4,12 @@
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use std::net::Ipv6Addr;
-use wire::{checksum, ext, hao, ipv6, rh2, tunnel};
+use wire::testpkt::{self, a, ip6};
+use wire::{ext, hao, ipv6, rh2, tunnel};
 
-fn a(s: &str) -> Ipv6Addr {
-    s.parse().unwrap()
-}
-
-fn ip6(src: Ipv6Addr, dst: Ipv6Addr, nh: u8, payload: &[u8]) -> Vec<u8> {
-    let mut p = vec![0u8; 40];
-    ipv6::Repr { src, dst, next_header: nh, payload_len: payload.len() as u16, hop_limit: 64, traffic_class: 0, flow_label: 0 }.emit(&mut p).unwrap();
-    p.extend_from_slice(payload);
-    p
-}
-
+/// UDP 0 → 0 with 16 zero bytes: a 78-byte frame when plain.
 fn udp(src: Ipv6Addr, dst: Ipv6Addr) -> Vec<u8> {
-    let mut u = vec![0u8; 24];
-    u[4..6].copy_from_slice(&24u16.to_be_bytes());
-    let c = checksum::upper_layer(&src, &dst, ipv6::proto::UDP, &u);
-    u[6..8].copy_from_slice(&c.to_be_bytes());
-    u
+    testpkt::udp(src, dst, 0, 0, &[0; 16])
 }
 
 const HOME: &str = "2001:db8:1::100";
@@ -30,14 +17,11 @@ const CARE_OF: &str = "2001:db8:2::200";
 const MN2: &str = "2001:db8:3::300";
 
 fn hao_packet() -> Vec<u8> {
-    let mut opts = vec![0u8; hao::DEST_OPTS_LEN];
-    hao::emit_dest_opts(&mut opts, ipv6::proto::UDP, &a(HOME)).unwrap();
-    opts.extend_from_slice(&udp(a(HOME), a(MN2)));
-    ip6(a(CARE_OF), a(MN2), ipv6::proto::DEST_OPTS, &opts)
+    testpkt::with_hao(a(CARE_OF), a(MN2), a(HOME), ipv6::proto::UDP, &udp(a(HOME), a(MN2)))
 }
 
 fn benches(c: &mut Criterion) {
-    let plain = ip6(a(MN2), a(HOME), ipv6::proto::UDP, &udp(a(MN2), a(HOME)));
+    let plain = ip6(a(MN2), a(HOME), ipv6::proto::UDP, 64, &udp(a(MN2), a(HOME)));
     let with_hao = hao_packet();
     // Each rewrite bench restores the input first (a copy of ~100 bytes, a few ns).
     c.bench_function("ext_walk/plain_udp", |b| b.iter(|| ext::walk(black_box(&plain)).unwrap().upper_offset));
@@ -75,7 +59,7 @@ fn benches(c: &mut Criterion) {
             tunnel::encapsulate(black_box(&mut work), &coa, &lma, 64).unwrap()
         })
     });
-    let tunneled = ip6(a("2001:db8:c0::2"), a("2001:db8:c0::1"), ipv6::proto::IPV6, &plain);
+    let tunneled = testpkt::tunneled(a("2001:db8:c0::2"), a("2001:db8:c0::1"), &plain);
     c.bench_function("tunnel_decapsulate", |b| b.iter(|| tunnel::decapsulate(black_box(&tunneled)).unwrap().inner_offset));
 }
 

@@ -507,11 +507,11 @@ impl Config {
 }
 
 fn is_link_local(a: &Ipv6Addr) -> bool {
-    a.segments()[0] & 0xffc0 == 0xfe80
+    wire::addr::is_link_local(a)
 }
 
 fn is_global_unicast(a: &Ipv6Addr) -> bool {
-    !(a.is_unspecified() || a.is_loopback() || a.is_multicast() || is_link_local(a))
+    wire::addr::is_routable_unicast(a)
 }
 
 #[cfg(test)]

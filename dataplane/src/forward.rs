@@ -10,7 +10,8 @@ use crate::counters::{Drop, Punt, Role, WorkerCounters};
 use crate::neighbor::NeighborCache;
 use std::net::Ipv6Addr;
 use wire::ethernet::{self, MacAddr, ETHERTYPE_IPV6};
-use wire::{ext, hao, ipv6, rh2, tunnel};
+use wire::addr::{is_link_local_u128, is_multicast_u128};
+use wire::{ext, hao, ipv6, nd, rh2, tunnel};
 
 /// The binding lookup the forwarding decisions need: the care-of address bound to
 /// (home address, attached-node address). The worker's answers from the lookups its burst
@@ -96,6 +97,12 @@ impl Topology {
         a == u128::from(self.proxy_coa) || a == u128::from(self.access_link_local)
     }
 
+    /// LMA `i`'s address as the tunnel's outer destination (zero if there is none).
+    #[inline(always)]
+    fn lma_octets(&self, i: usize) -> [u8; 16] {
+        self.lmas.get(i).map_or([0; 16], |a| a.octets())
+    }
+
     pub fn lma_index(&self, a: &Ipv6Addr) -> Option<usize> {
         self.lmas.iter().position(|l| l == a)
     }
@@ -117,48 +124,11 @@ const ETH: usize = ethernet::HEADER_LEN;
 /// True for ICMPv6 Neighbor Discovery (RFC 4861 types 133–137) directly after the IPv6 header.
 #[inline]
 fn is_nd(ip: &[u8]) -> bool {
-    ip.get(6) == Some(&ipv6::proto::ICMPV6) && matches!(ip.get(40), Some(133..=137))
+    ip.get(6) == Some(&ipv6::proto::ICMPV6) && ip.get(40).is_some_and(|t| nd::is_nd_type(*t))
 }
 
-#[inline(always)]
-fn is_multicast(a: u128) -> bool {
-    a >> 120 == 0xff
-}
-
-/// fe80::/10 (RFC 4291 §2.5.6).
-#[inline(always)]
-fn is_link_local(a: u128) -> bool {
-    a >> 118 == 0xfe80 >> 6
-}
-
-/// The fixed IPv6 header fields the decisions use, read once. Addresses are big-endian
-/// integers: compared and hashed without copies.
-#[derive(Clone, Copy)]
-struct Ip {
-    src: u128,
-    dst: u128,
-    next_header: u8,
-    hop_limit: u8,
-    /// Payload length from the header.
-    payload_len: usize,
-    traffic_class: u8,
-}
-
-/// The IPv6 header at the start of `b`, if it is one and `b` holds the whole packet (the
-/// checks of `wire::ipv6::Header::new_checked`).
-#[inline(always)]
-fn ip_header(b: &[u8]) -> Option<Ip> {
-    let h = b.first_chunk::<{ ipv6::HEADER_LEN }>()?;
-    if h[0] >> 4 != 6 {
-        return None;
-    }
-    let payload_len = usize::from(u16::from_be_bytes([h[4], h[5]]));
-    if ipv6::HEADER_LEN + payload_len > b.len() {
-        return None;
-    }
-    let addr = |i: usize| u128::from_be_bytes(*h[i..].first_chunk::<16>().expect("inside the 40 bytes"));
-    Some(Ip { src: addr(8), dst: addr(24), next_header: h[6], hop_limit: h[7], payload_len, traffic_class: (h[0] << 4) | (h[1] >> 4) })
-}
+/// The fixed IPv6 header fields the decisions use, read once (`wire`'s fast header check).
+type Ip = ipv6::Fixed;
 
 /// Checks the Ethernet and IPv6 headers common to both directions, trims link padding and
 /// returns the source MAC and the IPv6 header.
@@ -175,7 +145,7 @@ fn link_in(p: &mut impl PacketBuf, our_mac: &MacAddr) -> Result<(MacAddr, Ip), D
         return Err(Drop::NotForUs);
     }
     let src_mac = [eth[6], eth[7], eth[8], eth[9], eth[10], eth[11]];
-    let ip = ip_header(&d[ETH..]).ok_or(Drop::Ipv6Malformed)?;
+    let ip = Ip::parse(&d[ETH..]).ok_or(Drop::Ipv6Malformed)?;
     p.truncate(ETH + ipv6::HEADER_LEN + ip.payload_len);
     Ok((src_mac, ip))
 }
@@ -207,32 +177,10 @@ fn decrement_hop_limit(p: &mut impl PacketBuf, hl: u8) {
 }
 
 /// Writes the tunnel's outer IPv6 header (RFC 2473 §3, RFC 5213 §6.10.5) into `o` for an
-/// inner packet of `inner_len` bytes: our proxy care-of address to the LMA, next header
-/// IPv6, the inner traffic class copied (RFC 2473 §6.4), flow label 0.
+/// inner packet of `inner_len` bytes: our proxy care-of address to the LMA.
 #[inline(always)]
 fn write_outer(o: &mut [u8; ipv6::HEADER_LEN], topo: &Topology, lma: usize, inner_len: usize, traffic_class: u8) {
-    o[0] = 0x60 | (traffic_class >> 4);
-    o[1] = traffic_class << 4;
-    o[2] = 0;
-    o[3] = 0;
-    o[4..6].copy_from_slice(&(inner_len as u16).to_be_bytes());
-    o[6] = ipv6::proto::IPV6;
-    o[7] = topo.tunnel_hop_limit;
-    o[8..24].copy_from_slice(&topo.proxy_coa.octets());
-    o[24..40].copy_from_slice(&topo.lmas.get(lma).map_or([0; 16], |a| a.octets()));
-}
-
-/// True when an RH2 can go right after the IPv6 header with nothing to check further
-/// (`rh2::insertable` for the common packet): no extension header, not a Mobility Header
-/// or Neighbor Discovery (RFC 6275 §9.3.2), and room in the payload length. Anything else
-/// takes `rh2::insert`, which walks the chain.
-#[inline(always)]
-fn rh2_plain(ip: &Ip, first_payload_byte: Option<u8>) -> bool {
-    let nh = ip.next_header;
-    !ext::is_walked(nh)
-        && nh != ipv6::proto::MOBILITY
-        && !(nh == ipv6::proto::ICMPV6 && matches!(first_payload_byte, Some(133..=137)))
-        && ip.payload_len + rh2::LEN <= usize::from(u16::MAX)
+    tunnel::write_outer(o, &topo.proxy_coa.octets(), &topo.lma_octets(lma), topo.tunnel_hop_limit, inner_len, traffic_class);
 }
 
 /// Burst stage 1 (worker): the binding key an uplink frame would look up — (destination,
@@ -264,17 +212,17 @@ pub fn uplink(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut im
         Ok(v) => v,
         Err(d) => return Verdict::Drop(d),
     };
-    if is_multicast(ip.dst) {
+    if is_multicast_u128(ip.dst) {
         return if is_nd(&p.data()[ETH..]) { Verdict::Punt(Punt::NeighborDiscovery, Role::Access) } else { Verdict::Drop(Drop::Unroutable) };
     }
     if topo.is_mine(ip.dst) {
         return Verdict::Punt(if is_nd(&p.data()[ETH..]) { Punt::NeighborDiscovery } else { Punt::ForUs }, Role::Access);
     }
     // RFC 5213 §6.10.5: a link-local source is never forwarded.
-    if is_link_local(ip.src) {
+    if is_link_local_u128(ip.src) {
         return Verdict::Drop(Drop::LinkLocalSource);
     }
-    if is_link_local(ip.dst) {
+    if is_link_local_u128(ip.dst) {
         return Verdict::Drop(Drop::Unroutable);
     }
     let Some(node) = topo.attached.lookup_u128(ip.src) else {
@@ -295,7 +243,7 @@ pub fn uplink(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut im
             if inner_len + rh2::LEN + outer > topo.core_mtu {
                 return Verdict::Punt(Punt::TooBigOptimized, Role::Access);
             }
-            if outer != 0 && rh2_plain(&ip, p.data().get(ETH + ipv6::HEADER_LEN).copied()) {
+            if outer != 0 && rh2::insertable_plain(&ip, p.data().get(ETH + ipv6::HEADER_LEN).copied()) {
                 return encapsulate_with_rh2(topo, c, p, &ip, lma, &care_of);
             }
             if !p.prepend(rh2::LEN) {
@@ -336,37 +284,17 @@ pub fn uplink(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut im
     }
 }
 
-/// The common route-optimized uplink packet (no extension header) in one pass: a single
-/// prepend of outer header + RH2, the inner IPv6 header moved 24 bytes forward, the RH2
-/// (RFC 6275 §6.4) and the outer header written in place. The same bytes as `rh2::insert`
-/// followed by encapsulation (unit tests compare them).
+/// The common route-optimized uplink packet (no extension header) in one pass
+/// (`tunnel::encapsulate_with_rh2`): a single prepend of outer header + RH2, then the
+/// rewrite in place.
 #[inline(always)]
 fn encapsulate_with_rh2(topo: &Topology, c: &WorkerCounters, p: &mut impl PacketBuf, ip: &Ip, lma: usize, care_of: &[u8; 16]) -> Verdict {
-    const IP: usize = ipv6::HEADER_LEN;
-    const ADD: usize = tunnel::OUTER_LEN + rh2::LEN;
-    if !p.prepend(ADD) {
+    if !p.prepend(tunnel::OUTER_WITH_RH2_LEN) {
         return Verdict::Drop(Drop::NoHeadroom);
     }
-    // [64 new][Ethernet 14][inner 40][payload] → [Ethernet][outer 40][inner 40][RH2 24][payload]
-    let Some(d) = p.data_mut().first_chunk_mut::<{ ETH + ADD + IP }>() else {
+    if tunnel::encapsulate_with_rh2(p.data_mut(), ETH, ip, care_of, &topo.proxy_coa.octets(), &topo.lma_octets(lma), topo.tunnel_hop_limit).is_none() {
         return Verdict::Drop(Drop::Runt);
-    };
-    const INNER: usize = ETH + tunnel::OUTER_LEN;
-    d.copy_within(ETH + ADD..ETH + ADD + IP, INNER);
-    let (head, r) = d.split_at_mut(INNER + IP);
-    let inner = &mut head[INNER..];
-    r[0] = ip.next_header;
-    r[1] = rh2::HDR_EXT_LEN;
-    r[2] = rh2::ROUTING_TYPE;
-    r[3] = 1; // Segments Left
-    r[4..8].fill(0);
-    r[8..24].copy_from_slice(&ip.dst.to_be_bytes());
-    inner[4..6].copy_from_slice(&((ip.payload_len + rh2::LEN) as u16).to_be_bytes());
-    inner[6] = ipv6::proto::ROUTING;
-    inner[7] = ip.hop_limit - 1;
-    inner[24..40].copy_from_slice(care_of);
-    let o = head[ETH..INNER].first_chunk_mut().expect("40 bytes");
-    write_outer(o, topo, lma, IP + ip.payload_len + rh2::LEN, ip.traffic_class);
+    }
     c.rh2_inserted.inc();
     c.encapsulated.inc();
     link_out(topo, p, topo.core_slot(lma), Role::Core)
@@ -379,7 +307,7 @@ pub fn downlink(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut 
         Ok(v) => v,
         Err(d) => return Verdict::Drop(d),
     };
-    if is_multicast(outer.dst) {
+    if is_multicast_u128(outer.dst) {
         return if is_nd(&p.data()[ETH..]) { Verdict::Punt(Punt::NeighborDiscovery, Role::Core) } else { Verdict::Drop(Drop::Unroutable) };
     }
     if topo.mode == Mode::Routed {
@@ -410,7 +338,7 @@ pub fn downlink(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut 
         }
     };
     let outer_end = ETH + ipv6::HEADER_LEN + outer.payload_len;
-    let Some(inner) = p.data().get(ETH + inner_offset..outer_end).and_then(ip_header) else {
+    let Some(inner) = p.data().get(ETH + inner_offset..outer_end).and_then(Ip::parse) else {
         return Verdict::Drop(Drop::TunnelInnerMalformed);
     };
     if topo.lma_index(&Ipv6Addr::from(outer.src)).is_none() {
@@ -429,7 +357,7 @@ pub fn downlink(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut 
 /// addressed to.
 #[inline(always)]
 fn deliver(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut impl PacketBuf, ip: Ip) -> Verdict {
-    if is_multicast(ip.dst) || is_link_local(ip.dst) {
+    if is_multicast_u128(ip.dst) || is_link_local_u128(ip.dst) {
         return Verdict::Drop(Drop::Unroutable);
     }
     let Some(node) = topo.attached.lookup_u128(ip.dst) else {
@@ -458,42 +386,17 @@ fn deliver(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut impl 
     link_out(topo, p, node as usize, Role::Access)
 }
 
-/// The Home Address option as MN1 sends it (RFC 6275 §6.3, `hao::emit_dest_opts`): a
-/// 24-byte Destination Options header right after IPv6 holding PadN(2) and the option at
-/// 8n+6, then the upper layer. Stripped in one step: the IPv6 header is rebuilt 24 bytes
-/// further on with the home address as source, from values already in registers (the
-/// same bytes as `hao::strip`; a unit test compares them). `None`: another layout, for
-/// the walk. `Some(Err)`: the verdict (no binding for it).
+/// The Home Address option as MN1 sends it (RFC 6275 §6.3, `hao::emit_dest_opts`),
+/// stripped in one step (`hao::canonical`, `hao::strip_canonical`). `None`: another
+/// layout, for the walk. `Some(Err)`: the verdict (no binding for it).
 #[inline(always)]
 fn strip_hao_canonical(b: &impl Bindings, c: &WorkerCounters, p: &mut impl PacketBuf, ip: &Ip) -> Option<Result<(), Verdict>> {
-    const IP: usize = ipv6::HEADER_LEN;
-    const OPTS: usize = hao::DEST_OPTS_LEN;
-    if ip.next_header != ipv6::proto::DEST_OPTS || ip.payload_len < OPTS {
-        return None;
-    }
-    let h = p.data().get(ETH..)?.first_chunk::<{ IP + OPTS }>()?;
-    let o = &h[IP..];
-    let next = o[0];
-    if o[1..8] != [2, ext::option::PADN, 2, 0, 0, hao::OPTION_TYPE, hao::OPTION_DATA_LEN] || ext::is_walked(next) || next == ipv6::proto::MOBILITY {
-        return None;
-    }
-    let home = u128::from_be_bytes(*o[8..].first_chunk::<16>()?);
-    // RFC 6275 §9.3.1: the home address must be a unicast routable address.
-    if home == 0 || home == 1 || is_multicast(home) || is_link_local(home) {
-        return None;
-    }
-    if b.care_of(&home.to_be_bytes(), &ip.dst.to_be_bytes()) != Some(ip.src.to_be_bytes()) {
+    let h = hao::canonical(p.data(), ETH, ip)?;
+    if b.care_of(&h.home.to_be_bytes(), &ip.dst.to_be_bytes()) != Some(ip.src.to_be_bytes()) {
         return Some(Err(Verdict::Punt(Punt::HomeAddressUnverified, Role::Core)));
     }
-    let word0 = *h.first_chunk::<4>()?;
-    let d = p.data_mut().get_mut(ETH + OPTS..)?.first_chunk_mut::<IP>()?;
-    d[..4].copy_from_slice(&word0);
-    d[4..6].copy_from_slice(&((ip.payload_len - OPTS) as u16).to_be_bytes());
-    d[6] = next;
-    d[7] = ip.hop_limit;
-    d[8..24].copy_from_slice(&home.to_be_bytes());
-    d[24..40].copy_from_slice(&ip.dst.to_be_bytes());
-    p.adj(OPTS);
+    hao::strip_canonical(p.data_mut(), ETH, &h)?;
+    p.adj(hao::DEST_OPTS_LEN);
     c.hao_rewritten.inc();
     Some(Ok(()))
 }
@@ -574,9 +477,7 @@ mod tests {
         }
     }
 
-    fn a(s: &str) -> Ipv6Addr {
-        s.parse().unwrap()
-    }
+    use wire::testpkt::{self, a};
     const ACCESS_MAC: MacAddr = [2, 0, 0, 0, 0, 0xa];
     const CORE_MAC: MacAddr = [2, 0, 0, 0, 0, 0xc];
     const MN2_MAC: MacAddr = [2, 0, 0, 0, 3, 0];
@@ -605,39 +506,22 @@ mod tests {
     }
 
     fn ip6(src: Ipv6Addr, dst: Ipv6Addr, nh: u8, payload: &[u8]) -> Vec<u8> {
-        let mut p = vec![0u8; 40];
-        ipv6::Repr { src, dst, next_header: nh, payload_len: payload.len() as u16, hop_limit: 64, traffic_class: 0, flow_label: 0 }.emit(&mut p).unwrap();
-        p.extend_from_slice(payload);
-        p
+        testpkt::ip6(src, dst, nh, 64, payload)
     }
 
-    /// UDP with a checksum over (pseudo_src, pseudo_dst).
+    /// UDP 1000 → 2000 with `len` zero bytes, checksummed over (pseudo_src, pseudo_dst).
     fn udp(pseudo_src: Ipv6Addr, pseudo_dst: Ipv6Addr, len: usize) -> Vec<u8> {
-        let mut u = vec![0u8; 8 + len];
-        u[0..2].copy_from_slice(&1000u16.to_be_bytes());
-        u[2..4].copy_from_slice(&2000u16.to_be_bytes());
-        u[4..6].copy_from_slice(&((8 + len) as u16).to_be_bytes());
-        let c = checksum::upper_layer(&pseudo_src, &pseudo_dst, ipv6::proto::UDP, &u);
-        u[6..8].copy_from_slice(&c.to_be_bytes());
-        u
+        testpkt::udp(pseudo_src, pseudo_dst, 1000, 2000, &vec![0; len])
     }
 
-    fn frame(dst: MacAddr, src: MacAddr, ip: &[u8]) -> Vec<u8> {
-        let mut f = vec![0u8; 14];
-        ethernet::write_header(&mut f, dst, src, ETHERTYPE_IPV6).unwrap();
-        f.extend_from_slice(ip);
-        f
-    }
+    use testpkt::frame;
 
     fn hao_packet(src: Ipv6Addr, dst: Ipv6Addr, home: Ipv6Addr) -> Vec<u8> {
-        let mut opts = vec![0u8; hao::DEST_OPTS_LEN];
-        hao::emit_dest_opts(&mut opts, ipv6::proto::UDP, &home).unwrap();
-        opts.extend_from_slice(&udp(home, dst, 20));
-        ip6(src, dst, ipv6::proto::DEST_OPTS, &opts)
+        testpkt::with_hao(src, dst, home, ipv6::proto::UDP, &udp(home, dst, 20))
     }
 
     fn tunneled(inner: &[u8]) -> Vec<u8> {
-        ip6(a("2001:db8:c0::2"), a("2001:db8:c0::1"), ipv6::proto::IPV6, inner)
+        testpkt::tunneled(a("2001:db8:c0::2"), a("2001:db8:c0::1"), inner)
     }
 
     const HOME: &str = "2001:db8:1::100";
@@ -699,10 +583,11 @@ mod tests {
             let expect = frame(LMA_MAC, CORE_MAC, &outer);
             assert_eq!(p.data(), &expect[..], "next header {nh}");
 
-            // And the one-pass function itself, not only whatever path uplink took.
+            // And the one-pass path itself, not only whatever path uplink took (its bytes
+            // are checked against the general path in `wire::tunnel::tests` too).
             let mut q = VecBuf::new(&f);
             let (_, ip) = link_in(&mut q, &ACCESS_MAC).unwrap();
-            assert!(rh2_plain(&ip, q.data().get(ETH + 40).copied()), "next header {nh}");
+            assert!(rh2::insertable_plain(&ip, q.data().get(ETH + 40).copied()), "next header {nh}");
             assert_eq!(encapsulate_with_rh2(&t, &c, &mut q, &ip, 0, &a(CARE_OF).octets()), Verdict::Forward(Role::Core));
             assert_eq!(q.data(), &expect[..], "next header {nh}");
         }
@@ -710,7 +595,7 @@ mod tests {
         for (nh, first) in [(ipv6::proto::HOP_BY_HOP, 0u8), (ipv6::proto::DEST_OPTS, 0), (ipv6::proto::MOBILITY, 59), (ipv6::proto::ICMPV6, 135)] {
             let mut q = VecBuf::new(&frame(ACCESS_MAC, MN2_MAC, &ip6(a(MN2), a(HOME), nh, &[first, 0, 0, 0, 0, 0, 0, 0])));
             let (_, ip) = link_in(&mut q, &ACCESS_MAC).unwrap();
-            assert!(!rh2_plain(&ip, Some(first)), "next header {nh}");
+            assert!(!rh2::insertable_plain(&ip, Some(first)), "next header {nh}");
         }
     }
 

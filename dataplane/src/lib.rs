@@ -1,16 +1,29 @@
 //! roagent's dataplane: a safe layer over DPDK (EAL, ports, queues, mempools, mbufs, rings,
 //! lcores), the per-core worker loop, per-core counters and the tables workers read.
 //!
-//! `unsafe` lives only in the DPDK wrapper modules (`eal`, `mbuf`, `mempool`, `port`, `ring`),
-//! each block with a `SAFETY:` line. The packet library is the `wire` crate, re-exported here.
+//! `unsafe` lives only where Rust meets DPDK's memory, each block with a `SAFETY:` line:
+//! - the DPDK wrappers `eal`, `mbuf`, `mempool`, `port`, `ring`, and this file (`rte_errno`,
+//!   `rte_strerror`, the TSC);
+//! - `bindings`: the lock-free binding table lives in DPDK's heap and its entries are read
+//!   under RCU (QSBR) through `UnsafeCell`, with the `Send`/`Sync` impls that sharing needs;
+//! - `worker`: taking ownership of the raw mbuf pointers an RX burst, the inject ring or a
+//!   short TX hands back, and the burst's `MaybeUninit` hint array;
+//! - `generator`: bulk mbuf allocation for the benchmark traffic generator.
+//!
+//! The forwarding decisions and the tables they read have none (`forbid` below); the packet
+//! library is the `wire` crate (`#![forbid(unsafe_code)]`), re-exported here.
 
+#[forbid(unsafe_code)]
 pub mod counters;
 pub mod eal;
 pub mod mbuf;
 pub mod mempool;
+#[forbid(unsafe_code)]
 pub mod forward;
 pub mod generator;
+#[forbid(unsafe_code)]
 pub mod neighbor;
+#[forbid(unsafe_code)]
 pub mod attached;
 pub mod bindings;
 pub mod port;

@@ -245,7 +245,7 @@ fn ipv6_destination(p: &[u8]) -> Option<Ipv6Addr> {
 }
 
 fn is_routable_destination(a: Ipv6Addr) -> bool {
-    !(a.is_multicast() || a.is_unspecified() || a.is_loopback() || (a.segments()[0] & 0xffc0) == 0xfe80)
+    wire::addr::is_routable_unicast(&a)
 }
 
 /// SIGINT/SIGTERM stop; SIGUSR1 (MN1 mode only) is the cue to start.

@@ -7,7 +7,7 @@ use crate::packets::ip6;
 use reflector::crypto;
 use std::net::Ipv6Addr;
 use wire::mobility::{self, BindingAck, BindingUpdate, CareOfTest, CareOfTestInit, HomeTest, HomeTestInit};
-use wire::{checksum, ext, hao, ipv6};
+use wire::{checksum, ext, ipv6, testpkt};
 
 pub struct Mn1 {
     pub home: Ipv6Addr,
@@ -30,12 +30,7 @@ impl Mn1 {
         mobility::fill_checksum(&mut mh, &home.unwrap_or(src), &self.cn).unwrap();
         match home {
             None => ip6(src, self.cn, ipv6::proto::MOBILITY, 64, &mh),
-            Some(h) => {
-                let mut opts = vec![0u8; hao::DEST_OPTS_LEN];
-                hao::emit_dest_opts(&mut opts, ipv6::proto::MOBILITY, &h).unwrap();
-                opts.extend_from_slice(&mh);
-                ip6(src, self.cn, ipv6::proto::DEST_OPTS, 64, &opts)
-            }
+            Some(h) => testpkt::with_hao(src, self.cn, h, ipv6::proto::MOBILITY, &mh),
         }
     }
 
@@ -161,9 +156,6 @@ impl Mn1 {
     }
 
     fn with_hao(&self, next: u8, upper: &[u8]) -> Vec<u8> {
-        let mut opts = vec![0u8; hao::DEST_OPTS_LEN];
-        hao::emit_dest_opts(&mut opts, next, &self.home).unwrap();
-        opts.extend_from_slice(upper);
-        ip6(self.care_of, self.cn, ipv6::proto::DEST_OPTS, 64, &opts)
+        testpkt::with_hao(self.care_of, self.cn, self.home, next, upper)
     }
 }

@@ -7,6 +7,8 @@
 //!
 //! [`Duration`]: std::time::Duration
 
+#![forbid(unsafe_code)]
+
 pub mod cache;
 pub mod crypto;
 pub mod entropy;

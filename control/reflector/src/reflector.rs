@@ -6,6 +6,9 @@
 use core::net::Ipv6Addr;
 use std::time::Duration;
 
+// The addresses we answer and accept as home or care-of addresses (RFC 6275 §9.5.1
+// "unicast routable"; §9.3.2 no RH2 to link-local or multicast).
+use wire::addr::is_routable_unicast;
 use wire::mobility::{
     self, ba_status, be_status, mh_type, BindingAck, BindingError, BindingUpdate, CareOfTest,
     CareOfTestInit, Header, HomeTest, HomeTestInit,
@@ -226,13 +229,6 @@ pub struct Reflector {
 pub fn seq_is_newer(new: u16, last: u16) -> bool {
     let d = new.wrapping_sub(last);
     (1..=32767).contains(&d)
-}
-
-/// Addresses we answer and accept as home or care-of addresses: unicast, not unspecified,
-/// not loopback, not link-local (RFC 6275 §9.5.1 "unicast routable"; §9.3.2 no RH2 to
-/// link-local or multicast).
-fn is_routable_unicast(a: &Ipv6Addr) -> bool {
-    !(a.is_multicast() || a.is_unspecified() || a.is_loopback() || a.is_unicast_link_local())
 }
 
 /// Sources we may send anything to (RFC 4443 §2.4(e)).
@@ -724,6 +720,7 @@ mod tests {
     use crate::crypto::tests::{hex, CARE_OF_NONCE, HOME_NONCE, KCN};
     use crate::entropy::TestEntropy;
     use wire::mobility::{fill_checksum, verify_checksum, BindingRefreshRequest};
+    use wire::testpkt;
 
     fn hoa() -> Ipv6Addr {
         "2001:db8:1::100".parse().unwrap()
@@ -741,26 +738,12 @@ mod tests {
 
     /// An IPv6 packet as MN1 would send it: header, then a Destination Options header with
     /// a Home Address option (8n+6) when `hao` is given, then the Mobility Header.
-    fn ipv6_packet(
-        src: Ipv6Addr,
-        dst: Ipv6Addr,
-        hao: Option<Ipv6Addr>,
-        mh: &[u8],
-    ) -> (Vec<u8>, usize) {
-        let mut p = vec![0u8; 40];
-        p[0] = 0x60;
-        p[6] = if hao.is_some() { 60 } else { mobility::NEXT_HEADER };
-        p[7] = 64;
-        p[8..24].copy_from_slice(&src.octets());
-        p[24..40].copy_from_slice(&dst.octets());
-        if let Some(h) = hao {
-            p.extend_from_slice(&[mobility::NEXT_HEADER, 2, 1, 2, 0, 0, 201, 16]);
-            p.extend_from_slice(&h.octets());
-        }
-        let off = p.len();
-        p.extend_from_slice(mh);
-        let plen = (p.len() - 40) as u16;
-        p[4..6].copy_from_slice(&plen.to_be_bytes());
+    fn ipv6_packet(src: Ipv6Addr, dst: Ipv6Addr, hao: Option<Ipv6Addr>, mh: &[u8]) -> (Vec<u8>, usize) {
+        let p = match hao {
+            Some(home) => testpkt::with_hao(src, dst, home, mobility::NEXT_HEADER, mh),
+            None => testpkt::ip6(src, dst, mobility::NEXT_HEADER, 64, mh),
+        };
+        let off = p.len() - mh.len();
         (p, off)
     }
 

@@ -324,7 +324,6 @@ fn options(
 pub(crate) mod tests {
     use super::*;
     use crate::ipv6::tests::a;
-    use crate::ipv6::Repr;
 
     pub fn src() -> Ipv6Addr {
         a("2001:db8:1::100")
@@ -333,22 +332,10 @@ pub(crate) mod tests {
         a("2001:db8:3::300")
     }
 
-    /// An IPv6 packet with the given first next header and payload.
+    /// An IPv6 packet with the given first next header and payload, hop limit 64 (the
+    /// shorthand of this crate's tests for `testpkt::ip6`).
     pub fn packet(src: &Ipv6Addr, dst: &Ipv6Addr, nh: u8, payload: &[u8]) -> Vec<u8> {
-        let mut v = vec![0u8; HEADER_LEN];
-        Repr {
-            src: *src,
-            dst: *dst,
-            next_header: nh,
-            payload_len: payload.len() as u16,
-            hop_limit: 64,
-            traffic_class: 0,
-            flow_label: 0,
-        }
-        .emit(&mut v)
-        .unwrap();
-        v.extend_from_slice(payload);
-        v
+        crate::testpkt::ip6(*src, *dst, nh, 64, payload)
     }
 
     /// A Destination Options header: next header, then options padded to 8n with PadN/Pad1.

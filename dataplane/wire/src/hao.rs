@@ -4,6 +4,7 @@
 
 use core::net::Ipv6Addr;
 
+use crate::addr;
 use crate::ext::{self, Chain};
 use crate::ipv6::{self, get_u8, proto, Header, HEADER_LEN};
 use crate::{Error, Result};
@@ -125,11 +126,7 @@ pub fn strip(buf: &mut [u8], l2_len: usize, chain: &Chain) -> Result<Stripped> {
     }
     let home = ipv6::get_addr(pkt, hao.option_offset + 2)
         .ok_or(malformed("chain does not match packet"))?;
-    if home.is_unspecified()
-        || home.is_loopback()
-        || ipv6::is_multicast(&home)
-        || ipv6::is_link_local(&home)
-    {
+    if !addr::is_routable_unicast(&home) {
         return Err(malformed("home address not unicast routable"));
     }
     let care_of = h.src_addr();
@@ -158,6 +155,72 @@ pub fn strip(buf: &mut [u8], l2_len: usize, chain: &Chain) -> Result<Stripped> {
     Ok(Stripped { removed, home, care_of })
 }
 
+/// A Home Address option in the layout [`emit_dest_opts`] writes (MN1's), found by
+/// [`canonical`]: what [`strip_canonical`] needs, read once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Canonical {
+    /// The home address, a big-endian integer; unicast routable (RFC 6275 §9.3.1).
+    pub home: u128,
+    word0: [u8; 4],
+    /// Payload length after the strip.
+    payload_len: u16,
+    next_header: u8,
+    hop_limit: u8,
+    dst: u128,
+}
+
+/// The worker's downlink fast path: `Some` when the packet at `buf[l2_len..]` (whose fixed
+/// header is `ip`) starts with the 24-byte Destination Options header of
+/// [`emit_dest_opts`] (PadN(2), the option at 8n+6) followed directly by the upper layer
+/// (not an extension header or a Mobility Header), with a unicast routable home address.
+/// Then [`strip`] would remove the whole header, and [`strip_canonical`] does the same in one
+/// step. `None`: another layout, for `ext::walk` and [`strip`].
+#[inline(always)]
+pub fn canonical(buf: &[u8], l2_len: usize, ip: &ipv6::Fixed) -> Option<Canonical> {
+    const OPTS: usize = DEST_OPTS_LEN;
+    if ip.next_header != proto::DEST_OPTS || ip.payload_len < OPTS {
+        return None;
+    }
+    let h = buf.get(l2_len..)?.first_chunk::<{ HEADER_LEN + OPTS }>()?;
+    let o = &h[HEADER_LEN..];
+    let next = o[field::NEXT_HEADER];
+    if o[field::HDR_EXT_LEN..field::HOME_ADDRESS.start] != [2, ext::option::PADN, 2, 0, 0, OPTION_TYPE, OPTION_DATA_LEN]
+        || ext::is_walked(next)
+        || next == proto::MOBILITY
+    {
+        return None;
+    }
+    let home = u128::from_be_bytes(*o[field::HOME_ADDRESS.start..].first_chunk::<16>()?);
+    if !addr::is_routable_unicast_u128(home) {
+        return None;
+    }
+    Some(Canonical {
+        home,
+        word0: *h.first_chunk::<4>()?,
+        payload_len: (ip.payload_len - OPTS) as u16,
+        next_header: next,
+        hop_limit: ip.hop_limit,
+        dst: ip.dst,
+    })
+}
+
+/// [`strip`] for a packet [`canonical`] found, in one step: the IPv6 header is rebuilt
+/// 24 bytes further on (`buf[l2_len + 24..]`) with the home address as source, from the
+/// values `c` already holds; the caller trims 24 bytes from the front and rewrites its
+/// link header. The same bytes as `strip` (a test compares them).
+/// `None`: `buf` is too short, and unchanged.
+#[inline(always)]
+pub fn strip_canonical(buf: &mut [u8], l2_len: usize, c: &Canonical) -> Option<()> {
+    let d = buf.get_mut(l2_len.checked_add(DEST_OPTS_LEN)?..)?.first_chunk_mut::<HEADER_LEN>()?;
+    d[ipv6::field::VER_TC_FLOW].copy_from_slice(&c.word0);
+    d[ipv6::field::PAYLOAD_LEN].copy_from_slice(&c.payload_len.to_be_bytes());
+    d[ipv6::field::NEXT_HEADER] = c.next_header;
+    d[ipv6::field::HOP_LIMIT] = c.hop_limit;
+    d[ipv6::field::SRC_ADDR].copy_from_slice(&c.home.to_be_bytes());
+    d[ipv6::field::DST_ADDR].copy_from_slice(&c.dst.to_be_bytes());
+    Some(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,16 +242,12 @@ mod tests {
 
     /// UDP from MN1 to MN2, checksum over the home address as source (RFC 6275 §6.3).
     fn udp() -> Vec<u8> {
-        let mut u = vec![0x01, 0xbb, 0x30, 0x39, 0, 13, 0, 0, b'h', b'e', b'l', b'l', b'o'];
-        let c = checksum::upper_layer(&hoa(), &mn2(), proto::UDP, &u);
-        u[6..8].copy_from_slice(&c.to_be_bytes());
-        u
+        crate::testpkt::udp(hoa(), mn2(), 443, 12345, b"hello")
     }
 
     fn dest_opts(next: u8) -> Vec<u8> {
-        let mut d = vec![0u8; DEST_OPTS_LEN];
-        assert_eq!(emit_dest_opts(&mut d, next, &hoa()), Ok(24));
-        d
+        assert_eq!(emit_dest_opts(&mut [0; DEST_OPTS_LEN], next, &hoa()), Ok(24));
+        crate::testpkt::hao_dest_opts(next, hoa())
     }
 
     #[test]
@@ -201,6 +260,48 @@ mod tests {
         let h = ext::walk(&p).unwrap().home_address.unwrap();
         assert_eq!((h.option_offset % 8, h.only_option, h.home), (6, true, hoa()));
         assert!(emit_dest_opts(&mut [0u8; 23], 17, &hoa()).is_err());
+    }
+
+    /// The one-step strip of `emit_dest_opts`'s layout gives the bytes of the walk and
+    /// `strip`; other layouts and home addresses `strip` refuses are left to the walk.
+    #[test]
+    fn canonical_strip_equals_the_walked_one() {
+        let pkt = packet(&coa(), &mn2(), proto::DEST_OPTS, &[&dest_opts(proto::UDP)[..], &udp()].concat());
+        let fixed = |p: &[u8]| ipv6::Fixed::parse(p).unwrap();
+        let mut general = [&ETH[..], &pkt, &[0, 0]].concat();
+        let chain = ext::walk(&general[14..]).unwrap();
+        assert_eq!(strip(&mut general, 14, &chain).unwrap().removed, DEST_OPTS_LEN);
+
+        let mut fast = [&ETH[..], &pkt, &[0, 0]].concat();
+        let c = canonical(&fast, 14, &fixed(&pkt)).unwrap();
+        assert_eq!(c.home, u128::from(hoa()));
+        strip_canonical(&mut fast, 14, &c).unwrap();
+        // The link header is the caller's to rewrite; everything after it is equal.
+        assert_eq!(fast[DEST_OPTS_LEN + 14..], general[DEST_OPTS_LEN + 14..]);
+
+        // Four Pad1 instead of PadN, an extension header or a Mobility Header after the
+        // option, a home address that is not unicast routable: not the fast path's.
+        let mut pad1 = pkt.clone();
+        pad1[42..46].fill(ext::option::PAD1);
+        let mut mcast = pkt.clone();
+        mcast[48] = 0xff;
+        let mut ll = pkt.clone();
+        ll[48..50].copy_from_slice(&[0xfe, 0x80]);
+        let after = |nh: u8| packet(&coa(), &mn2(), proto::DEST_OPTS, &[&dest_opts(nh)[..], &udp()].concat());
+        for (what, p) in [("Pad1", pad1), ("multicast home", mcast), ("link-local home", ll), ("then Hop-by-Hop", after(proto::HOP_BY_HOP)), ("then Fragment", after(proto::FRAGMENT)), ("then MH", after(proto::MOBILITY))] {
+            assert_eq!(canonical(&p, 0, &fixed(&p)), None, "{what}");
+        }
+        let plain = packet(&coa(), &mn2(), proto::UDP, &udp());
+        assert_eq!(canonical(&plain, 0, &fixed(&plain)), None);
+        // A header claiming less than the option, and buffers too short.
+        let ip = fixed(&pkt);
+        assert_eq!(canonical(&pkt, 0, &ipv6::Fixed { payload_len: DEST_OPTS_LEN - 1, ..ip }), None);
+        assert_eq!(canonical(&pkt[..63], 0, &ip), None);
+        assert_eq!(canonical(&pkt, usize::MAX, &ip), None);
+        let mut short = pkt[..63].to_vec();
+        assert_eq!(strip_canonical(&mut short, 0, &c), None);
+        assert_eq!(short, pkt[..63]);
+        assert_eq!(strip_canonical(&mut short, usize::MAX, &c), None);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use core::net::Ipv6Addr;
 
+use crate::addr;
 use crate::checksum;
 use crate::ext;
 use crate::ipv6::{self, get_u8, proto, Header, Repr, HEADER_LEN, MIN_MTU};
@@ -305,10 +306,10 @@ fn may_send(pkt: &[u8], multicast_ok: bool) -> bool {
     ) else {
         return false;
     };
-    if first >> 4 != 6 || src.is_unspecified() || ipv6::is_multicast(&src) {
+    if first >> 4 != 6 || src.is_unspecified() || addr::is_multicast(&src) {
         return false;
     }
-    if ipv6::is_multicast(&dst) && !multicast_ok {
+    if addr::is_multicast(&dst) && !multicast_ok {
         return false;
     }
     // Find the ICMPv6 type if there is one. The invoking packet may itself be the malformed

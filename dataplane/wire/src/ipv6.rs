@@ -1,4 +1,5 @@
-//! The IPv6 fixed header (RFC 8200 §3) and address helpers (RFC 4291).
+//! The IPv6 fixed header (RFC 8200 §3) and address helpers (RFC 4291; the address
+//! classes are in `addr`).
 
 use core::net::Ipv6Addr;
 
@@ -173,6 +174,44 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Header<T> {
     }
 }
 
+/// The fixed header fields the worker's decisions use, read once with the checks of
+/// [`Header::new_checked`] (a test holds the two equal). The worker's hot path; everything
+/// else uses `Header`. Addresses are big-endian integers: compared and hashed without copies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fixed {
+    pub src: u128,
+    pub dst: u128,
+    pub next_header: u8,
+    pub hop_limit: u8,
+    /// Payload length from the header.
+    pub payload_len: usize,
+    pub traffic_class: u8,
+}
+
+impl Fixed {
+    /// The IPv6 header at the start of `b`, if it is one and `b` holds the whole packet.
+    #[inline(always)]
+    pub fn parse(b: &[u8]) -> Option<Fixed> {
+        let h = b.first_chunk::<HEADER_LEN>()?;
+        if h[0] >> 4 != 6 {
+            return None;
+        }
+        let payload_len = usize::from(u16::from_be_bytes([h[4], h[5]]));
+        if HEADER_LEN + payload_len > b.len() {
+            return None;
+        }
+        let addr = |i: usize| u128::from_be_bytes(*h[i..].first_chunk::<16>().expect("inside the 40 bytes"));
+        Some(Fixed {
+            src: addr(field::SRC_ADDR.start),
+            dst: addr(field::DST_ADDR.start),
+            next_header: h[field::NEXT_HEADER],
+            hop_limit: h[field::HOP_LIMIT],
+            payload_len,
+            traffic_class: (h[0] << 4) | (h[1] >> 4),
+        })
+    }
+}
+
 /// The fixed header as plain values, for building packets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Repr {
@@ -223,16 +262,6 @@ impl Repr {
         b[field::DST_ADDR].copy_from_slice(&self.dst.octets());
         Ok(())
     }
-}
-
-/// Link-local unicast, fe80::/10 (RFC 4291 §2.5.6).
-pub fn is_link_local(a: &Ipv6Addr) -> bool {
-    a.segments()[0] & 0xffc0 == 0xfe80
-}
-
-/// Multicast, ff00::/8 (RFC 4291 §2.7).
-pub fn is_multicast(a: &Ipv6Addr) -> bool {
-    a.octets()[0] == 0xff
 }
 
 /// The solicited-node multicast address of `a`: ff02::1:ff00:0/104 + its low 24 bits
@@ -385,6 +414,7 @@ pub(crate) mod tests {
 
     #[test]
     fn address_helpers() {
+        use crate::addr::{is_link_local, is_multicast};
         assert!(is_link_local(&a("fe80::1")));
         assert!(is_link_local(&a("febf:ffff::1")));
         assert!(!is_link_local(&a("fec0::1")));
@@ -399,6 +429,52 @@ pub(crate) mod tests {
         assert_eq!(mask(&a("2001:db8::ff"), 128), a("2001:db8::ff"));
         assert_eq!(mask(&a("2001:db8::ff"), 200), a("2001:db8::ff"));
         assert_eq!(mask(&a("2001:dbff::"), 20), a("2001:d000::"));
+    }
+
+    /// `Fixed::parse` accepts exactly what `Header::new_checked` accepts and reads the same
+    /// values, on every truncation and version of a fixture and on random bytes.
+    fn fixed_equals_header(b: &[u8]) {
+        match (Fixed::parse(b), Header::new_checked(b)) {
+            (Some(f), Ok(h)) => {
+                let r = Repr::parse(&h).unwrap();
+                assert_eq!(
+                    (Ipv6Addr::from(f.src), Ipv6Addr::from(f.dst), f.next_header, f.hop_limit),
+                    (r.src, r.dst, r.next_header, r.hop_limit)
+                );
+                assert_eq!((f.payload_len, f.traffic_class), (usize::from(r.payload_len), r.traffic_class));
+            }
+            (None, Err(_)) => {}
+            (f, h) => panic!("fast {f:?}, general {h:?} for {b:02x?}"),
+        }
+    }
+
+    #[test]
+    fn fixed_fast_check_equals_header_new_checked() {
+        for n in 0..=PKT.len() {
+            fixed_equals_header(&PKT[..n]);
+        }
+        for v in 0..=255u8 {
+            let mut p = PKT;
+            p[0] = v;
+            fixed_equals_header(&p);
+        }
+        for len in [0u16, 3, 4, 5, 6, 7, 0xffff] {
+            let mut p = PKT;
+            p[4..6].copy_from_slice(&len.to_be_bytes());
+            fixed_equals_header(&p);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fixed_equals_header_on_random_bytes(mut b in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..80), six: bool, len in 0u16..48) {
+            // Mostly version 6 with a plausible payload length, so both outcomes are common.
+            if six && b.len() >= 6 {
+                b[0] = 0x60 | (b[0] & 0x0f);
+                b[4..6].copy_from_slice(&len.to_be_bytes());
+            }
+            fixed_equals_header(&b);
+        }
     }
 
     #[test]

@@ -4,6 +4,9 @@
 //! panic or read out of bounds afterwards. `Repr`s build messages for signaling and tests.
 //! Every rejection is a small `Copy` [`Error`] whose reason doubles as a drop counter name.
 
+#![forbid(unsafe_code)]
+
+pub mod addr;
 pub mod checksum;
 pub mod error;
 
@@ -16,5 +19,8 @@ pub mod tunnel;
 pub mod rh2;
 pub mod hao;
 pub mod mobility;
+
+#[cfg(any(test, feature = "test-support"))]
+pub mod testpkt;
 
 pub use error::{Error, Result};

@@ -3,6 +3,7 @@
 
 use core::net::Ipv6Addr;
 
+use crate::addr;
 use crate::checksum;
 use crate::ethernet::MacAddr;
 use crate::ext;
@@ -28,6 +29,14 @@ pub const DEFAULT_PREFERRED_LIFETIME: u32 = 604_800;
 pub const ADV_CUR_HOP_LIMIT: u8 = 64;
 
 const LAYER: &str = "nd";
+
+/// True for the ICMPv6 types of Neighbor Discovery, Router Solicitation (133) through
+/// Redirect (137) (RFC 4861 §4). Nothing may add a routing header to them (RFC 6275
+/// §9.3.2) and the worker hands them to the control core.
+#[inline(always)]
+pub const fn is_nd_type(icmp_type: u8) -> bool {
+    matches!(icmp_type, RS..=icmpv6::REDIRECT)
+}
 
 // Router Solicitation (§4.1):       | Type=133 | Code | Checksum | Reserved(32) | Options...
 // Router Advertisement (§4.2):      | Type=134 | Code | Checksum | Cur Hop Limit |M|O| Rsvd |
@@ -126,7 +135,7 @@ pub fn parse(ipv6_packet: &[u8]) -> Result<Option<Nd>> {
         }
         NS => {
             let target = get_addr(msg_bytes, field::TARGET).unwrap_or(Ipv6Addr::UNSPECIFIED);
-            if ipv6::is_multicast(&target) {
+            if addr::is_multicast(&target) {
                 return Err(malformed("target is multicast"));
             }
             let source_ll = link_layer_option(options, option::SOURCE_LL)?;
@@ -144,13 +153,13 @@ pub fn parse(ipv6_packet: &[u8]) -> Result<Option<Nd>> {
         }
         _ => {
             let target = get_addr(msg_bytes, field::TARGET).unwrap_or(Ipv6Addr::UNSPECIFIED);
-            if ipv6::is_multicast(&target) {
+            if addr::is_multicast(&target) {
                 return Err(malformed("target is multicast"));
             }
             let flags = get_u8(msg_bytes, field::FLAGS).unwrap_or(0);
             let solicited = flags & field::NA_SOLICITED != 0;
             // §7.1.2: a solicited advertisement is unicast.
-            if solicited && ipv6::is_multicast(&dst) {
+            if solicited && addr::is_multicast(&dst) {
                 return Err(malformed("solicited advertisement to multicast"));
             }
             Ok(Some(Nd::NeighborAdvert {
@@ -297,7 +306,7 @@ pub fn build_router_advert_with_lifetimes(
     preferred_lifetime_s: u32,
 ) -> Result<usize> {
     // §6.1.2: hosts drop RAs whose source is not link-local.
-    if !ipv6::is_link_local(src_link_local) {
+    if !addr::is_link_local(src_link_local) {
         return Err(malformed("router advertisement source not link-local"));
     }
     // §4.6.2: the preferred lifetime must not exceed the valid lifetime.
@@ -378,6 +387,14 @@ mod tests {
             m.extend_from_slice(&mac);
         }
         m
+    }
+
+
+    #[test]
+    fn nd_types_are_133_to_137() {
+        let nd: Vec<u8> = (0..=255).filter(|t| is_nd_type(*t)).collect();
+        assert_eq!(nd, [RS, RA, NS, NA, icmpv6::REDIRECT]);
+        assert_eq!(nd, [133, 134, 135, 136, 137]);
     }
 
     #[test]

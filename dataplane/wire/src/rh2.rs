@@ -4,8 +4,9 @@
 
 use core::net::Ipv6Addr;
 
+use crate::addr;
 use crate::ext::{self, Chain};
-use crate::icmpv6;
+use crate::nd;
 use crate::ipv6::{self, get_u8, proto, Header, HEADER_LEN};
 use crate::{Error, Result};
 
@@ -126,15 +127,22 @@ impl Repr {
 
     pub fn emit(&self, buf: &mut [u8]) -> Result<()> {
         let len = buf.len();
-        let b = buf.get_mut(..LEN).ok_or(Error::NoRoom { layer: LAYER, required: LEN, len })?;
-        b[field::NEXT_HEADER] = self.next_header;
-        b[field::HDR_EXT_LEN] = HDR_EXT_LEN;
-        b[field::ROUTING_TYPE] = ROUTING_TYPE;
-        b[field::SEGMENTS_LEFT] = self.segments_left.min(1);
-        b[field::RESERVED].fill(0);
-        b[field::HOME_ADDRESS].copy_from_slice(&self.home_address.octets());
+        let b = buf.first_chunk_mut().ok_or(Error::NoRoom { layer: LAYER, required: LEN, len })?;
+        write(b, self.next_header, self.segments_left.min(1), &self.home_address.octets());
         Ok(())
     }
+}
+
+/// The one writer of RH2 bytes, for `Repr::emit` and the worker's one-pass rewrite
+/// (`tunnel::encapsulate_with_rh2`).
+#[inline(always)]
+pub(crate) fn write(b: &mut [u8; LEN], next_header: u8, segments_left: u8, home: &[u8; 16]) {
+    b[field::NEXT_HEADER] = next_header;
+    b[field::HDR_EXT_LEN] = HDR_EXT_LEN;
+    b[field::ROUTING_TYPE] = ROUTING_TYPE;
+    b[field::SEGMENTS_LEFT] = segments_left;
+    b[field::RESERVED].fill(0);
+    b[field::HOME_ADDRESS].copy_from_slice(home);
 }
 
 /// Writes a Type 2 Routing Header with Segments Left 1 into `buf[..24]`.
@@ -166,17 +174,18 @@ pub fn insertable(ipv6_packet: &[u8]) -> Result<Chain> {
         return Err(Error::ChainTooLong);
     }
     let dst = h.dst_addr();
-    if ipv6::is_link_local(&dst) || ipv6::is_multicast(&dst) {
+    if addr::is_link_local(&dst) || addr::is_multicast(&dst) {
         return Err(Error::Malformed { layer: LAYER, what: "link-local or multicast destination" });
     }
     match chain.upper_proto {
         proto::MOBILITY => {
             return Err(Error::Malformed { layer: LAYER, what: "mobility header" });
         }
-        proto::ICMPV6 if !chain.is_non_first_fragment() => {
-            if let Some(icmpv6::RS..=icmpv6::REDIRECT) = get_u8(ipv6_packet, chain.upper_offset) {
-                return Err(Error::Malformed { layer: LAYER, what: "neighbor discovery" });
-            }
+        proto::ICMPV6
+            if !chain.is_non_first_fragment()
+                && get_u8(ipv6_packet, chain.upper_offset).is_some_and(nd::is_nd_type) =>
+        {
+            return Err(Error::Malformed { layer: LAYER, what: "neighbor discovery" });
         }
         _ => {}
     }
@@ -184,6 +193,21 @@ pub fn insertable(ipv6_packet: &[u8]) -> Result<Chain> {
         return Err(Error::Malformed { layer: LAYER, what: "payload length overflow" });
     }
     Ok(chain)
+}
+
+/// [`insertable`] for the common packet, without a walk (worker hot path): true when an RH2
+/// can go right after the IPv6 header with nothing to check further: no extension header,
+/// not a Mobility Header or Neighbor Discovery (RFC 6275 §9.3.2), and room in the payload
+/// length. `first_payload_byte` is the byte after the IPv6 header (the ICMPv6 type). The
+/// caller has already refused link-local and multicast destinations. False sends the packet
+/// to [`insert`], which walks the chain; a test holds that true implies `insertable`.
+#[inline(always)]
+pub fn insertable_plain(ip: &ipv6::Fixed, first_payload_byte: Option<u8>) -> bool {
+    let nh = ip.next_header;
+    !ext::is_walked(nh)
+        && nh != proto::MOBILITY
+        && !(nh == proto::ICMPV6 && first_payload_byte.is_some_and(nd::is_nd_type))
+        && ip.payload_len + LEN <= usize::from(u16::MAX)
 }
 
 /// The uplink rewrite. `buf` = [24 free bytes][`l2_len` bytes of link header][IPv6
@@ -228,7 +252,7 @@ pub fn insert(buf: &mut [u8], l2_len: usize, care_of: &Ipv6Addr) -> Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -242,6 +266,38 @@ mod tests {
             }
         }
     }
+    /// What `insertable_plain` takes, `insertable` takes with the chain it implies; what it
+    /// leaves (extension headers, Mobility Header, ND, a full payload length) goes to the walk.
+    #[test]
+    fn insertable_plain_implies_insertable() {
+        let echo = [128, 0, 0, 0, 0, 1, 0, 1];
+        let fixed = |p: &[u8]| ipv6::Fixed::parse(p).unwrap();
+        for (nh, payload) in [
+            (proto::UDP, udp(&mn2(), &hoa(), &[0; 30])),
+            (proto::UDP, udp(&mn2(), &hoa(), &[])),
+            (proto::TCP, vec![7; 20]),
+            (proto::ICMPV6, echo.to_vec()),
+            (proto::NO_NEXT, vec![]),
+        ] {
+            let p = packet(&mn2(), &hoa(), nh, &payload);
+            assert!(insertable_plain(&fixed(&p), p.get(HEADER_LEN).copied()), "next header {nh}");
+            let chain = insertable(&p).unwrap();
+            assert_eq!((chain.headers, chain.insert_offset, chain.upper_proto), (0, HEADER_LEN, nh));
+        }
+        for (nh, first) in [(proto::HOP_BY_HOP, 0u8), (proto::DEST_OPTS, 0), (proto::ROUTING, 0), (proto::MOBILITY, 59), (proto::ICMPV6, 135)] {
+            let p = packet(&mn2(), &hoa(), nh, &[first, 0, 0, 0, 0, 0, 0, 0]);
+            assert!(!insertable_plain(&fixed(&p), Some(first)), "next header {nh}");
+        }
+        for t in 133..=137 {
+            let p = packet(&mn2(), &hoa(), proto::ICMPV6, &[t, 0, 0, 0, 0, 0, 0, 0]);
+            assert!(!insertable_plain(&fixed(&p), Some(t)), "ND type {t}");
+            assert!(insertable(&p).is_err());
+        }
+        let at = |len: usize| ipv6::Fixed { payload_len: len, ..fixed(&packet(&mn2(), &hoa(), proto::UDP, &[])) };
+        assert!(insertable_plain(&at(65511), Some(0)));
+        assert!(!insertable_plain(&at(65512), Some(0)));
+    }
+
     use crate::checksum;
     use crate::ext::tests::{frag_bytes, opts_header, packet, rh2_bytes};
     use crate::ipv6::tests::a;
@@ -258,16 +314,9 @@ mod tests {
         a("2001:db8:2::200")
     }
 
-    /// A UDP datagram with its checksum computed for (src, dst).
+    /// A UDP datagram 12345 → 443 with its checksum computed for (src, dst).
     pub fn udp(src: &Ipv6Addr, dst: &Ipv6Addr, payload: &[u8]) -> Vec<u8> {
-        let len = (8 + payload.len()) as u16;
-        let mut u = vec![0x30, 0x39, 0x01, 0xbb];
-        u.extend_from_slice(&len.to_be_bytes());
-        u.extend_from_slice(&[0, 0]);
-        u.extend_from_slice(payload);
-        let c = checksum::upper_layer(src, dst, proto::UDP, &u);
-        u[6..8].copy_from_slice(&c.to_be_bytes());
-        u
+        crate::testpkt::udp(*src, *dst, 12345, 443, payload)
     }
 
     #[test]

@@ -4,7 +4,8 @@
 use core::net::Ipv6Addr;
 
 use crate::ext::{self, Chain};
-use crate::ipv6::{proto, Header, Repr, HEADER_LEN};
+use crate::ipv6::{self, proto, Header, Repr, HEADER_LEN};
+use crate::rh2;
 use crate::{Error, Result};
 
 /// Bytes the outer header adds.
@@ -52,6 +53,51 @@ fn outer_for(buf: &[u8], at: usize, src: &Ipv6Addr, dst: &Ipv6Addr, hop_limit: u
 pub fn encapsulate(buf: &mut [u8], src: &Ipv6Addr, dst: &Ipv6Addr, hop_limit: u8) -> Result<()> {
     let outer = outer_for(buf, OUTER_LEN, src, dst, hop_limit)?;
     outer.emit(buf)
+}
+
+/// Writes the outer header (RFC 2473 §3, RFC 5213 §6.10.5) for an inner packet of
+/// `inner_len` bytes: next header IPv6, the inner traffic class copied (RFC 2473 §6.4),
+/// flow label 0. The bytes of [`encapsulate`] without its checks of the inner packet
+/// (the worker's hot path, whose caller has made them; a test compares the two).
+#[inline(always)]
+pub fn write_outer(o: &mut [u8; HEADER_LEN], src: &[u8; 16], dst: &[u8; 16], hop_limit: u8, inner_len: usize, traffic_class: u8) {
+    o[0] = 0x60 | (traffic_class >> 4);
+    o[1] = traffic_class << 4;
+    o[2] = 0;
+    o[3] = 0;
+    o[ipv6::field::PAYLOAD_LEN].copy_from_slice(&(inner_len as u16).to_be_bytes());
+    o[ipv6::field::NEXT_HEADER] = proto::IPV6;
+    o[ipv6::field::HOP_LIMIT] = hop_limit;
+    o[ipv6::field::SRC_ADDR].copy_from_slice(src);
+    o[ipv6::field::DST_ADDR].copy_from_slice(dst);
+}
+
+/// Bytes [`encapsulate_with_rh2`] adds: the outer header and the RH2.
+pub const OUTER_WITH_RH2_LEN: usize = OUTER_LEN + rh2::LEN;
+
+/// `rh2::insert`, the inner hop limit − 1 and [`encapsulate`] in one pass, for the packet
+/// `rh2::insertable_plain` accepts (the worker's common route-optimized uplink packet).
+/// `buf` = [64 free bytes][`l2_len` bytes of link header][inner IPv6 packet]; `ip` is its
+/// header and its hop limit is above 1. Afterwards `buf` = [`l2_len` bytes for the caller's
+/// link header][outer header `src` → `dst`][inner header, destination := `care_of`, next
+/// header Routing][RH2 holding the old destination (RFC 6275 §6.4)][payload]: the inner
+/// header moves 24 bytes forward, nothing else moves. The same bytes as the general path
+/// (a test compares them). `None`: `buf` is too short, and unchanged.
+#[inline(always)]
+pub fn encapsulate_with_rh2(buf: &mut [u8], l2_len: usize, ip: &ipv6::Fixed, care_of: &[u8; 16], src: &[u8; 16], dst: &[u8; 16], hop_limit: u8) -> Option<()> {
+    const ADD: usize = OUTER_WITH_RH2_LEN;
+    // [64 free, ending in the old link header][inner 40] → [outer 40][inner 40][RH2 24]
+    let d: &mut [u8; ADD + HEADER_LEN] = buf.get_mut(l2_len..l2_len.checked_add(ADD + HEADER_LEN)?)?.try_into().ok()?;
+    d.copy_within(ADD..ADD + HEADER_LEN, OUTER_LEN);
+    let (o, rest) = d.split_first_chunk_mut::<HEADER_LEN>()?;
+    let (inner, r) = rest.split_first_chunk_mut::<HEADER_LEN>()?;
+    rh2::write(r.first_chunk_mut()?, ip.next_header, 1, &ip.dst.to_be_bytes());
+    inner[ipv6::field::PAYLOAD_LEN].copy_from_slice(&((ip.payload_len + rh2::LEN) as u16).to_be_bytes());
+    inner[ipv6::field::NEXT_HEADER] = proto::ROUTING;
+    inner[ipv6::field::HOP_LIMIT] = ip.hop_limit.wrapping_sub(1);
+    inner[ipv6::field::DST_ADDR].copy_from_slice(care_of);
+    write_outer(o, src, dst, hop_limit, HEADER_LEN + ip.payload_len + rh2::LEN, ip.traffic_class);
+    Some(())
 }
 
 /// Finds the inner packet of an IPv6-in-IPv6 packet. The outer chain is walked, so
@@ -102,6 +148,51 @@ mod tests {
         p[0] = 0x6b; // traffic class 0xb8
         p[1] = 0x81;
         p
+    }
+
+    /// The one-pass rewrite gives the bytes of the general path: `rh2::insert`, hop limit
+    /// − 1, then `encapsulate` (traffic class copied, payload and link padding untouched).
+    #[test]
+    fn one_pass_rh2_and_tunnel_equal_insert_then_encapsulate() {
+        let (mn2, home, care_of) = (a("2001:db8:3::300"), a("2001:db8:1::100"), a("2001:db8:2::200"));
+        let udp = |n: usize| crate::rh2::tests::udp(&mn2, &home, &vec![0; n]);
+        let echo = [128, 0, 0, 0, 0, 1, 0, 1];
+        let l2 = [2, 0, 0, 0, 0, 0xa, 2, 0, 0, 0, 3, 0, 0x86, 0xdd];
+        for (nh, payload) in [(proto::UDP, udp(30)), (proto::UDP, udp(0)), (proto::TCP, vec![7; 20]), (proto::ICMPV6, echo.to_vec()), (proto::NO_NEXT, vec![])] {
+            let mut pkt = packet(&mn2, &home, nh, &payload);
+            pkt[0] = 0x6b; // traffic class 0xb8, copied to the outer header
+            pkt[1] = 0x85;
+            let ip = ipv6::Fixed::parse(&pkt).unwrap();
+            assert!(rh2::insertable_plain(&ip, pkt.get(HEADER_LEN).copied()), "next header {nh}");
+
+            let mut general = [vec![0u8; rh2::LEN], l2.to_vec(), pkt.clone(), vec![0; 2]].concat();
+            rh2::insert(&mut general, l2.len(), &care_of).unwrap();
+            general[l2.len() + 7] -= 1;
+            let mut expect = [vec![0u8; OUTER_LEN], general[l2.len()..].to_vec()].concat();
+            encapsulate(&mut expect, &mag(), &lma(), 64).unwrap();
+
+            let mut fast = [vec![0u8; OUTER_WITH_RH2_LEN], l2.to_vec(), pkt.clone(), vec![0; 2]].concat();
+            encapsulate_with_rh2(&mut fast, l2.len(), &ip, &care_of.octets(), &mag().octets(), &lma().octets(), 64).unwrap();
+            assert_eq!(&fast[l2.len()..], &expect[..], "next header {nh}");
+        }
+        // Too short: refused, nothing written.
+        let pkt = packet(&mn2, &home, proto::NO_NEXT, &[]);
+        let ip = ipv6::Fixed::parse(&pkt).unwrap();
+        let mut short = [vec![0u8; OUTER_WITH_RH2_LEN - 1], l2.to_vec(), pkt].concat();
+        let before = short.clone();
+        assert_eq!(encapsulate_with_rh2(&mut short, l2.len(), &ip, &care_of.octets(), &mag().octets(), &lma().octets(), 64), None);
+        assert_eq!(short, before);
+        assert_eq!(encapsulate_with_rh2(&mut short, usize::MAX, &ip, &care_of.octets(), &mag().octets(), &lma().octets(), 64), None);
+    }
+
+    #[test]
+    fn write_outer_equals_encapsulate() {
+        let inner = inner();
+        let mut buf = [vec![0xee; 40], inner.clone()].concat();
+        encapsulate(&mut buf, &mag(), &lma(), 7).unwrap();
+        let mut o = [0xee; HEADER_LEN];
+        write_outer(&mut o, &mag().octets(), &lma().octets(), 7, inner.len(), 0xb8);
+        assert_eq!(o[..], buf[..40]);
     }
 
     #[test]

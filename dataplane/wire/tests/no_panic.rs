@@ -5,34 +5,18 @@ use core::net::Ipv6Addr;
 
 use proptest::prelude::*;
 use wire::ipv6::{self, proto};
-use wire::{checksum, ethernet, ext, hao, icmpv6, nd, rh2, tunnel};
+use wire::{ethernet, ext, hao, icmpv6, nd, rh2, testpkt, tunnel};
 
 fn addr(s: &str) -> Ipv6Addr {
     s.parse().unwrap()
 }
 
 fn ipv6_packet(src: &Ipv6Addr, dst: &Ipv6Addr, nh: u8, payload: &[u8]) -> Vec<u8> {
-    let mut v = vec![0u8; 40];
-    ipv6::Repr {
-        src: *src,
-        dst: *dst,
-        next_header: nh,
-        payload_len: payload.len() as u16,
-        hop_limit: 64,
-        traffic_class: 0,
-        flow_label: 0,
-    }
-    .emit(&mut v)
-    .unwrap();
-    v.extend_from_slice(payload);
-    v
+    testpkt::ip6(*src, *dst, nh, 64, payload)
 }
 
 fn udp(src: &Ipv6Addr, dst: &Ipv6Addr) -> Vec<u8> {
-    let mut u = vec![0x30, 0x39, 0x01, 0xbb, 0, 12, 0, 0, 1, 2, 3, 4];
-    let c = checksum::upper_layer(src, dst, proto::UDP, &u);
-    u[6..8].copy_from_slice(&c.to_be_bytes());
-    u
+    testpkt::udp(*src, *dst, 12345, 443, &[1, 2, 3, 4])
 }
 
 /// Valid packets of every shape the dataplane sees.
