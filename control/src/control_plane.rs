@@ -75,13 +75,13 @@ impl<B: PacketBuf> ControlPlane<B> {
 mod tests {
     use crate::testing::*;
     use dataplane::counters::Role;
-    use e2e::packets::udp_packet;
+    use wire::testpkt::udp_packet;
 
     #[test]
     fn a_packet_with_no_punt_reason_is_counted_unhandled() {
         let mut h = Harness::new(TUNNEL);
         let f = from_mn2(&udp_packet(a(MN2), a(HOME), 1, 1, 2, b"x"));
-        h.plane.on_packet(h.now, None, Role::Access, TestBuf::from_frame(&f), &mut h.out);
+        h.plane.on_packet(h.now, None, Role::Access, VecBuf::new(&f), &mut h.out);
         assert!(h.sent().is_empty());
         assert_eq!(h.plane.links.counters.unhandled.get(), 1);
     }

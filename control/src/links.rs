@@ -25,8 +25,6 @@ pub const HOLD_MAX: usize = 3;
 pub const SOLICIT_MAX: u32 = 3;
 /// RFC 4861 §10 RETRANS_TIMER.
 pub const RETRANS: Duration = Duration::from_secs(1);
-/// All-nodes multicast (RFC 4291 §2.7.1).
-const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
 
 /// Packets waiting for one neighbor's link-layer address.
 struct Pending<B> {
@@ -91,7 +89,7 @@ impl<B: PacketBuf> Links<B> {
                 }
                 // RFC 4861 §7.2.4: unicast to the soliciting node, or all-nodes if it had no
                 // address (duplicate address detection), then not Solicited.
-                let (to, to_mac, solicited) = if src.is_unspecified() { (ALL_NODES, ethernet::ipv6_multicast_mac(&ALL_NODES), false) } else { (src, source_ll.unwrap_or(peer_mac), true) };
+                let (to, to_mac, solicited) = if src.is_unspecified() { (ipv6::ALL_NODES, ethernet::ipv6_multicast_mac(&ipv6::ALL_NODES), false) } else { (src, source_ll.unwrap_or(peer_mac), true) };
                 let our_mac = self.our_mac(role);
                 // Router flag on the access link only: there the MAG is the nodes' default router.
                 if self.send(role, to_mac, |o| nd::build_neighbor_advert(o, &mine, &to, &mine, &our_mac, role == Role::Access, solicited, true), out) {
@@ -353,7 +351,7 @@ pub fn fmt_mac(m: &MacAddr) -> String {
 mod tests {
     use crate::testing::*;
     use dataplane::counters::{Punt, Role};
-    use e2e::packets::{echo_request, ip6, neighbor_solicit, tunneled, udp_packet};
+    use wire::testpkt::{echo_request, ip6, neighbor_solicit, tunneled, udp_packet};
     use wire::icmpv6::{self, ErrorKind};
     use wire::nd::{self, Nd};
     use wire::{ethernet, ipv6};

@@ -6,12 +6,13 @@ use crate::config::Config;
 use crate::control_plane::ControlPlane;
 use crate::egress::{Egress, TableFull};
 use dataplane::counters::{Punt, Role};
+pub use dataplane::forward::VecBuf;
 use dataplane::forward::{PacketBuf, Topology};
 use std::collections::HashMap;
 use std::net::Ipv6Addr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wire::ethernet::{self, MacAddr, ETHERTYPE_IPV6};
+use wire::ethernet::{self, MacAddr};
 
 pub const ACCESS_MAC: MacAddr = [2, 0, 0, 0, 0, 0x0a];
 pub const CORE_MAC: MacAddr = [2, 0, 0, 0, 0, 0x0c];
@@ -19,9 +20,7 @@ pub const MN2_MAC: MacAddr = [2, 0, 0, 0, 3, 0];
 pub const LMA_MAC: MacAddr = [2, 0, 0, 0, 0x0c, 2];
 pub const NEXT_HOP_MAC: MacAddr = [2, 0, 0, 0, 0x0c, 0xfe];
 
-pub fn a(s: &str) -> Ipv6Addr {
-    s.parse().unwrap()
-}
+pub use wire::testpkt::a;
 
 /// The MAG's addresses and its neighbors in [`TUNNEL`] and [`ROUTED`].
 pub const MAG_LL: &str = "fe80::1";
@@ -67,50 +66,8 @@ name = "mn2"
 prefixes = ["2001:db8:3::/64"]
 "#;
 
-/// A frame in a `Vec` with room in front, as an mbuf has.
-#[derive(Clone, Debug)]
-pub struct TestBuf {
-    buf: Vec<u8>,
-    start: usize,
-}
-
-const HEADROOM: usize = 128;
 /// The data room of the DPDK side's mbufs (RTE_MBUF_DEFAULT_DATAROOM).
 const ROOM: usize = 2048;
-
-impl TestBuf {
-    pub fn from_frame(frame: &[u8]) -> TestBuf {
-        let mut buf = vec![0u8; HEADROOM];
-        buf.extend_from_slice(frame);
-        TestBuf { buf, start: HEADROOM }
-    }
-}
-
-impl PacketBuf for TestBuf {
-    fn data(&self) -> &[u8] {
-        &self.buf[self.start..]
-    }
-    fn data_mut(&mut self) -> &mut [u8] {
-        &mut self.buf[self.start..]
-    }
-    fn prepend(&mut self, n: usize) -> bool {
-        if n > self.start {
-            return false;
-        }
-        self.start -= n;
-        true
-    }
-    fn adj(&mut self, n: usize) -> bool {
-        if n > self.buf.len() - self.start {
-            return false;
-        }
-        self.start += n;
-        true
-    }
-    fn truncate(&mut self, len: usize) {
-        self.buf.truncate(self.start + len);
-    }
-}
 
 /// Records what the control plane sends and changes. Neighbor changes are also applied to
 /// the topology's cache, as the DPDK side does, so later decisions see them.
@@ -126,16 +83,16 @@ pub struct Recorder {
 }
 
 impl Egress for Recorder {
-    type Buf = TestBuf;
+    type Buf = VecBuf;
 
-    fn alloc(&mut self) -> Option<TestBuf> {
+    fn alloc(&mut self) -> Option<VecBuf> {
         if let Some(n) = &mut self.buffers {
             *n = n.checked_sub(1)?;
         }
-        Some(TestBuf { buf: vec![0; HEADROOM + ROOM], start: HEADROOM })
+        Some(VecBuf::zeroed(ROOM))
     }
 
-    fn send(&mut self, role: Role, frame: TestBuf) {
+    fn send(&mut self, role: Role, frame: VecBuf) {
         self.sent.push((role, frame.data().to_vec()));
     }
 
@@ -159,7 +116,7 @@ impl Egress for Recorder {
 
 /// A control plane on a configuration, with a fake clock and fixed randomness.
 pub struct Harness {
-    pub plane: ControlPlane<TestBuf>,
+    pub plane: ControlPlane<VecBuf>,
     pub out: Recorder,
     pub now: Duration,
 }
@@ -188,7 +145,7 @@ impl Harness {
 
     /// The worker punted `frame` for `why` from (or, for `Unresolved`, toward) `role`.
     pub fn punt(&mut self, why: Punt, role: Role, frame: &[u8]) {
-        self.plane.on_packet(self.now, Some(why), role, TestBuf::from_frame(frame), &mut self.out);
+        self.plane.on_packet(self.now, Some(why), role, VecBuf::new(frame), &mut self.out);
     }
 
     /// Moves the clock to `secs` after the start and runs the timers.
@@ -203,13 +160,7 @@ impl Harness {
     }
 }
 
-/// An Ethernet frame carrying `ip`.
-pub fn frame(dst: MacAddr, src: MacAddr, ip: &[u8]) -> Vec<u8> {
-    let mut f = vec![0u8; ethernet::HEADER_LEN];
-    ethernet::write_header(&mut f, dst, src, ETHERTYPE_IPV6).unwrap();
-    f.extend_from_slice(ip);
-    f
-}
+pub use wire::testpkt::frame;
 
 /// A frame from MN2 on the access link.
 pub fn from_mn2(ip: &[u8]) -> Vec<u8> {

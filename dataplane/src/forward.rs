@@ -54,6 +54,57 @@ impl PacketBuf for crate::mbuf::Mbuf {
     }
 }
 
+/// A packet in a `Vec` with room in front, as an mbuf has (unit tests and tools; the worker
+/// uses mbufs).
+#[derive(Clone, Debug)]
+pub struct VecBuf {
+    buf: Vec<u8>,
+    start: usize,
+}
+
+impl VecBuf {
+    /// Headroom in front of the data, as RTE_PKTMBUF_HEADROOM.
+    pub const HEADROOM: usize = 128;
+
+    /// `frame` with [`VecBuf::HEADROOM`] bytes of room in front.
+    pub fn new(frame: &[u8]) -> VecBuf {
+        let mut buf = vec![0u8; Self::HEADROOM];
+        buf.extend_from_slice(frame);
+        VecBuf { buf, start: Self::HEADROOM }
+    }
+
+    /// `len` zero bytes of data (a fresh buffer whose data spans its room).
+    pub fn zeroed(len: usize) -> VecBuf {
+        VecBuf { buf: vec![0; Self::HEADROOM + len], start: Self::HEADROOM }
+    }
+}
+
+impl PacketBuf for VecBuf {
+    fn data(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+    fn data_mut(&mut self) -> &mut [u8] {
+        &mut self.buf[self.start..]
+    }
+    fn prepend(&mut self, n: usize) -> bool {
+        if n > self.start {
+            return false;
+        }
+        self.start -= n;
+        true
+    }
+    fn adj(&mut self, n: usize) -> bool {
+        if n > self.buf.len() - self.start {
+            return false;
+        }
+        self.start += n;
+        true
+    }
+    fn truncate(&mut self, len: usize) {
+        self.buf.truncate(self.start + len);
+    }
+}
+
 /// How uplink traffic leaves the MAG.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -428,45 +479,6 @@ mod tests {
     use crate::attached::AttachedNode;
     use std::collections::HashMap;
     use wire::checksum;
-
-    struct VecBuf {
-        buf: Vec<u8>,
-        start: usize,
-    }
-
-    impl VecBuf {
-        fn new(frame: &[u8]) -> VecBuf {
-            let mut buf = vec![0u8; 128];
-            buf.extend_from_slice(frame);
-            VecBuf { buf, start: 128 }
-        }
-    }
-
-    impl PacketBuf for VecBuf {
-        fn data(&self) -> &[u8] {
-            &self.buf[self.start..]
-        }
-        fn data_mut(&mut self) -> &mut [u8] {
-            &mut self.buf[self.start..]
-        }
-        fn prepend(&mut self, n: usize) -> bool {
-            if n > self.start {
-                return false;
-            }
-            self.start -= n;
-            true
-        }
-        fn adj(&mut self, n: usize) -> bool {
-            if n > self.buf.len() - self.start {
-                return false;
-            }
-            self.start += n;
-            true
-        }
-        fn truncate(&mut self, len: usize) {
-            self.buf.truncate(self.start + len);
-        }
-    }
 
     #[derive(Default)]
     struct Map(HashMap<([u8; 16], [u8; 16]), [u8; 16]>);
