@@ -280,6 +280,12 @@ pub fn uplink(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut im
         return Verdict::Drop(Drop::UnknownSource);
     };
     topo.neighbors.learn(node as usize, src_mac);
+    // A chain that does not parse is dropped and counted, as Linux does (RFC 8200 §4); the
+    // decisions below (no RH2 on ND or a Mobility Header) need to know what it holds. Only
+    // packets with an extension header pay for the walk.
+    if ext::is_walked(ip.next_header) && ext::walk(&p.data()[ETH..]).is_err() {
+        return Verdict::Drop(Drop::ExtensionHeaders);
+    }
     if ip.hop_limit <= 1 {
         return Verdict::Punt(Punt::HopLimit, Role::Access);
     }
@@ -426,6 +432,9 @@ fn deliver(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut impl 
         if let Err(v) = stripped {
             return v;
         }
+    } else if ext::is_walked(nh) && ext::walk(&p.data()[ETH..]).is_err() {
+        // As on the uplink: a chain that does not parse is not delivered.
+        return Verdict::Drop(Drop::ExtensionHeaders);
     }
     if ip.hop_limit <= 1 {
         return Verdict::Punt(Punt::HopLimit, Role::Core);
@@ -761,6 +770,27 @@ mod tests {
         }
     }
 
+    /// Issue 11's frame: from the attached node, Next Header Hop-by-Hop with a payload
+    /// length of 0 (a truncated chain). It used to go up the tunnel, unchanged even with a
+    /// binding (the RH2 insertion refused it).
+    #[test]
+    fn a_truncated_chain_is_dropped_and_counted_both_ways() {
+        let hex = "02000000000a02000000030086dd600000000000000420010db800030000000000000000000000000204050676740001020303090a0b";
+        let f: Vec<u8> = (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
+        let c = WorkerCounters::default();
+        for agent in [true, false] {
+            let mut p = VecBuf::new(&f);
+            assert_eq!(uplink(&topo(agent), &bound(), &c, &mut p), Verdict::Drop(Drop::ExtensionHeaders));
+        }
+        // Downlink: the same chain inside the tunnel, to a node with the agent off (with it
+        // on, the Home Address walk already refused it).
+        let mut inner = ip6(a(HOME), a(MN2), ipv6::proto::HOP_BY_HOP, &[]);
+        inner.extend_from_slice(&[17, 0, 1, 4, 0, 0, 0, 0]);
+        let mut p = VecBuf::new(&frame(CORE_MAC, LMA_MAC, &tunneled(&inner[..ipv6::HEADER_LEN])));
+        assert_eq!(downlink(&topo(false), &bound(), &c, &mut p), Verdict::Drop(Drop::ExtensionHeaders));
+        assert_eq!(c.rh2_refused.get(), 0);
+    }
+
     /// Property tests: any frame on either port, random or a mutated valid one, with or
     /// without bindings, gives a verdict without panicking, and a forwarded frame is still a
     /// well-formed IPv6 packet.
@@ -789,15 +819,21 @@ mod tests {
         }
 
         fn check(access: bool, bytes: &[u8]) {
-            let t = topo(true);
+            for agent in [true, false] {
+                check_with(&topo(agent), access, bytes);
+            }
+        }
+
+        fn check_with(t: &Topology, access: bool, bytes: &[u8]) {
+            let t = t;
             let c = WorkerCounters::default();
             for bound in [false, true] {
                 let mut p = VecBuf::new(bytes);
                 let v = match (access, bound) {
-                    (true, true) => uplink(&t, &All, &c, &mut p),
-                    (true, false) => uplink(&t, &Map::default(), &c, &mut p),
-                    (false, true) => downlink(&t, &All, &c, &mut p),
-                    (false, false) => downlink(&t, &Map::default(), &c, &mut p),
+                    (true, true) => uplink(t, &All, &c, &mut p),
+                    (true, false) => uplink(t, &Map::default(), &c, &mut p),
+                    (false, true) => downlink(t, &All, &c, &mut p),
+                    (false, false) => downlink(t, &Map::default(), &c, &mut p),
                 };
                 if let Verdict::Forward(_) = v {
                     let ip = &p.data()[ETH..];
@@ -830,6 +866,18 @@ mod tests {
             #[test]
             fn random_frames(access: bool, bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
                 check(access, &bytes);
+            }
+
+            /// Valid frames of either direction whose IPv6 header says an extension header
+            /// (or an upper layer) follows, then arbitrary bytes: the chains a walk has to judge.
+            #[test]
+            fn chains_behind_a_valid_header(access: bool, nh in prop::sample::select(vec![0u8, 43, 44, 50, 51, 60, 135, 139, 17, 58, 59]), body in proptest::collection::vec(any::<u8>(), 0..48)) {
+                let f = if access {
+                    frame(ACCESS_MAC, MN2_MAC, &ip6(a(MN2), a(HOME), nh, &body))
+                } else {
+                    frame(CORE_MAC, LMA_MAC, &tunneled(&ip6(a(HOME), a(MN2), nh, &body)))
+                };
+                check(access, &f);
             }
 
             #[test]
