@@ -183,7 +183,7 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), String> {
         None
     } else {
         let cpu = eal.cpu_of(eal.main_lcore());
-        let s = Server::start(&cfg.metrics.address, sources.clone(), cpu)?;
+        let s = Server::start(&cfg.metrics.address, sources.clone(), cpu).map_err(|e| e.to_string())?;
         info!("metrics on http://{}/metrics, bindings on http://{}/bindings", s.addr, s.addr);
         Some(s)
     };

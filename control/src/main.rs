@@ -13,6 +13,7 @@ mod control_core;
 mod control_plane;
 mod counters;
 mod egress;
+mod error;
 mod links;
 mod metrics;
 mod ratelimit;

@@ -4,6 +4,7 @@
 
 use crate::bindings_view::{self, BindingJson, BindingsView};
 use crate::counters::{AgentCounters, ControlCounters, DELETE_REASONS, MH_TYPES};
+use crate::error::Error;
 use dataplane::counters::{Counter, Drop, Punt, Role, WorkerBlock, WorkerCounters};
 use dataplane::mempool::Mempool;
 use dataplane::port::{Port, PortStats};
@@ -302,10 +303,10 @@ pub struct Server {
 impl Server {
     /// Listens on `addr` and serves from a thread pinned to `cpu` (the control core's, so a
     /// scrape never takes a worker's core).
-    pub fn start(addr: &str, sources: Arc<Sources>, cpu: Option<usize>) -> Result<Server, String> {
-        let listener = TcpListener::bind(addr).map_err(|e| format!("metrics.address: cannot listen on {addr}: {e}"))?;
-        listener.set_nonblocking(true).map_err(|e| format!("metrics.address: {e}"))?;
-        let local = listener.local_addr().map_err(|e| format!("metrics.address: {e}"))?;
+    pub fn start(addr: &str, sources: Arc<Sources>, cpu: Option<usize>) -> Result<Server, Error> {
+        let listener = TcpListener::bind(addr).map_err(Error::os(format!("metrics.address: cannot listen on {addr}")))?;
+        listener.set_nonblocking(true).map_err(Error::os("metrics.address"))?;
+        let local = listener.local_addr().map_err(Error::os("metrics.address"))?;
         let stop = Arc::new(AtomicBool::new(false));
         let s = stop.clone();
         let thread = std::thread::Builder::new()
@@ -325,7 +326,7 @@ impl Server {
                     }
                 }
             })
-            .map_err(|e| format!("metrics thread: {e}"))?;
+            .map_err(Error::os("metrics thread"))?;
         Ok(Server { stop, thread: Some(thread), addr: local })
     }
 }
@@ -367,24 +368,25 @@ fn serve(conn: TcpStream, sources: &Sources) {
 }
 
 /// `GET path` from an HTTP server at `addr`; the body, or an error naming what failed.
-pub fn http_get(addr: &str, path: &str) -> Result<String, String> {
+pub fn http_get(addr: &str, path: &str) -> Result<String, Error> {
+    let admin = |problem: String| Error::Admin { addr: addr.to_string(), problem };
     use std::io::Read;
-    let mut conn = TcpStream::connect(addr).map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+    let mut conn = TcpStream::connect(addr).map_err(|e| admin(format!("cannot connect: {e}")))?;
     let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
-    write!(conn, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").map_err(|e| format!("{addr}: {e}"))?;
+    write!(conn, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").map_err(|e| admin(e.to_string()))?;
     let mut resp = String::new();
-    conn.read_to_string(&mut resp).map_err(|e| format!("{addr}: {e}"))?;
-    let (head, body) = resp.split_once("\r\n\r\n").ok_or_else(|| format!("{addr}: not an HTTP response"))?;
+    conn.read_to_string(&mut resp).map_err(|e| admin(e.to_string()))?;
+    let (head, body) = resp.split_once("\r\n\r\n").ok_or_else(|| admin("not an HTTP response".into()))?;
     if !head.starts_with("HTTP/1.1 200") {
-        return Err(format!("{addr}{path}: {}", head.lines().next().unwrap_or("")));
+        return Err(admin(format!("{path}: {}", head.lines().next().unwrap_or(""))));
     }
     Ok(body.to_string())
 }
 
 /// `roagent bindings`: the live binding cache as a table.
-pub fn print_bindings(addr: &str) -> Result<(), String> {
+pub fn print_bindings(addr: &str) -> Result<(), Error> {
     let body = http_get(addr, "/bindings")?;
-    let rows: Vec<BindingJson> = serde_json::from_str(&body).map_err(|e| format!("{addr}/bindings: {e}"))?;
+    let rows: Vec<BindingJson> = serde_json::from_str(&body).map_err(|e| Error::Admin { addr: addr.to_string(), problem: format!("/bindings: {e}") })?;
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{:<28} {:<28} {:<28} {:<12} {:>8} {:>8} {:>5}", "HOME ADDRESS", "CARE-OF ADDRESS", "ATTACHED NODE", "NAME", "LIFETIME", "SEQUENCE", "AGENT");
     for r in &rows {
