@@ -16,5 +16,6 @@ pub mod tunnel;
 pub mod rh2;
 pub mod hao;
 pub mod mobility;
+pub mod pmip;
 
 pub use error::{Error, Result};
