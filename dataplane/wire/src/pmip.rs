@@ -304,7 +304,8 @@ impl PmipOptions {
             push(alignment::MN_LINK_LAYER_ID, option_type::MN_LINK_LAYER_ID, d);
         }
         if let Some(a) = self.link_local_address {
-            push(alignment::LINK_LOCAL_ADDRESS, option_type::LINK_LOCAL_ADDRESS, a.octets().to_vec());
+            let d = a.octets().to_vec();
+            push(alignment::LINK_LOCAL_ADDRESS, option_type::LINK_LOCAL_ADDRESS, d);
         }
         if let Some(ts) = self.timestamp {
             push(alignment::TIMESTAMP, option_type::TIMESTAMP, ts.to_be_bytes().to_vec());
@@ -585,7 +586,8 @@ mod tests {
         let mut options = all_options((a("2001:db8:20:1::"), 64));
         options.mn_link_layer_id = None;
         options.link_local_address = None;
-        ProxyBindingAck { status: 0, proxy_reg: true, seq: 7, lifetime_units: 225, options, ..Default::default() }
+        let lifetime_units = 225;
+        ProxyBindingAck { proxy_reg: true, seq: 7, lifetime_units, options, ..Default::default() }
     }
 
     /// The PBA above by hand from RFC 5213 §8.2: no LL-ID or link-local, so the timestamp
@@ -716,7 +718,8 @@ mod tests {
         expect_malformed(&with_option(100, &[24, 2, 0, 3]), "duplicate access technology type");
         // The 6-byte PadN at 22 into a second MN-ID.
         expect_malformed(&with_option(22, &[8, 4, 1, b'a', b'b', b'c']), "duplicate mn identifier");
-        expect_malformed(&with_option(22, &[25, 4, 0, 0, 1, 2]), "duplicate mn link-layer identifier");
+        let b = with_option(22, &[25, 4, 0, 0, 1, 2]);
+        expect_malformed(&b, "duplicate mn link-layer identifier");
         // The link-local option's first 10 bytes into a second timestamp.
         let mut b = PBU_BYTES.to_vec();
         b[70..80].copy_from_slice(&[27, 8, 0, 0, 0, 0, 0, 0, 0, 1]);
@@ -902,6 +905,7 @@ mod tests {
         assert_eq!(timestamp_from_unix(Duration::new(1, 999_999_999)), 0x1_ffff);
         // Seconds keep their low 48 bits.
         assert_eq!(timestamp_from_unix(Duration::from_secs(1 << 48 | 5)), 5 << 16);
-        assert!(timestamp_from_unix(Duration::from_millis(1001)) > timestamp_from_unix(Duration::from_secs(1)));
+        let later = timestamp_from_unix(Duration::from_millis(1001));
+        assert!(later > timestamp_from_unix(Duration::from_secs(1)));
     }
 }
