@@ -15,13 +15,28 @@
 //!   above. Return routability starts 1 s after start, or on SIGUSR1 with `--mn1-on-usr1`.
 //!   If MN2 never answers, the peer exits with status 1.
 //!
+//! - PMIPv6 (RFC 5213 §5.3): Proxy Binding Updates from the MAG to any address of this host
+//!   arrive on a raw socket of protocol 135 and are answered by `e2e::pmip_lma::Lma` with a
+//!   Proxy Binding Acknowledgement from the address the PBU was sent to. A prefix the LMA
+//!   assigns or grants is routed into the TUN device (`ip -6 route add PREFIX dev TUN`), so
+//!   downlink to it goes through the tunnel; deregistration or expiry removes the route. A
+//!   MAG in static mode sends no PBU, so none of this changes anything for it. Knobs:
+//!   `--pba-status N` answers every PBU with status N and no prefix, `--drop-first-pbus N`
+//!   drops the first N silently, `--lifetime SECONDS` grants at most that, `--silent` never
+//!   answers, `--pool PREFIX/LEN` is where `::/0` requests get a /64 (default
+//!   2001:db8:20::/48). One stderr line per PBU and per PBA.
+//!
 //! usage: lma-peer --tun NAME --mag ADDR [--duration SECONDS]
 //!                 [--mn1 HOME,CARE_OF --cn MN2_ADDR [--mn1-on-usr1]]
+//!                 [--pba-status N] [--drop-first-pbus N] [--lifetime SECONDS] [--silent]
+//!                 [--pool PREFIX/LEN]
 //! Stops on SIGINT/SIGTERM or after the duration and prints its counters on stdout.
 
 mod mn1_mode;
 
+use e2e::pmip_lma::{Knobs, Lma, Route, LIFETIME_UNIT_SECS};
 use mn1_mode::Mn1Mode;
+use std::collections::BTreeSet;
 use std::ffi::CString;
 use std::io::{self, Write};
 use std::net::Ipv6Addr;
@@ -31,6 +46,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 const IPPROTO_IPV6_IN_IP: libc::c_int = 41; // RFC 2473
+const IPPROTO_MH: libc::c_int = wire::mobility::NEXT_HEADER as libc::c_int; // RFC 6275 §6.1
 const IPV6_HEADER_LEN: usize = 40;
 const BUF_LEN: usize = 65536;
 
@@ -52,9 +68,27 @@ struct Args {
     duration: Option<Duration>,
     /// MN1 mode: (home address, care-of address, correspondent MN2, start on SIGUSR1).
     mn1: Option<(Ipv6Addr, Ipv6Addr, Ipv6Addr, bool)>,
+    /// How PBUs are answered.
+    knobs: Knobs,
 }
 
-const USAGE: &str = "usage: lma-peer --tun NAME --mag ADDR [--duration SECONDS] [--mn1 HOME,CARE_OF --cn MN2_ADDR [--mn1-on-usr1]]";
+const USAGE: &str = "usage: lma-peer --tun NAME --mag ADDR [--duration SECONDS] [--mn1 HOME,CARE_OF --cn MN2_ADDR [--mn1-on-usr1]] [--pba-status N] [--drop-first-pbus N] [--lifetime SECONDS] [--silent] [--pool PREFIX/LEN]";
+
+fn number<T: std::str::FromStr>(flag: &str, v: &str, what: &str) -> Result<T, String> {
+    v.parse::<T>().map_err(|_| format!("{flag}: {v:?} is not {what}"))
+}
+
+/// `PREFIX/LEN` with LEN below 64 (the pool hands out /64s) and no bits set past LEN.
+fn pool(v: &str) -> Result<(Ipv6Addr, u8), String> {
+    let bad = || format!("--pool: {v:?} is not PREFIX/LEN with LEN 0..=63 and no bits set past LEN");
+    let (p, l) = v.split_once('/').ok_or_else(bad)?;
+    let (p, l) = (p.parse::<Ipv6Addr>().map_err(|_| bad())?, l.parse::<u8>().map_err(|_| bad())?);
+    let host_bits = u128::MAX.checked_shr(u32::from(l)).unwrap_or(0);
+    if l >= 64 || u128::from(p) & host_bits != 0 {
+        return Err(bad());
+    }
+    Ok((p, l))
+}
 
 fn address(flag: &str, a: &str) -> Result<Ipv6Addr, String> {
     a.parse::<Ipv6Addr>().map_err(|_| format!("{flag}: {a:?} is not an IPv6 address"))
@@ -63,6 +97,7 @@ fn address(flag: &str, a: &str) -> Result<Ipv6Addr, String> {
 fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
     let (mut tun, mut mag, mut duration) = (None, None, None);
     let (mut mn1, mut cn, mut on_usr1) = (None, None, false);
+    let mut knobs = Knobs::default();
     while let Some(flag) = it.next() {
         let mut value = |what: &str| it.next().ok_or_else(|| format!("{flag} needs {what}"));
         match flag.as_str() {
@@ -89,6 +124,19 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
             }
             "--cn" => cn = Some(address("--cn", &value("an IPv6 address")?)?),
             "--mn1-on-usr1" => on_usr1 = true,
+            "--pba-status" => knobs.pba_status = Some(number(&flag, &value("a status 0..=255")?, "a status 0..=255")?),
+            "--drop-first-pbus" => knobs.drop_first_pbus = number(&flag, &value("a count")?, "a count")?,
+            "--lifetime" => {
+                let v = value("a number of seconds")?;
+                let secs: u64 = number(&flag, &v, "a whole number of seconds")?;
+                // A grant below one 4-second unit would read as lifetime 0 (RFC 6275 §6.1.8).
+                if secs < LIFETIME_UNIT_SECS {
+                    return Err(format!("--lifetime: {secs} s is below one lifetime unit ({LIFETIME_UNIT_SECS} s)"));
+                }
+                knobs.max_lifetime_units = (secs / LIFETIME_UNIT_SECS).min(u64::from(u16::MAX)) as u16;
+            }
+            "--silent" => knobs.silent = true,
+            "--pool" => knobs.pool = pool(&value("PREFIX/LEN")?)?,
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument {other:?}; {USAGE}")),
         }
@@ -103,6 +151,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         mag: mag.ok_or_else(|| format!("--mag is required; {USAGE}"))?,
         duration,
         mn1,
+        knobs,
     })
 }
 
@@ -122,6 +171,9 @@ struct Counters {
     /// MN1 mode: tunnel packets for MN1 (handled by it), and packets MN1 sent.
     mn1: u64,
     mn1_sent: u64,
+    /// Mobility Headers received on the MH socket, and PBAs sent.
+    mh_received: u64,
+    pba_sent: u64,
 }
 
 impl Counters {
@@ -137,6 +189,10 @@ impl Counters {
         if self.mn1 > 0 || self.mn1_sent > 0 {
             let _ = writeln!(o, "lma_peer_mn1_received_total {}", self.mn1);
             let _ = writeln!(o, "lma_peer_mn1_sent_total {}", self.mn1_sent);
+        }
+        if self.mh_received > 0 {
+            let _ = writeln!(o, "lma_peer_mh_received_total {}", self.mh_received);
+            let _ = writeln!(o, "lma_peer_pba_sent_total {}", self.pba_sent);
         }
         let _ = o.flush();
     }
@@ -212,6 +268,183 @@ fn open_raw() -> io::Result<OwnedFd> {
     }
     // SAFETY: fd was just returned by socket.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// The raw socket PBUs arrive on. Linux computes and verifies the checksum of protocol-135
+/// raw sockets itself (offset 4); IPV6_RECVPKTINFO gives each PBU's destination, which the
+/// PBA is sent from (RFC 5213 §5.3: the PBA's source is the LMA address the PBU reached).
+fn open_mh() -> io::Result<OwnedFd> {
+    // SAFETY: plain syscall.
+    let fd = unsafe { libc::socket(libc::AF_INET6, libc::SOCK_RAW | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK, IPPROTO_MH) };
+    if fd < 0 {
+        return Err(last_error("socket(AF_INET6, SOCK_RAW, 135)"));
+    }
+    // SAFETY: fd was just returned by socket.
+    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+    let on: libc::c_int = 1;
+    // SAFETY: IPV6_RECVPKTINFO takes an int, which `on` is.
+    let r = unsafe {
+        libc::setsockopt(sock.as_raw_fd(), libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO, (&on as *const libc::c_int).cast(), std::mem::size_of::<libc::c_int>() as libc::socklen_t)
+    };
+    if r < 0 {
+        return Err(last_error("setsockopt IPV6_RECVPKTINFO"));
+    }
+    Ok(sock)
+}
+
+/// One Mobility Header from the MH socket: (source, destination, length in `buf`), or
+/// `None` when there is nothing more to read.
+fn recv_mh(sock: &OwnedFd, buf: &mut [u8]) -> Option<(Ipv6Addr, Option<Ipv6Addr>, usize)> {
+    // SAFETY: sockaddr_in6 and msghdr are plain old data; all-zero is a valid value.
+    let mut from: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
+    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+    // u64s: cmsghdr alignment.
+    let mut control = [0u64; 16];
+    // SAFETY: as above.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_name = (&mut from as *mut libc::sockaddr_in6).cast();
+    msg.msg_namelen = std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&control) as _;
+    // SAFETY: msg points at live buffers of the lengths it states.
+    let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, 0) };
+    if n < 0 {
+        return None;
+    }
+    let mut dst = None;
+    // SAFETY: the CMSG_* walk stays within msg_control as the kernel filled it; the
+    // pktinfo payload is read unaligned.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::IPPROTO_IPV6 && (*c).cmsg_type == libc::IPV6_PKTINFO {
+                let info: libc::in6_pktinfo = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
+                dst = Some(Ipv6Addr::from(info.ipi6_addr.s6_addr));
+            }
+            c = libc::CMSG_NXTHDR(&msg, c);
+        }
+    }
+    Some((Ipv6Addr::from(from.sin6_addr.s6_addr), dst, n as usize))
+}
+
+/// Sends `mh` to `dst` from the local address `src` (IPV6_PKTINFO).
+fn send_mh(sock: &OwnedFd, src: Ipv6Addr, dst: Ipv6Addr, mh: &[u8]) -> io::Result<()> {
+    let to = sockaddr(dst);
+    let mut iov = libc::iovec { iov_base: mh.as_ptr() as *mut libc::c_void, iov_len: mh.len() };
+    let mut control = [0u64; 8];
+    let info = libc::in6_pktinfo { ipi6_addr: libc::in6_addr { s6_addr: src.octets() }, ipi6_ifindex: 0 };
+    // SAFETY: msghdr is plain old data; all-zero is a valid value.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_name = (&to as *const libc::sockaddr_in6).cast_mut().cast();
+    msg.msg_namelen = std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    // SAFETY: CMSG_SPACE/CMSG_LEN are arithmetic; the one cmsghdr fits the 64-byte buffer.
+    unsafe {
+        msg.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<libc::in6_pktinfo>() as u32) as _;
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        (*c).cmsg_level = libc::IPPROTO_IPV6;
+        (*c).cmsg_type = libc::IPV6_PKTINFO;
+        (*c).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<libc::in6_pktinfo>() as u32) as _;
+        std::ptr::write_unaligned(libc::CMSG_DATA(c).cast(), info);
+    }
+    // SAFETY: msg points at live buffers of the lengths it states.
+    if unsafe { libc::sendmsg(sock.as_raw_fd(), &msg, 0) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// The routes this peer added into its TUN device, so it removes only those (a route that
+/// was there already, such as the topology's static prefix, stays).
+struct TunRoutes {
+    tun: String,
+    ours: BTreeSet<(Ipv6Addr, u8)>,
+}
+
+impl TunRoutes {
+    fn ip_route(&self, verb: &str, p: Ipv6Addr, l: u8) -> Result<(), String> {
+        let prefix = format!("{p}/{l}");
+        let out = std::process::Command::new("ip")
+            .args(["-6", "route", verb, &prefix, "dev", &self.tun])
+            .output()
+            .map_err(|e| format!("cannot run ip: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+        }
+    }
+
+    fn apply(&mut self, r: Route, c: &mut Counters) {
+        match r {
+            Route::Add(p, l) => match self.ip_route("add", p, l) {
+                Ok(()) => {
+                    self.ours.insert((p, l));
+                    eprintln!("lma-peer: route {p}/{l} dev {} added", self.tun);
+                }
+                Err(e) if e.contains("File exists") => eprintln!("lma-peer: route {p}/{l} exists already, left as it is"),
+                Err(e) => {
+                    c.errors += 1;
+                    eprintln!("lma-peer: ip -6 route add {p}/{l} dev {}: {e}", self.tun);
+                }
+            },
+            Route::Remove(p, l) => {
+                if !self.ours.remove(&(p, l)) {
+                    return;
+                }
+                match self.ip_route("del", p, l) {
+                    Ok(()) => eprintln!("lma-peer: route {p}/{l} dev {} removed", self.tun),
+                    Err(e) => {
+                        c.errors += 1;
+                        eprintln!("lma-peer: ip -6 route del {p}/{l} dev {}: {e}", self.tun);
+                    }
+                }
+            }
+        }
+    }
+
+}
+
+/// On every exit: the TUN device may outlive the peer (`ip tuntap add`), and its routes too.
+impl Drop for TunRoutes {
+    fn drop(&mut self) {
+        let mut c = Counters::default();
+        for (p, l) in self.ours.clone() {
+            self.apply(Route::Remove(p, l), &mut c);
+        }
+    }
+}
+
+/// PBUs in, PBAs out, routes changed: every readable Mobility Header.
+fn drain_mh(sock: &OwnedFd, lma: &mut Lma, routes: &mut TunRoutes, buf: &mut [u8], c: &mut Counters) {
+    while let Some((src, dst, n)) = recv_mh(sock, buf) {
+        c.mh_received += 1;
+        let Some(dst) = dst else {
+            c.errors += 1;
+            eprintln!("lma-peer: a Mobility Header from {src} without its destination (IPV6_PKTINFO)");
+            continue;
+        };
+        let out = lma.handle(src, dst, &buf[..n], Instant::now());
+        for l in &out.log {
+            eprintln!("lma-peer: {l}");
+        }
+        for r in out.routes {
+            routes.apply(r, c);
+        }
+        if let Some((from, to, mh)) = out.reply {
+            match send_mh(sock, from, to, &mh) {
+                Ok(()) => c.pba_sent += 1,
+                Err(e) => {
+                    c.errors += 1;
+                    eprintln!("lma-peer: sending the PBA to {to}: {e}");
+                }
+            }
+        }
+    }
 }
 
 /// Reads and clears a pending asynchronous socket error (SO_ERROR).
@@ -358,6 +591,9 @@ fn drain_raw(tun: &OwnedFd, raw: &OwnedFd, mag: Ipv6Addr, buf: &mut [u8], c: &mu
 fn run(args: &Args) -> io::Result<Counters> {
     let tun = open_tun(&args.tun)?;
     let raw = open_raw()?;
+    let mh = open_mh()?;
+    let mut lma = Lma::new(args.mag, args.knobs.clone());
+    let mut routes = TunRoutes { tun: args.tun.clone(), ours: BTreeSet::new() };
     let mag = sockaddr(args.mag);
     install_signal_handlers(args.mn1.is_some());
     let start = Instant::now();
@@ -381,9 +617,10 @@ fn run(args: &Args) -> io::Result<Counters> {
         let mut fds = [
             libc::pollfd { fd: tun.as_raw_fd(), events: libc::POLLIN, revents: 0 },
             libc::pollfd { fd: raw.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: mh.as_raw_fd(), events: libc::POLLIN, revents: 0 },
         ];
         // Short timeout: the stop flag and the duration are checked at least 5 times a second.
-        // SAFETY: fds is a valid array of 2 pollfd.
+        // SAFETY: fds is a valid array of 3 pollfd.
         let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 200) };
         if r < 0 {
             let e = io::Error::last_os_error();
@@ -404,6 +641,20 @@ fn run(args: &Args) -> io::Result<Counters> {
         }
         if fds[1].revents & libc::POLLIN != 0 {
             drain_raw(&tun, &raw, args.mag, &mut buf, &mut c, mn1.as_mut()).map_err(io::Error::other)?;
+        }
+        if fds[2].revents & libc::POLLERR != 0 {
+            c.errors += 1;
+            eprintln!("lma-peer: MH socket: {}", take_socket_error(&mh));
+        }
+        if fds[2].revents & libc::POLLIN != 0 {
+            drain_mh(&mh, &mut lma, &mut routes, &mut buf, &mut c);
+        }
+        let (expired, log) = lma.expire(Instant::now());
+        for l in &log {
+            eprintln!("lma-peer: {l}");
+        }
+        for r in expired {
+            routes.apply(r, &mut c);
         }
         if let Some(m) = mn1.as_mut() {
             if USR1.swap(false, Ordering::Relaxed) {
@@ -432,6 +683,49 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("lma-peer: {e}");
             ExitCode::from(1)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(extra: &[&str]) -> Result<Args, String> {
+        let base = ["--tun", "lmatun", "--mag", "2001:db8:c0::1"];
+        parse_args(base.iter().chain(extra).map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn static_mode_flags_keep_the_default_knobs() {
+        assert_eq!(args(&[]).unwrap().knobs, Knobs::default());
+    }
+
+    #[test]
+    fn pmip_knobs_parse() {
+        let k = args(&["--pba-status", "153", "--drop-first-pbus", "2", "--lifetime", "10", "--silent", "--pool", "2001:db8:40::/56"])
+            .unwrap()
+            .knobs;
+        assert_eq!(k.pba_status, Some(153));
+        assert_eq!(k.drop_first_pbus, 2);
+        assert_eq!(k.max_lifetime_units, 2, "10 s is 2 whole units");
+        assert!(k.silent);
+        assert_eq!(k.pool, ("2001:db8:40::".parse().unwrap(), 56));
+        assert_eq!(args(&["--lifetime", "1000000"]).unwrap().knobs.max_lifetime_units, u16::MAX);
+    }
+
+    #[test]
+    fn bad_pmip_knobs_are_refused() {
+        for bad in [
+            &["--pba-status", "256"][..],
+            &["--drop-first-pbus", "-1"],
+            &["--lifetime", "3"],
+            &["--lifetime", "1.5"],
+            &["--pool", "2001:db8:20::/64"],
+            &["--pool", "2001:db8:20::1/48"],
+            &["--pool", "2001:db8:20::"],
+        ] {
+            assert!(args(bad).is_err(), "{bad:?} accepted");
         }
     }
 }

@@ -5,5 +5,6 @@ pub mod mn1;
 pub mod netns;
 pub mod packets;
 pub mod pcap;
+pub mod pmip_lma;
 pub mod run;
 pub mod tunnel_end;

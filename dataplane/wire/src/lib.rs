@@ -19,6 +19,7 @@ pub mod tunnel;
 pub mod rh2;
 pub mod hao;
 pub mod mobility;
+pub mod pmip;
 
 #[cfg(any(test, feature = "test-support"))]
 pub mod testpkt;

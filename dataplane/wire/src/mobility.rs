@@ -84,7 +84,7 @@ pub const BA_FLAG_KEY_MANAGEMENT: u8 = 0x80;
 // .                       Message Data                            .
 // .                                                               .
 // +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-mod field {
+pub(crate) mod field {
     use core::ops::Range;
     pub const PAYLOAD_PROTO: usize = 0;
     pub const HEADER_LEN: usize = 1;
@@ -440,14 +440,14 @@ pub fn set_authenticator(mh: &mut [u8], authenticator: &[u8; AUTHENTICATOR_LEN])
 }
 
 /// Writes options at chosen alignments with Pad1/PadN (§6.2), then pads to a multiple of 8.
-struct OptionWriter<'a> {
-    buf: &'a mut [u8],
-    pos: usize,
+pub(crate) struct OptionWriter<'a> {
+    pub(crate) buf: &'a mut [u8],
+    pub(crate) pos: usize,
 }
 
 impl<'a> OptionWriter<'a> {
     /// Bytes needed to reach `pos ≡ off (mod n)`.
-    fn pad_len(pos: usize, n: usize, off: usize) -> usize {
+    pub(crate) fn pad_len(pos: usize, n: usize, off: usize) -> usize {
         (off + n - pos % n) % n
     }
 
@@ -464,7 +464,7 @@ impl<'a> OptionWriter<'a> {
         self.pos += count;
     }
 
-    fn option(&mut self, n: usize, off: usize, kind: u8, data: &[u8]) -> usize {
+    pub(crate) fn option(&mut self, n: usize, off: usize, kind: u8, data: &[u8]) -> usize {
         self.pad(Self::pad_len(self.pos, n, off));
         let at = self.pos;
         self.buf[at] = kind;
@@ -474,7 +474,7 @@ impl<'a> OptionWriter<'a> {
         at
     }
 
-    fn finish(mut self) -> usize {
+    pub(crate) fn finish(mut self) -> usize {
         self.pad(Self::pad_len(self.pos, 8, 0));
         self.pos
     }
@@ -482,7 +482,7 @@ impl<'a> OptionWriter<'a> {
 
 /// Length of a message with `fixed` bytes and the given options at their alignments
 /// (n, off, data length), padded to a multiple of 8.
-fn laid_out_len(fixed: usize, opts: &[(usize, usize, usize)]) -> usize {
+pub(crate) fn laid_out_len(fixed: usize, opts: &[(usize, usize, usize)]) -> usize {
     let mut pos = fixed;
     for &(n, off, len) in opts {
         pos += OptionWriter::pad_len(pos, n, off) + 2 + len;
@@ -490,7 +490,7 @@ fn laid_out_len(fixed: usize, opts: &[(usize, usize, usize)]) -> usize {
     pos + OptionWriter::pad_len(pos, 8, 0)
 }
 
-fn write_fixed(buf: &mut [u8], kind: u8, total: usize) {
+pub(crate) fn write_fixed(buf: &mut [u8], kind: u8, total: usize) {
     buf[field::PAYLOAD_PROTO] = PAYLOAD_PROTO_NONE;
     buf[field::HEADER_LEN] = (total / 8 - 1) as u8;
     buf[field::MH_TYPE] = kind;
@@ -506,7 +506,7 @@ fn check_room(buf: &[u8], required: usize) -> Result<()> {
 }
 
 /// Checks `mh` is a whole Mobility Header of `kind` with at least its minimum Header Len.
-fn checked_message(mh: &[u8], kind: u8) -> Result<&[u8]> {
+pub(crate) fn checked_message(mh: &[u8], kind: u8) -> Result<&[u8]> {
     let h = Header::new_checked(mh)?;
     if h.mh_type() != kind {
         return Err(Error::Malformed { layer: LAYER, what: "mh type" });
@@ -517,7 +517,7 @@ fn checked_message(mh: &[u8], kind: u8) -> Result<&[u8]> {
     Ok(&mh[..h.header_len_bytes()])
 }
 
-fn be16(b: &[u8], r: core::ops::Range<usize>) -> u16 {
+pub(crate) fn be16(b: &[u8], r: core::ops::Range<usize>) -> u16 {
     u16::from_be_bytes([b[r.start], b[r.start + 1]])
 }
 
