@@ -37,6 +37,10 @@ impl Timers {
         self.heap.peek().map(|Reverse((at, _, _))| *at)
     }
 
+    pub(crate) fn capacity_bytes(&self) -> usize {
+        self.heap.capacity() * std::mem::size_of::<Reverse<(Duration, u32, MacAddr)>>()
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.heap.len()
     }
