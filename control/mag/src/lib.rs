@@ -18,9 +18,12 @@ pub mod policy;
 pub mod stats;
 mod timers;
 
+#[cfg(test)]
+mod tests;
+
 
 pub use action::{Action, DetachReason, DropReason, FailReason, PbuKind};
 pub use config::Config;
-pub use mag::{Mag, MnState, MobileView};
+pub use mag::{Mag, MemoryUse, MnState, MobileView};
 pub use policy::{Policy, PolicyError, Prefix};
 pub use stats::Stats;
