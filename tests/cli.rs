@@ -11,6 +11,7 @@ device = "net_null0"
 device = "net_null1"
 [mag]
 proxy_coa = "2001:db8:c0::1"
+signaling = "static"
 [[lma]]
 address = "2001:db8:c0::2"
 [[node]]

@@ -88,6 +88,7 @@ device = "net_af_packet0,iface=mag-a"
 device = "net_af_packet1,iface=mag-c"
 [mag]
 proxy_coa = "{PROXY_COA}"
+signaling = "static"
 access_link_local = "fe80::1"
 [[lma]]
 address = "{LMA}"

@@ -42,6 +42,7 @@ device = "net_af_packet0,iface=mag-a"
 device = "net_af_packet1,iface=mag-c"
 [mag]
 proxy_coa = "2001:db8:c0::1"
+signaling = "static"
 access_link_local = "fe80::1"
 [[lma]]
 address = "2001:db8:c0::2"

@@ -21,6 +21,7 @@ const LMA_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x0c, 0x02];
 const CONFIG: &str = r#"
 [mag]
 proxy_coa = "2001:db8:c0::1"
+signaling = "static"
 [[lma]]
 address = "2001:db8:c0::2"
 mac = "02:00:00:00:0c:02"

@@ -28,6 +28,7 @@ fn lma() -> Ipv6Addr {
 const TUNNEL_CONFIG: &str = r#"
 [mag]
 proxy_coa = "2001:db8:c0::1"
+signaling = "static"
 access_link_local = "fe80::1"
 [[lma]]
 address = "2001:db8:c0::2"
@@ -224,6 +225,7 @@ fn routed_mode_forwards_without_the_tunnel() {
     let cfg = r#"
 [mag]
 proxy_coa = "2001:db8:c0::1"
+signaling = "static"
 mode = "routed"
 routed_next_hop = "2001:db8:c0::fe"
 routed_next_hop_mac = "02:00:00:00:0c:fe"

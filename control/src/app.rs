@@ -290,7 +290,7 @@ mod tests {
     #[test]
     fn eal_args_add_vdevs_and_no_pci() {
         let cfg = Config::parse(
-            "[ports.access]\ndevice = \"net_null0\"\n[ports.core]\ndevice = \"net_null1\"\n[mag]\nproxy_coa = \"2001:db8::1\"\nmode = \"routed\"\nrouted_next_hop = \"2001:db8::2\"\n[eal]\nargs = [\"-l\", \"0-1\"]\n",
+            "[ports.access]\ndevice = \"net_null0\"\n[ports.core]\ndevice = \"net_null1\"\n[mag]\nproxy_coa = \"2001:db8::1\"\nsignaling = \"static\"\nmode = \"routed\"\nrouted_next_hop = \"2001:db8::2\"\n[eal]\nargs = [\"-l\", \"0-1\"]\n",
             "t",
         )
         .unwrap();

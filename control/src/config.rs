@@ -23,6 +23,8 @@ pub struct Config {
     #[serde(default)]
     pub reflector: ReflectorCfg,
     #[serde(default)]
+    pub pmipv6: Pmipv6Cfg,
+    #[serde(default)]
     pub metrics: Metrics,
     #[serde(default)]
     pub log: Log,
@@ -238,6 +240,60 @@ pub struct Mag {
     pub routed_next_hop_mac: Option<Mac>,
     #[serde(default = "default_tunnel_hop_limit")]
     pub tunnel_hop_limit: u8,
+    /// How attached nodes get their prefixes: registered with their LMA by Proxy Binding
+    /// Updates (RFC 5213, the default), or configured (`static`, labs and tests).
+    #[serde(default)]
+    pub signaling: Signaling,
+    /// The MAC the mobile nodes see on the access link (default: the port's). Every MAG of a
+    /// domain may present the same link-local and MAC addresses (RFC 5213 §6.8).
+    pub access_mac: Option<Mac>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Signaling {
+    #[default]
+    Pmipv6,
+    Static,
+}
+
+/// PMIPv6 signaling settings (RFC 5213 §6.9, RFC 6275 §11.8); only with
+/// `mag.signaling = "pmipv6"`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pmipv6Cfg {
+    /// Binding lifetime asked of the LMA, seconds (4..=262140).
+    #[serde(default = "default_pbu_lifetime")]
+    pub lifetime: u64,
+    /// PBU transmissions (retries included) before a registration is given up.
+    #[serde(default = "default_max_transmissions")]
+    pub max_transmissions: u32,
+    /// A registered node silent this long, seconds, gets 3 NUD probes 1 s apart and is
+    /// detached (deregistered) if it answers none.
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout: u64,
+    /// Unsolicited Router Advertisements to each registered node this often, seconds.
+    #[serde(default = "default_ra_interval")]
+    pub ra_interval: u64,
+}
+
+impl Default for Pmipv6Cfg {
+    fn default() -> Self {
+        Pmipv6Cfg { lifetime: default_pbu_lifetime(), max_transmissions: default_max_transmissions(), idle_timeout: default_idle_timeout(), ra_interval: default_ra_interval() }
+    }
+}
+
+fn default_pbu_lifetime() -> u64 {
+    600
+}
+fn default_max_transmissions() -> u32 {
+    8
+}
+fn default_idle_timeout() -> u64 {
+    30
+}
+fn default_ra_interval() -> u64 {
+    60
 }
 
 fn default_link_local() -> Ipv6Addr {
@@ -263,9 +319,12 @@ pub struct Lma {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Node {
-    /// Identifier (the MN-Identifier of RFC 5213, or any name).
+    /// A name for logs and views.
     pub name: String,
-    /// Home Network Prefix(es), `2001:db8:1::/64`.
+    /// PMIPv6: its MN Identifier, a Network Access Identifier (RFC 4283, `user@realm`).
+    pub mn_id: Option<String>,
+    /// Home Network Prefix(es), `2001:db8:1::/64`. With PMIPv6 signaling, optional: one
+    /// static prefix to ask the LMA for instead of `::/0` (labs).
     #[serde(default)]
     pub prefixes: Vec<Prefix>,
     /// Single addresses.
@@ -273,7 +332,8 @@ pub struct Node {
     pub addresses: Vec<Ipv6Addr>,
     /// Its LMA; may be left out when only one LMA is configured.
     pub lma: Option<Ipv6Addr>,
-    /// Its MAC, if it should not be learned.
+    /// Its MAC, if it should not be learned; with PMIPv6 signaling, required: the
+    /// link-layer address it attaches with (its policy profile's key, RFC 5213 §6.2).
     pub mac: Option<Mac>,
     /// Route Optimization Agent on for this node (draft §4.1).
     #[serde(default = "yes")]
@@ -462,6 +522,26 @@ impl Config {
         }
         let mut names = HashSet::new();
         let mut addrs = HashSet::new();
+        let mut mn_ids = HashSet::new();
+        let mut macs = HashSet::new();
+        if m.signaling == Signaling::Pmipv6 {
+            let p = &self.pmipv6;
+            if !(4..=262_140).contains(&p.lifetime) {
+                return Err(err("pmipv6.lifetime", format!("{} is outside 4..=262140 seconds (16-bit count of 4 s units, RFC 6275 §6.1.7)", p.lifetime)));
+            }
+            if !(1..=32).contains(&p.max_transmissions) {
+                return Err(err("pmipv6.max_transmissions", format!("{} is outside 1..=32", p.max_transmissions)));
+            }
+            if !(1..=3600).contains(&p.idle_timeout) {
+                return Err(err("pmipv6.idle_timeout", format!("{} is outside 1..=3600 seconds", p.idle_timeout)));
+            }
+            if !(4..=1800).contains(&p.ra_interval) {
+                return Err(err("pmipv6.ra_interval", format!("{} is outside 4..=1800 seconds (RFC 4861 MaxRtrAdvInterval)", p.ra_interval)));
+            }
+            if m.mode != Mode::Tunnel {
+                return Err(err("mag.signaling", "pmipv6 needs mag.mode = \"tunnel\" (the LMA tunnel carries the registered prefixes)"));
+            }
+        }
         for (i, n) in self.nodes.iter().enumerate() {
             let f = |x: &str| format!("node[{i}].{x}");
             if n.name.is_empty() {
@@ -470,8 +550,40 @@ impl Config {
             if !names.insert(n.name.clone()) {
                 return Err(err(f("name"), format!("{:?} is used by another node", n.name)));
             }
-            if n.prefixes.is_empty() && n.addresses.is_empty() {
-                return Err(err(f("prefixes"), "a node needs at least one prefix or address"));
+            match m.signaling {
+                Signaling::Static if n.prefixes.is_empty() && n.addresses.is_empty() => {
+                    return Err(err(f("prefixes"), "a node needs at least one prefix or address"));
+                }
+                Signaling::Static => {}
+                Signaling::Pmipv6 => {
+                    let Some(id) = &n.mn_id else {
+                        return Err(err(f("mn_id"), "is required with mag.signaling = \"pmipv6\" (the default); set mag.signaling = \"static\" for configured prefixes without registration"));
+                    };
+                    if !is_nai(id) {
+                        return Err(err(f("mn_id"), format!("{id:?} is not a network access identifier (user@realm, RFC 4282), 1..=254 bytes")));
+                    }
+                    if !mn_ids.insert(id.as_str()) {
+                        return Err(err(f("mn_id"), format!("{id:?} is used by another node")));
+                    }
+                    let Some(mac) = n.mac else {
+                        return Err(err(f("mac"), "is required with mag.signaling = \"pmipv6\": the MAC the node attaches with"));
+                    };
+                    if mac.0[0] & 1 == 1 || mac.0 == [0; 6] {
+                        return Err(err(f("mac"), "must be a unicast MAC"));
+                    }
+                    if !macs.insert(mac.0) {
+                        return Err(err(f("mac"), "is used by another node"));
+                    }
+                    if !n.addresses.is_empty() {
+                        return Err(err(f("addresses"), "single addresses are for mag.signaling = \"static\"; a PMIPv6 node gets a prefix"));
+                    }
+                    if n.prefixes.len() > 1 {
+                        return Err(err(f("prefixes"), "one static home network prefix at most with PMIPv6 signaling"));
+                    }
+                    if n.prefixes.iter().any(|p| p.len != 64) {
+                        return Err(err(f("prefixes"), "a PMIPv6 home network prefix is a /64 (RFC 5213 §2.2, §6.7)"));
+                    }
+                }
             }
             for (j, p) in n.prefixes.iter().enumerate() {
                 if !is_global_unicast(&p.addr) || p.len == 0 {
@@ -506,6 +618,12 @@ impl Config {
     }
 }
 
+/// `user@realm` or a bare realm (RFC 4282 §2.1), printable ASCII, at most 254 bytes (the
+/// MN Identifier option's length byte, RFC 4283 §3).
+fn is_nai(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 254 && s.bytes().all(|b| b.is_ascii_graphic()) && s.matches('@').count() <= 1 && !s.ends_with('@') && !s.starts_with('@')
+}
+
 fn is_link_local(a: &Ipv6Addr) -> bool {
     wire::addr::is_link_local(a)
 }
@@ -525,6 +643,7 @@ device = "net_pcap0,rx_pcap=a.pcap,tx_pcap=b.pcap"
 device = "net_pcap1,rx_pcap=c.pcap,tx_pcap=d.pcap"
 [mag]
 proxy_coa = "2001:db8:c0::1"
+signaling = "static"
 [[lma]]
 address = "2001:db8:c0::2"
 [[node]]
@@ -552,8 +671,8 @@ prefixes = ["2001:db8:3::/64"]
     #[test]
     fn each_error_names_its_field() {
         assert_eq!(problem(&GOOD.replace("2001:db8:c0::1\"", "fe80::9\"")), "mag.proxy_coa: fe80::9 is not a global unicast address");
-        assert_eq!(problem(&GOOD.replace("/64", "/200")), "t.toml:12: \"200\" is not a prefix length 0..=128");
-        assert_eq!(problem(&GOOD.replace("2001:db8:3::/64", "2001:db8:3::1/64")), "t.toml:12: 2001:db8:3::1/64 has host bits set");
+        assert_eq!(problem(&GOOD.replace("/64", "/200")), "t.toml:13: \"200\" is not a prefix length 0..=128");
+        assert_eq!(problem(&GOOD.replace("2001:db8:3::/64", "2001:db8:3::1/64")), "t.toml:13: 2001:db8:3::1/64 has host bits set");
         assert!(problem(&GOOD.replace("[mag]", "[mag]\nbogus = 1")).starts_with("t.toml:7: unknown field `bogus`"));
         assert_eq!(problem(&format!("{GOOD}[[node]]\nname = \"mn2\"\naddresses = [\"2001:db8:9::1\"]\n")), "node[1].name: \"mn2\" is used by another node");
         assert_eq!(problem(&format!("{GOOD}lma = \"2001:db8:99::1\"\n")), "node[0].lma: 2001:db8:99::1 is not one of the configured [[lma]] addresses");
@@ -565,7 +684,7 @@ prefixes = ["2001:db8:3::/64"]
         assert_eq!(problem(&format!("{GOOD}[log]\nlevel = \"loud\"\n")), "log.level: \"loud\" is not one of error, warn, info, debug, trace");
         assert_eq!(problem(&format!("{GOOD}[metrics]\naddress = \"localhost\"\n")), "metrics.address: \"localhost\" is not host:port (e.g. 127.0.0.1:9477, [::1]:9477)");
         assert_eq!(problem(&format!("{GOOD}[reflector]\nmax_lifetime = 600\n")), "reflector.max_lifetime: 600 is outside 4..=420 seconds (RFC 6275 §12 MAX_RR_BINDING_LIFETIME)");
-        assert!(problem(&GOOD.replace("[mag]\nproxy_coa = \"2001:db8:c0::1\"", "")).contains("missing field `mag`"));
+        assert!(problem(&GOOD.replace("[mag]\nproxy_coa = \"2001:db8:c0::1\"\nsignaling = \"static\"", "")).contains("missing field `mag`"));
     }
 
     #[test]

@@ -41,6 +41,7 @@ device = "net_null1"
 mtu = 1500
 [mag]
 proxy_coa = "2001:db8:c0::1"
+signaling = "static"
 tunnel_hop_limit = 60
 [[lma]]
 address = "2001:db8:c0::2"
@@ -59,6 +60,7 @@ device = "net_null0"
 device = "net_null1"
 [mag]
 proxy_coa = "2001:db8:c0::1"
+signaling = "static"
 mode = "routed"
 routed_next_hop = "2001:db8:c0::fe"
 [[node]]
