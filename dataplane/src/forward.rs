@@ -964,7 +964,6 @@ mod tests {
         }
 
         fn check_with(t: &Topology, access: bool, bytes: &[u8]) {
-            let t = t;
             let c = WorkerCounters::default();
             for bound in [false, true] {
                 let mut p = VecBuf::new(bytes);
