@@ -43,6 +43,8 @@ impl<B: PacketBuf> ControlPlane<B> {
             Some(Punt::Unresolved) => self.links.hold(now, frame, role, out),
             Some(Punt::Mobility) => self.agent.on_mobility(now, ip, &mut self.links, out),
             Some(Punt::HomeAddressUnverified) => self.agent.on_unverified_home_address(now, ip, &mut self.links, out),
+            // PMIPv6 mode only; the MAG's registration (issue 10) will take it.
+            Some(Punt::Attach) => self.links.counters.unhandled.inc(),
             None => self.links.counters.unhandled.inc(),
         }
     }

@@ -3,8 +3,9 @@
 
 use crate::config::{Config, Mode as CfgMode};
 use dataplane::attached::{AttachedNode, AttachedTable};
-use dataplane::forward::{Mode, Topology};
+use dataplane::forward::{Mode, Signaling, Topology};
 use dataplane::neighbor::NeighborCache;
+use std::sync::atomic::AtomicU32;
 use wire::ethernet::MacAddr;
 
 /// The topology the workers and the control plane share, from the configuration and the
@@ -15,6 +16,11 @@ pub fn build(cfg: &Config, access_mac: MacAddr, core_mac: MacAddr) -> Topology {
         let mut prefixes: Vec<_> = n.prefixes.iter().map(|p| (p.addr, p.len)).collect();
         prefixes.extend(n.addresses.iter().map(|a| (*a, 128)));
         attached.add(AttachedNode::new(&n.name, cfg.lma_of(n), n.agent), &prefixes);
+    }
+    // The configuration key comes with the MAG's PMIPv6 signaling (issue 10).
+    let signaling = Signaling::Static;
+    if signaling == Signaling::Pmipv6 {
+        attached.size_routes();
     }
     let lmas: Vec<_> = cfg.lmas.iter().map(|l| l.address).collect();
     let mut core_next_hops: Vec<_> = cfg.lmas.iter().map(|l| l.next_hop.unwrap_or(l.address)).collect();
@@ -39,6 +45,8 @@ pub fn build(cfg: &Config, access_mac: MacAddr, core_mac: MacAddr) -> Topology {
             CfgMode::Tunnel => Mode::Tunnel,
             CfgMode::Routed => Mode::Routed,
         },
+        signaling,
+        clock: AtomicU32::new(0),
         proxy_coa: cfg.mag.proxy_coa,
         access_link_local: cfg.mag.access_link_local,
         access_mac,

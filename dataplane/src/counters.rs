@@ -73,6 +73,12 @@ reasons! {
         UnknownDestination = "unknown_destination",
         /// Uplink from an address of no attached node.
         UnknownSource = "unknown_source",
+        /// PMIPv6 mode: uplink from an address of no node and a MAC address of no policy;
+        /// never registered.
+        UnknownMac = "unknown_mac",
+        /// PMIPv6 mode: uplink from a policy node's MAC address whose source address is not
+        /// routed to it: its registration is under way, or the address is outside its prefix.
+        NotRegistered = "not_registered",
         /// Link-local source: never forwarded off the link (RFC 5213 §6.10.5).
         LinkLocalSource = "link_local_source",
         /// Link-local or multicast destination that is not for the MAG.
@@ -107,6 +113,9 @@ reasons! {
         /// Ready to send, but the next hop's link-layer address is unknown: the control core
         /// resolves it and sends the packet (a few are held per neighbor, as a kernel does).
         Unresolved = "unresolved",
+        /// PMIPv6 mode: the first frame of an idle policy node; the control core starts its
+        /// registration (RFC 5213 §6.9.1.1).
+        Attach = "attach",
     }
 }
 

@@ -5,10 +5,11 @@
 //! Downlink (core → access): decapsulated from a known LMA, delivered to an attached node.
 //! ND, packets for the MAG and errors that need an ICMPv6 answer are punted to the control core.
 
-use crate::attached::AttachedTable;
+use crate::attached::{AttachedTable, Registration};
 use crate::counters::{Drop, Punt, Role, WorkerCounters};
 use crate::neighbor::NeighborCache;
 use std::net::Ipv6Addr;
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use wire::ethernet::{self, MacAddr, ETHERTYPE_IPV6};
 use wire::addr::{is_link_local_u128, is_multicast_u128};
 use wire::{ext, hao, ipv6, nd, rh2, tunnel};
@@ -114,10 +115,25 @@ pub enum Mode {
     Routed,
 }
 
+/// How the MAG learns its mobile nodes' prefixes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Signaling {
+    /// From the configuration, at start.
+    Static,
+    /// From the LMA (RFC 5213 Proxy Binding Acknowledgements): run-time routes in the
+    /// attached table (sized by `AttachedTable::size_routes`), nodes known by MAC first.
+    Pmipv6,
+}
+
 /// Everything the workers need to know about the MAG's links. Immutable after start, except
-/// the neighbor cache (single-word atomics).
+/// the neighbor cache, the clock and the attached nodes' state (single-word atomics) and the
+/// run-time routes (`routes`).
 pub struct Topology {
     pub mode: Mode,
+    pub signaling: Signaling,
+    /// Coarse seconds, written by the control core on its ticks ([`Topology::set_clock`]),
+    /// stamped into a node's `last_seen` by the workers.
+    pub clock: AtomicU32,
     pub proxy_coa: Ipv6Addr,
     pub access_link_local: Ipv6Addr,
     pub access_mac: MacAddr,
@@ -136,6 +152,14 @@ pub struct Topology {
 }
 
 impl Topology {
+    /// Control core: the clock is now `secs`. Stored only when it changes, so the workers'
+    /// copy of the line stays valid within a second.
+    pub fn set_clock(&self, secs: u32) {
+        if self.clock.load(Relaxed) != secs {
+            self.clock.store(secs, Relaxed);
+        }
+    }
+
     /// Neighbor-cache slot of core next hop `i`.
     #[inline(always)]
     pub fn core_slot(&self, i: usize) -> usize {
@@ -277,9 +301,15 @@ pub fn uplink(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut im
         return Verdict::Drop(Drop::Unroutable);
     }
     let Some(node) = topo.attached.lookup_u128(ip.src) else {
-        return Verdict::Drop(Drop::UnknownSource);
+        return match topo.signaling {
+            Signaling::Static => Verdict::Drop(Drop::UnknownSource),
+            Signaling::Pmipv6 => unknown_source_pmipv6(topo, &src_mac),
+        };
     };
     topo.neighbors.learn(node as usize, src_mac);
+    if let Some(n) = topo.attached.node(node) {
+        n.seen(topo.clock.load(Relaxed));
+    }
     // A chain that does not parse is dropped and counted, as Linux does (RFC 8200 §4); the
     // decisions below (no RH2 on ND or a Mobility Header) need to know what it holds. Only
     // packets with an extension header pay for the walk.
@@ -338,6 +368,21 @@ pub fn uplink(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut im
             link_out(topo, p, topo.core_slot(lma), Role::Core)
         }
         Mode::Routed => link_out(topo, p, topo.core_slot(topo.core_next_hops.len().saturating_sub(1)), Role::Core),
+    }
+}
+
+/// PMIPv6 mode, an uplink source of no node: the sender is known by its MAC address until
+/// the LMA has given it a prefix (RFC 5213 §6.9.1.1). Out of line: off the static path.
+#[cold]
+#[inline(never)]
+fn unknown_source_pmipv6(topo: &Topology, src_mac: &MacAddr) -> Verdict {
+    let Some(n) = topo.attached.lookup_mac(src_mac).and_then(|i| topo.attached.node(i)) else {
+        return Verdict::Drop(Drop::UnknownMac);
+    };
+    match n.registration() {
+        // The control core sets it Registering, so its next frames are not punted too.
+        Registration::Idle => Verdict::Punt(Punt::Attach, Role::Access),
+        Registration::Registering | Registration::Registered => Verdict::Drop(Drop::NotRegistered),
     }
 }
 
@@ -487,6 +532,7 @@ mod tests {
     use super::*;
     use crate::attached::AttachedNode;
     use std::collections::HashMap;
+    use std::sync::atomic::Ordering::Relaxed;
     use wire::checksum;
 
     #[derive(Default)]
@@ -512,6 +558,8 @@ mod tests {
         neighbors.learn(1, LMA_MAC);
         Topology {
             mode: Mode::Tunnel,
+            signaling: Signaling::Static,
+            clock: AtomicU32::new(0),
             proxy_coa: a("2001:db8:c0::1"),
             access_link_local: a("fe80::1"),
             access_mac: ACCESS_MAC,
@@ -660,6 +708,97 @@ mod tests {
             let mut p = VecBuf::new(&frame(ACCESS_MAC, MN2_MAC, &pkt));
             assert_eq!(uplink(&t, &bound(), &c, &mut p), verdict, "{} bytes", pkt.len());
         }
+    }
+
+    /// PMIPv6 mode: MN2 is a policy node known by its MAC, with no configured prefix; mn3
+    /// keeps a configured one.
+    fn pmipv6_topo() -> Topology {
+        let mut attached = AttachedTable::default();
+        attached.add(AttachedNode::new("mn2", 0, true).with_mac(MN2_MAC), &[]);
+        attached.add(AttachedNode::new("mn3", 0, true).with_mac(MN3_MAC), &[(a("2001:db8:4::"), 64)]);
+        attached.size_routes();
+        let neighbors = NeighborCache::new(3);
+        neighbors.learn(2, LMA_MAC);
+        Topology { signaling: Signaling::Pmipv6, attached, neighbors, ..topo(true) }
+    }
+
+    const MN3_MAC: MacAddr = [2, 0, 0, 0, 4, 0];
+    const MN2_HNP: u64 = 0x2001_0db8_0003_0000;
+
+    fn from_mn2(src: &str) -> VecBuf {
+        VecBuf::new(&frame(ACCESS_MAC, MN2_MAC, &ip6(a(src), a(HOME), ipv6::proto::UDP, &udp(a(src), a(HOME), 30))))
+    }
+
+    #[test]
+    fn pmipv6_attach_register_forward_withdraw() {
+        let (t, c) = (pmipv6_topo(), WorkerCounters::default());
+        let up = |mac: MacAddr, src: &str| uplink(&t, &Map::default(), &c, &mut VecBuf::new(&frame(ACCESS_MAC, mac, &ip6(a(src), a(HOME), ipv6::proto::UDP, &udp(a(src), a(HOME), 30)))));
+        let down = || downlink(&t, &Map::default(), &c, &mut VecBuf::new(&frame(CORE_MAC, LMA_MAC, &tunneled(&ip6(a(HOME), a(MN2), ipv6::proto::UDP, &udp(a(HOME), a(MN2), 8))))));
+        let mn2 = t.attached.node(0).unwrap();
+        // No policy for the MAC: dropped, never registered.
+        assert_eq!(up([2, 0, 0, 0, 9, 9], MN2), Verdict::Drop(Drop::UnknownMac));
+        // A policy node's first frame starts its registration.
+        assert_eq!(up(MN2_MAC, MN2), Verdict::Punt(Punt::Attach, Role::Access));
+        assert_eq!(up(MN2_MAC, "::"), Verdict::Punt(Punt::Attach, Role::Access));
+        // Until the PBA, neither forwarded nor tunnelled, and not punted again.
+        mn2.set_registration(Registration::Registering);
+        assert_eq!(up(MN2_MAC, MN2), Verdict::Drop(Drop::NotRegistered));
+        assert_eq!(down(), Verdict::Drop(Drop::UnknownDestination));
+        // The PBA accepted it and the route is installed: both ways forwarded.
+        mn2.set_registration(Registration::Registered);
+        t.attached.install(0, MN2_HNP).unwrap();
+        assert_eq!(up(MN2_MAC, MN2), Verdict::Forward(Role::Core));
+        assert_eq!(down(), Verdict::Forward(Role::Access));
+        // A source outside its prefix is not forwarded.
+        assert_eq!(up(MN2_MAC, "2001:db8:9::1"), Verdict::Drop(Drop::NotRegistered));
+        // Its configured prefix still works for mn3, from any MAC as in static mode.
+        assert_eq!(up(MN3_MAC, "2001:db8:4::1"), Verdict::Forward(Role::Core));
+        // Withdrawn (detach): nothing is served any more.
+        t.attached.withdraw(0);
+        assert_eq!(up(MN2_MAC, MN2), Verdict::Drop(Drop::NotRegistered));
+        assert_eq!(down(), Verdict::Drop(Drop::UnknownDestination));
+        mn2.set_registration(Registration::Idle);
+        assert_eq!(up(MN2_MAC, MN2), Verdict::Punt(Punt::Attach, Role::Access));
+    }
+
+    /// Static mode knows nothing of MACs or registration: an unknown source is
+    /// `unknown_source` whatever MAC sent it and whatever state a node is in, and the
+    /// configured prefixes are served as before.
+    #[test]
+    fn static_mode_verdicts_are_unchanged() {
+        let c = WorkerCounters::default();
+        let mut t = pmipv6_topo();
+        t.signaling = Signaling::Static;
+        for state in [Registration::Idle, Registration::Registering, Registration::Registered] {
+            t.attached.node(0).unwrap().set_registration(state);
+            for mac in [MN2_MAC, [2, 0, 0, 0, 9, 9]] {
+                let mut p = VecBuf::new(&frame(ACCESS_MAC, mac, &ip6(a(MN2), a(HOME), ipv6::proto::UDP, &udp(a(MN2), a(HOME), 30))));
+                assert_eq!(uplink(&t, &Map::default(), &c, &mut p), Verdict::Drop(Drop::UnknownSource));
+            }
+        }
+        let t = topo(true);
+        assert_eq!(uplink(&t, &Map::default(), &c, &mut from_mn2("2001:db8:9::1")), Verdict::Drop(Drop::UnknownSource));
+        assert_eq!(uplink(&t, &Map::default(), &c, &mut from_mn2(MN2)), Verdict::Forward(Role::Core));
+    }
+
+    #[test]
+    fn uplink_stamps_last_seen_with_the_clock_only_when_it_changes() {
+        let (t, c) = (topo(true), WorkerCounters::default());
+        let mn2 = t.attached.node(0).unwrap();
+        t.set_clock(41);
+        for _ in 0..3 {
+            assert_eq!(uplink(&t, &Map::default(), &c, &mut from_mn2(MN2)), Verdict::Forward(Role::Core));
+        }
+        assert_eq!((mn2.last_seen(), mn2.stamps.load(Relaxed)), (41, 1));
+        // Frames the node did not send (another source) do not count.
+        t.set_clock(42);
+        assert_eq!(uplink(&t, &Map::default(), &c, &mut from_mn2("2001:db8:9::1")), Verdict::Drop(Drop::UnknownSource));
+        assert_eq!(mn2.last_seen(), 41);
+        // Dropped or punted frames from the node do (hop limit 1: punted after the lookup).
+        let mut p = from_mn2(MN2);
+        p.data_mut()[ETH + 7] = 1;
+        assert_eq!(uplink(&t, &Map::default(), &c, &mut p), Verdict::Punt(Punt::HopLimit, Role::Access));
+        assert_eq!((mn2.last_seen(), mn2.stamps.load(Relaxed)), (42, 2));
     }
 
     #[test]
@@ -825,7 +964,6 @@ mod tests {
         }
 
         fn check_with(t: &Topology, access: bool, bytes: &[u8]) {
-            let t = t;
             let c = WorkerCounters::default();
             for bound in [false, true] {
                 let mut p = VecBuf::new(bytes);

@@ -25,6 +25,8 @@ pub mod generator;
 pub mod neighbor;
 #[forbid(unsafe_code)]
 pub mod attached;
+#[forbid(unsafe_code)]
+pub mod routes;
 pub mod bindings;
 pub mod port;
 pub mod ring;
