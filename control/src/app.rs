@@ -108,7 +108,7 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), String> {
     let pool = Arc::new(Mempool::new("roagent_pool", n_mbufs, POOL_CACHE, data_room, socket).map_err(|e| format!("mempool ({n_mbufs} mbufs of {data_room} bytes): {e}"))?);
     let access = Port::start(cfg.ports.access.name(), nw, nw, &pool, cfg.ports.access.mtu, socket).map_err(|e| format!("ports.access.device: {e}"))?;
     let core = Port::start(cfg.ports.core.name(), nw, nw, &pool, cfg.ports.core.mtu, socket).map_err(|e| format!("ports.core.device: {e}"))?;
-    let mac = crate::links::fmt_mac;
+    let mac = wire::ethernet::fmt_mac;
     info!("port {} = access {} ({}), {nw} RX/TX queue(s), MTU {}", access.id, access.name, mac(&access.mac), cfg.ports.access.mtu);
     info!("port {} = core {} ({}), {nw} RX/TX queue(s), MTU {}", core.id, core.name, mac(&core.mac), cfg.ports.core.mtu);
     info!("mempool {n_mbufs} mbufs x {data_room} bytes; control core on lcore {}, workers on lcores {:?}", eal.main_lcore(), lcores);
@@ -169,7 +169,11 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), String> {
         };
         eal.launch(lcore, move || w.run()).map_err(|e| format!("lcore {lcore}: {e}"))?;
     }
-    let mut control = ControlCore::new(topo.clone(), pool.clone(), from_workers, to_workers, cfg.control.icmp_errors_per_sec, agent, table);
+    let registrations = (cfg.mag.signaling == crate::config::Signaling::Pmipv6).then(|| {
+        let wall = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().saturating_sub(start.elapsed());
+        crate::registration::Registrations::new(&cfg, &topo, wall, start)
+    });
+    let mut control = ControlCore::new(topo.clone(), pool.clone(), from_workers, to_workers, cfg.control.icmp_errors_per_sec, agent, registrations, table);
     let sources = Arc::new(Sources {
         workers: counters.clone(),
         lcores: lcores.clone(),

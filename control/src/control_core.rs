@@ -8,6 +8,8 @@ use crate::config::Config;
 use crate::control_plane::ControlPlane;
 use crate::counters::ControlCounters;
 use crate::egress::{Egress, TableFull};
+use crate::registration::Registrations;
+use dataplane::attached::Registration;
 use dataplane::bindings;
 use dataplane::counters::Role;
 use dataplane::forward::Topology;
@@ -65,6 +67,20 @@ impl Egress for Dpdk {
     fn remove_binding(&mut self, home: &Ipv6Addr, attached: &Ipv6Addr) {
         self.table.remove(home, attached);
     }
+
+    fn install_route(&mut self, node: u32, prefix64: u64) -> Result<(), TableFull> {
+        self.topo.attached.install(node, prefix64).map_err(|_| TableFull)
+    }
+
+    fn withdraw_route(&mut self, node: u32) {
+        self.topo.attached.withdraw(node);
+    }
+
+    fn set_registration(&mut self, node: u32, r: Registration) {
+        if let Some(n) = self.topo.attached.node(node) {
+            n.set_registration(r);
+        }
+    }
 }
 
 pub struct ControlCore {
@@ -74,8 +90,9 @@ pub struct ControlCore {
 }
 
 impl ControlCore {
-    pub fn new(topo: Arc<Topology>, pool: Arc<Mempool>, from_workers: Vec<ring::Consumer>, to_workers: Vec<ring::Producer>, icmp_per_sec: u32, agent: Agent, table: bindings::Writer) -> Self {
-        let plane = ControlPlane::new(topo.clone(), icmp_per_sec, agent);
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(topo: Arc<Topology>, pool: Arc<Mempool>, from_workers: Vec<ring::Consumer>, to_workers: Vec<ring::Producer>, icmp_per_sec: u32, agent: Agent, registrations: Option<Registrations>, table: bindings::Writer) -> Self {
+        let plane = ControlPlane::new(topo.clone(), icmp_per_sec, agent, registrations);
         let io = Dpdk { pool, to_workers, next_worker: 0, topo, table, counters: plane.links.counters.clone() };
         ControlCore { plane, io, from_workers }
     }
@@ -99,6 +116,8 @@ impl ControlCore {
 
     /// The plane's timers, then the binding table's deferred frees (after a grace period).
     pub fn tick(&mut self, now: Duration) {
+        // The workers' coarse clock, for the nodes' activity stamps.
+        self.io.topo.set_clock(now.as_secs() as u32);
         self.plane.tick(now, &mut self.io);
         self.io.table.reclaim();
     }

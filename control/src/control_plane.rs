@@ -6,6 +6,7 @@
 use crate::agent::Agent;
 use crate::egress::Egress;
 use crate::links::Links;
+use crate::registration::Registrations;
 use dataplane::counters::{Punt, Role};
 use dataplane::forward::{PacketBuf, Topology};
 use std::net::Ipv6Addr;
@@ -17,11 +18,13 @@ use wire::icmpv6::ErrorKind;
 pub struct ControlPlane<B> {
     pub links: Links<B>,
     pub agent: Agent,
+    /// The MAG's PMIPv6 signaling; `None` in static mode.
+    pub registrations: Option<Registrations>,
 }
 
 impl<B: PacketBuf> ControlPlane<B> {
-    pub fn new(topo: Arc<Topology>, icmp_errors_per_sec: u32, agent: Agent) -> Self {
-        ControlPlane { links: Links::new(topo, icmp_errors_per_sec), agent }
+    pub fn new(topo: Arc<Topology>, icmp_errors_per_sec: u32, agent: Agent, registrations: Option<Registrations>) -> Self {
+        ControlPlane { links: Links::new(topo, icmp_errors_per_sec), agent, registrations }
     }
 
     pub fn topo(&self) -> &Arc<Topology> {
@@ -33,7 +36,22 @@ impl<B: PacketBuf> ControlPlane<B> {
     pub fn on_packet(&mut self, now: Duration, why: Option<Punt>, role: Role, frame: B, out: &mut impl Egress<Buf = B>) {
         let ip = frame.data().get(ethernet::HEADER_LEN..).unwrap_or(&[]);
         match why {
-            Some(Punt::NeighborDiscovery | Punt::ForUs) => self.links.on_local(frame.data(), role, out),
+            Some(why @ (Punt::NeighborDiscovery | Punt::ForUs)) => {
+                if let Some(r) = &mut self.registrations {
+                    // A PBA (or another Mobility Header) for the Proxy-CoA.
+                    if why == Punt::ForUs && role == Role::Core && r.on_core_mobility(now, ip, &mut self.links, &mut self.agent, out) {
+                        return;
+                    }
+                }
+                let heard = self.links.on_local(frame.data(), role, out);
+                if let (Some(h), Some(r)) = (heard, &mut self.registrations) {
+                    r.on_heard(now, h, &mut self.links, &mut self.agent, out);
+                }
+            }
+            Some(Punt::Attach) => match &mut self.registrations {
+                Some(r) => r.on_attach(now, frame.data(), &mut self.links, &mut self.agent, out),
+                None => self.links.counters.unhandled.inc(),
+            },
             // RFC 4443 §3.3 code 0: hop limit exceeded in transit.
             Some(Punt::HopLimit) => self.links.icmp_error(now, frame.data(), role, ErrorKind::TimeExceeded(0), out),
             Some(why @ (Punt::TooBig | Punt::TooBigOptimized)) => {
@@ -44,7 +62,6 @@ impl<B: PacketBuf> ControlPlane<B> {
             Some(Punt::Mobility) => self.agent.on_mobility(now, ip, &mut self.links, out),
             Some(Punt::HomeAddressUnverified) => self.agent.on_unverified_home_address(now, ip, &mut self.links, out),
             // PMIPv6 mode only; the MAG's registration (issue 10) will take it.
-            Some(Punt::Attach) => self.links.counters.unhandled.inc(),
             None => self.links.counters.unhandled.inc(),
         }
     }
@@ -52,6 +69,9 @@ impl<B: PacketBuf> ControlPlane<B> {
     /// Timers: the agent's (nonces, binding expiry), then neighbor resolution.
     pub fn tick(&mut self, now: Duration, out: &mut impl Egress<Buf = B>) {
         self.agent.tick(now, &mut self.links, out);
+        if let Some(r) = &mut self.registrations {
+            r.tick(now, &mut self.links, &mut self.agent, out);
+        }
         self.links.tick(now, out);
     }
 

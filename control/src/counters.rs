@@ -124,6 +124,82 @@ impl AgentCounters {
     }
 }
 
+/// What the MAG's PMIPv6 signaling counts: copies of the state machine's statistics (set on
+/// every tick) and what the control core counts around it.
+pub struct PmipCounters {
+    /// By `mag::PbuKind as usize`.
+    pub pbu_sent: [Counter; mag::PbuKind::ALL.len()],
+    /// By status byte: every PBA handed to the state machine.
+    pub pba_received: Box<[Counter; 256]>,
+    /// By `mag::FailReason::NAMES`.
+    pub failures: [Counter; mag::FailReason::NAMES.len()],
+    /// By `mag::DropReason::ALL` order.
+    pub dropped: [Counter; mag::DropReason::ALL.len()],
+    /// Gauge, by `mag::MnState as usize`.
+    pub mobile_nodes: [Counter; mag::MnState::ALL.len()],
+    pub registrations: Counter,
+    pub refreshes: Counter,
+    pub deregistrations: Counter,
+    pub ra_sent: Counter,
+    pub probes_sent: Counter,
+    /// PBUs not sent (no buffer, or the LMA is not configured).
+    pub pbu_not_sent: Counter,
+    /// Routes the workers' table refused (full, or not a /64).
+    pub route_refused: Counter,
+    /// Mobility Headers to the Proxy-CoA with a bad checksum, or that are not PBAs.
+    pub bad_checksum: Counter,
+    pub not_pba: Counter,
+    /// ND from a MAC without a policy.
+    pub unknown_mac: Counter,
+}
+
+impl Default for PmipCounters {
+    fn default() -> Self {
+        PmipCounters {
+            pbu_sent: Default::default(),
+            pba_received: Box::new(std::array::from_fn(|_| Counter::default())),
+            failures: Default::default(),
+            dropped: std::array::from_fn(|_| Counter::default()),
+            mobile_nodes: Default::default(),
+            registrations: Counter::default(),
+            refreshes: Counter::default(),
+            deregistrations: Counter::default(),
+            ra_sent: Counter::default(),
+            probes_sent: Counter::default(),
+            pbu_not_sent: Counter::default(),
+            route_refused: Counter::default(),
+            bad_checksum: Counter::default(),
+            not_pba: Counter::default(),
+            unknown_mac: Counter::default(),
+        }
+    }
+}
+
+impl PmipCounters {
+    /// Copies the state machine's statistics (the control core is the only writer).
+    pub fn sync(&self, s: &mag::Stats) {
+        for k in mag::PbuKind::ALL {
+            self.pbu_sent[k as usize].set(s.pbu_sent(k));
+        }
+        for (st, c) in self.pba_received.iter().enumerate() {
+            c.set(s.pba_received(st as u8));
+        }
+        for r in [mag::FailReason::NoResponse, mag::FailReason::Rejected(128), mag::FailReason::Expired] {
+            let i = mag::FailReason::NAMES.iter().position(|n| *n == r.name()).unwrap_or(0);
+            self.failures[i].set(s.failures(r));
+        }
+        for (i, d) in mag::DropReason::ALL.iter().enumerate() {
+            self.dropped[i].set(s.dropped(*d));
+        }
+        for st in mag::MnState::ALL {
+            self.mobile_nodes[st as usize].set(s.mobile_nodes(st));
+        }
+        self.registrations.set(s.registrations);
+        self.refreshes.set(s.refreshes);
+        self.deregistrations.set(s.deregistrations);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

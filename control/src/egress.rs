@@ -4,12 +4,14 @@
 //! (`control_core`) implements it with mbufs, inject rings and the workers' binding table;
 //! the unit tests implement it with `Vec<u8>` (`testing::Recorder`).
 
+use dataplane::attached::Registration;
 use dataplane::counters::Role;
 use dataplane::forward::PacketBuf;
 use std::net::Ipv6Addr;
 use wire::ethernet::MacAddr;
 
-/// The workers' binding table refused an entry (full, or both buckets of the key full).
+/// A workers' table refused an entry (full, or for the binding table both buckets of the
+/// key full).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TableFull;
 
@@ -30,4 +32,12 @@ pub trait Egress {
     /// the workers' fast path.
     fn upsert_binding(&mut self, home: &Ipv6Addr, attached: &Ipv6Addr, care_of: &Ipv6Addr) -> Result<(), TableFull>;
     fn remove_binding(&mut self, home: &Ipv6Addr, attached: &Ipv6Addr);
+
+    /// Attached-node table changes (PMIPv6): attached node `node` owns the /64 whose top 64
+    /// bits are `prefix64` (after a status-0 PBA), or no longer any.
+    fn install_route(&mut self, node: u32, prefix64: u64) -> Result<(), TableFull>;
+    fn withdraw_route(&mut self, node: u32);
+    /// What the workers do with a node's frames while it has no route: punt the first one
+    /// (`Idle`, it starts a registration) or drop them (`Registering`).
+    fn set_registration(&mut self, node: u32, r: Registration);
 }

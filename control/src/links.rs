@@ -13,7 +13,7 @@ use std::collections::VecDeque;
 use std::net::Ipv6Addr;
 use std::sync::Arc;
 use std::time::Duration;
-use wire::ethernet::{self, MacAddr, ETHERTYPE_IPV6};
+use wire::ethernet::{self, fmt_mac, MacAddr, ETHERTYPE_IPV6};
 use wire::icmpv6::{self, ErrorKind};
 use wire::nd::{self, Nd};
 use wire::{ipv6, tunnel};
@@ -33,6 +33,15 @@ struct Pending<B> {
     packets: VecDeque<B>,
     solicits: u32,
     last: Option<Duration>,
+}
+
+/// A Neighbor Discovery message heard from a node on the access link.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Heard {
+    pub mac: MacAddr,
+    /// Its IPv6 source (a link-local address, or unspecified during DAD).
+    pub src: Ipv6Addr,
+    pub router_solicit: bool,
 }
 
 pub struct Links<B> {
@@ -69,13 +78,16 @@ impl<B: PacketBuf> Links<B> {
     }
 
     /// ND and packets for the MAG's own addresses, received on the link with `role`.
-    pub fn on_local(&mut self, frame: &[u8], role: Role, out: &mut impl Egress<Buf = B>) {
-        let Ok(eth) = ethernet::Frame::new_checked(frame) else { return };
+    /// Returns what the PMIPv6 signaling wants to know of it: a node's Router Solicitation
+    /// or Neighbor Discovery message, from its MAC.
+    pub fn on_local(&mut self, frame: &[u8], role: Role, out: &mut impl Egress<Buf = B>) -> Option<Heard> {
+        let Ok(eth) = ethernet::Frame::new_checked(frame) else { return None };
         let peer_mac = eth.src();
         let ip = &frame[ETH..];
-        let Ok(h) = ipv6::Header::new_checked(ip) else { return };
+        let Ok(h) = ipv6::Header::new_checked(ip) else { return None };
         let (src, dst) = (h.src_addr(), h.dst_addr());
         let mine = self.mine(role);
+        let heard = |solicit| (role == Role::Access).then_some(Heard { mac: peer_mac, src, router_solicit: solicit });
         match nd::parse(ip) {
             Ok(Some(Nd::NeighborSolicit { target, source_ll })) => {
                 self.counters.nd_received.inc();
@@ -85,7 +97,7 @@ impl<B: PacketBuf> Links<B> {
                     }
                 }
                 if target != mine {
-                    return;
+                    return heard(false);
                 }
                 // RFC 4861 §7.2.4: unicast to the soliciting node, or all-nodes if it had no
                 // address (duplicate address detection), then not Solicited.
@@ -95,12 +107,17 @@ impl<B: PacketBuf> Links<B> {
                 if self.send(role, to_mac, |o| nd::build_neighbor_advert(o, &mine, &to, &mine, &our_mac, role == Role::Access, solicited, true), out) {
                     self.counters.na_sent.inc();
                 }
+                heard(false)
             }
             Ok(Some(Nd::NeighborAdvert { target, target_ll, .. })) => {
                 self.counters.nd_received.inc();
                 self.learn(role, target, target_ll.unwrap_or(peer_mac), out);
+                heard(false)
             }
-            Ok(Some(Nd::RouterSolicit { .. })) => self.counters.nd_received.inc(),
+            Ok(Some(Nd::RouterSolicit { .. })) => {
+                self.counters.nd_received.inc();
+                heard(true)
+            }
             Ok(None) => {
                 // Ping the MAG: answer echo requests to its own addresses (RFC 4443 §4.2).
                 let body = ip.get(ipv6::HEADER_LEN..h.total_len()).unwrap_or(&[]);
@@ -113,8 +130,12 @@ impl<B: PacketBuf> Links<B> {
                 } else {
                     self.counters.unhandled.inc();
                 }
+                None
             }
-            Err(_) => self.counters.nd_invalid.inc(),
+            Err(_) => {
+                self.counters.nd_invalid.inc();
+                None
+            }
         }
     }
 
@@ -335,16 +356,26 @@ impl<B: PacketBuf> Links<B> {
         true
     }
 
+    /// Sends the MAG's own IPv6 packet (built by `build`) to LMA `lma` over the core link,
+    /// not tunnelled (PMIPv6 signaling, RFC 5213 §6.9.1.1); its next hop is resolved first.
+    pub fn send_to_lma(&mut self, now: Duration, lma: &Ipv6Addr, build: impl FnOnce(&mut [u8]) -> wire::Result<usize>, out: &mut impl Egress<Buf = B>) -> bool {
+        let Some(i) = self.topo.lma_index(lma) else { return false };
+        let slot = self.topo.core_slot(i);
+        let mac = self.topo.neighbors.get(slot);
+        let Some(m) = self.build_frame(Role::Core, mac.unwrap_or([0; 6]), build, out) else { return false };
+        match mac {
+            Some(_) => out.send(Role::Core, m),
+            None => self.hold(now, m, Role::Core, out),
+        }
+        true
+    }
+
     /// Drops everything held (shutdown).
     pub fn drain(&mut self) {
         for p in &mut self.pending {
             p.take();
         }
     }
-}
-
-pub fn fmt_mac(m: &MacAddr) -> String {
-    format!("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3], m[4], m[5])
 }
 
 #[cfg(test)]

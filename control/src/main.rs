@@ -16,7 +16,9 @@ mod egress;
 mod error;
 mod links;
 mod metrics;
+mod mobiles_view;
 mod ratelimit;
+mod registration;
 mod reload;
 mod topology;
 #[cfg(test)]

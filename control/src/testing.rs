@@ -5,6 +5,8 @@ use crate::agent::Agent;
 use crate::config::Config;
 use crate::control_plane::ControlPlane;
 use crate::egress::{Egress, TableFull};
+use crate::registration::Registrations;
+use dataplane::attached::Registration;
 use dataplane::counters::{Punt, Role};
 pub use dataplane::forward::VecBuf;
 use dataplane::forward::{PacketBuf, Topology};
@@ -13,6 +15,9 @@ use std::net::Ipv6Addr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wire::ethernet::{self, MacAddr};
+
+/// The Unix time at `now` = 0 (2023-11-14T22:13:20Z), for the PBUs' timestamps.
+pub const WALL: Duration = Duration::from_secs(1_700_000_000);
 
 pub const ACCESS_MAC: MacAddr = [2, 0, 0, 0, 0, 0x0a];
 pub const CORE_MAC: MacAddr = [2, 0, 0, 0, 0, 0x0c];
@@ -71,13 +76,15 @@ prefixes = ["2001:db8:3::/64"]
 /// The data room of the DPDK side's mbufs (RTE_MBUF_DEFAULT_DATAROOM).
 const ROOM: usize = 2048;
 
-/// Records what the control plane sends and changes. Neighbor changes are also applied to
-/// the topology's cache, as the DPDK side does, so later decisions see them.
+/// Records what the control plane sends and changes. Neighbor and route changes are also
+/// applied to the topology, as the DPDK side does, so later decisions see them.
 pub struct Recorder {
     pub topo: Arc<Topology>,
     pub sent: Vec<(Role, Vec<u8>)>,
     pub learned: Vec<(usize, MacAddr)>,
     pub bindings: HashMap<(Ipv6Addr, Ipv6Addr), Ipv6Addr>,
+    /// Run-time routes: node → /64 (PMIPv6).
+    pub routes: HashMap<u32, u64>,
     /// Buffers left to hand out (`None`: unlimited).
     pub buffers: Option<usize>,
     /// The binding table takes no more than this many entries.
@@ -114,6 +121,21 @@ impl Egress for Recorder {
     fn remove_binding(&mut self, home: &Ipv6Addr, attached: &Ipv6Addr) {
         self.bindings.remove(&(*home, *attached));
     }
+
+    fn install_route(&mut self, node: u32, prefix64: u64) -> Result<(), TableFull> {
+        self.topo.attached.install(node, prefix64).map_err(|_| TableFull)?;
+        self.routes.insert(node, prefix64);
+        Ok(())
+    }
+
+    fn withdraw_route(&mut self, node: u32) {
+        self.topo.attached.withdraw(node);
+        self.routes.remove(&node);
+    }
+
+    fn set_registration(&mut self, node: u32, r: Registration) {
+        self.topo.attached.node(node).unwrap().set_registration(r);
+    }
 }
 
 /// A control plane on a configuration, with a fake clock and fixed randomness.
@@ -128,8 +150,9 @@ impl Harness {
         let cfg = Config::parse(config, "test").unwrap();
         let topo = Arc::new(crate::topology::build(&cfg, ACCESS_MAC, CORE_MAC));
         let agent = Agent::new(cfg.reflector.to_reflector(), Box::new(reflector::TestEntropy::new(7)), Instant::now());
-        let plane = ControlPlane::new(topo.clone(), cfg.control.icmp_errors_per_sec, agent);
-        let out = Recorder { topo, sent: Vec::new(), learned: Vec::new(), bindings: HashMap::new(), buffers: None, table_cap: usize::MAX };
+        let registrations = (cfg.mag.signaling == crate::config::Signaling::Pmipv6).then(|| Registrations::new(&cfg, &topo, WALL, Instant::now()));
+        let plane = ControlPlane::new(topo.clone(), cfg.control.icmp_errors_per_sec, agent, registrations);
+        let out = Recorder { topo, sent: Vec::new(), learned: Vec::new(), bindings: HashMap::new(), routes: HashMap::new(), buffers: None, table_cap: usize::MAX };
         Harness { plane, out, now: Duration::from_secs(1) }
     }
 

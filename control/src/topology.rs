@@ -1,7 +1,7 @@
 //! The configuration turned into the dataplane's [`Topology`]: attached nodes and their
 //! prefixes, LMAs and core next hops, the neighbor slots.
 
-use crate::config::{Config, Mode as CfgMode};
+use crate::config::{Config, Mode as CfgMode, Signaling as CfgSignaling};
 use dataplane::attached::{AttachedNode, AttachedTable};
 use dataplane::forward::{Mode, Signaling, Topology};
 use dataplane::neighbor::NeighborCache;
@@ -11,17 +11,28 @@ use wire::ethernet::MacAddr;
 /// The topology the workers and the control plane share, from the configuration and the
 /// ports' MAC addresses. Configured MACs are known neighbors from the start.
 pub fn build(cfg: &Config, access_mac: MacAddr, core_mac: MacAddr) -> Topology {
+    let signaling = match cfg.mag.signaling {
+        CfgSignaling::Static => Signaling::Static,
+        CfgSignaling::Pmipv6 => Signaling::Pmipv6,
+    };
     let mut attached = AttachedTable::default();
     for n in &cfg.nodes {
-        let mut prefixes: Vec<_> = n.prefixes.iter().map(|p| (p.addr, p.len)).collect();
-        prefixes.extend(n.addresses.iter().map(|a| (*a, 128)));
-        attached.add(AttachedNode::new(&n.name, cfg.lma_of(n), n.agent), &prefixes);
+        let node = AttachedNode::new(&n.name, cfg.lma_of(n), n.agent);
+        match signaling {
+            Signaling::Static => {
+                let mut prefixes: Vec<_> = n.prefixes.iter().map(|p| (p.addr, p.len)).collect();
+                prefixes.extend(n.addresses.iter().map(|a| (*a, 128)));
+                attached.add(node, &prefixes)
+            }
+            // No route before the LMA accepts a registration (RFC 5213 §6.9.1.2): a static
+            // prefix is only what the PBU asks for.
+            Signaling::Pmipv6 => attached.add(node.with_mac(n.mac.map_or([0; 6], |m| m.0)), &[]),
+        };
     }
-    // The configuration key comes with the MAG's PMIPv6 signaling (issue 10).
-    let signaling = Signaling::Static;
     if signaling == Signaling::Pmipv6 {
         attached.size_routes();
     }
+    let access_mac = cfg.mag.access_mac.map_or(access_mac, |m| m.0);
     let lmas: Vec<_> = cfg.lmas.iter().map(|l| l.address).collect();
     let mut core_next_hops: Vec<_> = cfg.lmas.iter().map(|l| l.next_hop.unwrap_or(l.address)).collect();
     let mut core_macs: Vec<_> = cfg.lmas.iter().map(|l| l.mac).collect();

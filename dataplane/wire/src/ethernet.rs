@@ -13,6 +13,11 @@ pub type MacAddr = [u8; 6];
 
 pub const BROADCAST: MacAddr = [0xff; 6];
 
+/// `02:00:00:00:03:00`, as logs and views print a MAC.
+pub fn fmt_mac(m: &MacAddr) -> String {
+    format!("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", m[0], m[1], m[2], m[3], m[4], m[5])
+}
+
 const LAYER: &str = "ethernet";
 
 //  0                   1                   2                   3
