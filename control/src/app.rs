@@ -14,7 +14,7 @@ use dataplane::mempool::Mempool;
 use dataplane::neighbor::NeighborCache;
 use dataplane::port::Port;
 use dataplane::ring;
-use dataplane::worker::Worker;
+use dataplane::worker::{Rx, Worker};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -158,9 +158,10 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), String> {
         to_workers.push(inj_tx);
         let c = Arc::new(WorkerCounters::default());
         counters.push(c.clone());
+        let rx = Rx::new([access.rx_queue(q as u16), core.rx_queue(q as u16)]).with_generator(generator.take());
         let w = Worker {
             id: q,
-            rx: [access.rx_queue(q as u16), core.rx_queue(q as u16)],
+            rx,
             tx: [access.tx_queue(q as u16), core.tx_queue(q as u16)],
             to_control: punt_tx,
             from_control: inj_rx,
@@ -168,7 +169,6 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), String> {
             topo: topo.clone(),
             stop: stop.clone(),
             bindings: readers.remove(0),
-            generator: generator.take(),
         };
         eal.launch(lcore, move || w.run()).map_err(|e| format!("lcore {lcore}: {e}"))?;
     }
