@@ -1,5 +1,5 @@
-//! BENCH ONLY (`scripts/bench --generator`): an in-process traffic source that a worker polls
-//! in place of one port's `rx_burst`. It allocates a burst from the mempool, copies a
+//! BENCH ONLY (`scripts/bench --generator`; compiled only with the `bench` feature): an
+//! in-process traffic source that a worker polls in place of one port's `rx_burst`. It allocates a burst from the mempool, copies a
 //! template frame into each mbuf and stamps a key into it, as `dpdk-testpmd --forward-mode=
 //! txonly` builds its packets, so testpmd txonly on the same virtual devices is its
 //! baseline. A pcap cannot carry millions of distinct keys (net_pcap keeps one mbuf per
@@ -14,8 +14,8 @@ use dpdk_sys::rte_mbuf;
 use std::ptr::NonNull;
 use std::sync::Arc;
 
-/// A worker's RX side (`worker::Rx`): its queues, with a generator that can stand in for the
-/// queue of one port role.
+/// A worker's RX side in a bench build (`worker::Rx`): its queues, with a generator that can
+/// stand in for the queue of one port role.
 pub struct Rx {
     queues: RxQueues,
     generator: Option<(Role, Generator)>,

@@ -1,5 +1,6 @@
 //! roagent's dataplane: a safe layer over DPDK (EAL, ports, queues, mempools, mbufs, rings,
-//! lcores), the per-core worker loop, per-core counters and the tables workers read.
+//! lcores), the per-core worker loop, per-core counters and the tables workers read; with the
+//! `bench` feature, the benchmark's in-process traffic generator.
 //!
 //! `unsafe` lives only in the DPDK wrapper modules (`eal`, `mbuf`, `mempool`, `port`, `ring`),
 //! each block with a `SAFETY:` line. The packet library is the `wire` crate, re-exported here.
@@ -9,6 +10,7 @@ pub mod eal;
 pub mod mbuf;
 pub mod mempool;
 pub mod forward;
+#[cfg(feature = "bench")]
 pub mod generator;
 pub mod neighbor;
 pub mod attached;
