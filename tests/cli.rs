@@ -57,6 +57,19 @@ fn bad_config_is_refused_with_one_line_naming_the_field() {
     }
 }
 
+/// The product build has no bench knobs: `[bench]` is an unknown field like any other and
+/// `bench-packets` an unknown subcommand (both exist only with the `bench` feature).
+#[test]
+fn the_product_has_no_bench_knobs() {
+    let (code, _, err) = check(&format!("{GOOD}[bench]\npreload_bindings = 1024\n"));
+    assert_eq!((code, err.lines().count()), (2, 1), "{err}");
+    assert!(err.starts_with("roagent: config error: ") && err.contains("unknown field `bench`"), "{err}");
+
+    let (code, _, err) = roagent(&["bench-packets", "--mix", "up-bind", "--mac", "02:00:00:00:00:01", "--out", "/dev/null"]);
+    assert_eq!((code, err.lines().count()), (2, 1), "{err}");
+    assert!(err.contains("bench-packets"), "{err}");
+}
+
 #[test]
 fn missing_file_and_bad_arguments_are_one_line() {
     let (code, _, err) = roagent(&["check-config", "/nonexistent/roagent.toml"]);

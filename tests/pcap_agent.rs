@@ -6,7 +6,7 @@
 
 use e2e::mn1::Mn1;
 use e2e::packets::*;
-use e2e::run::{run_pcap_env, tshark_problems, ACCESS_MAC, CORE_MAC};
+use e2e::run::{roagent_bench_bin, run_pcap_bin, run_pcap_env, tshark_problems, ACCESS_MAC, CORE_MAC};
 use reflector::{Action, Inbound, Reflector, Reply, TestEntropy};
 use std::net::Ipv6Addr;
 use std::time::Duration;
@@ -193,7 +193,8 @@ fn agent_answers_return_routability_and_binding_update() {
 }
 
 /// With one binding in the fast-path table (the bench knob preloads the production table
-/// before the workers start, so the order of packets cannot race the control core):
+/// before the workers start, so the order of packets cannot race the control core; the knob
+/// exists only in the bench-enabled build, which runs the same worker and control core):
 /// binding 0 is home 2001:db8:1::1, attached 2001:db8:3::1, care-of 2001:db8:2::1.
 #[test]
 fn rh2_and_hao_rewrites_on_net_pcap() {
@@ -205,7 +206,8 @@ fn rh2_and_hao_rewrites_on_net_pcap() {
     let big = udp_packet(attached, home, 64, 5000, 6000, &[7; 1437 - 48]);
     let mn1 = Mn1::new(home, care_of, attached);
     let stranger = Mn1::new(home, a("2001:db8:2::99"), attached);
-    let r = run_pcap_env(
+    let r = run_pcap_bin(
+        &roagent_bench_bin(),
         "rh2hao",
         &cfg,
         &[up(&data), up(&big)],

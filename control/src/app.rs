@@ -11,7 +11,7 @@ use dataplane::eal::Eal;
 use dataplane::mempool::Mempool;
 use dataplane::port::Port;
 use dataplane::ring;
-use dataplane::worker::Worker;
+use dataplane::worker::{Rx, Worker};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -118,17 +118,15 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), String> {
 
     let topo = Arc::new(crate::topology::build(&cfg, access.mac, core.mac));
     // Room for every binding plus those replaced or deleted but still in a grace period.
-    // (BENCH KNOB: room for the preloaded synthetic bindings and the churn too.)
-    let max_bindings = cfg.reflector.max_bindings.max(cfg.bench.preload_bindings.saturating_add(if cfg.bench.churn_per_sec > 0 { 4096 } else { 0 }));
+    let max_bindings = cfg.reflector.max_bindings;
+    // BENCH KNOB: room for the preloaded synthetic bindings and the churn too.
+    #[cfg(feature = "bench")]
+    let max_bindings = cfg.bench.max_bindings(max_bindings);
     let records = max_bindings.saturating_add(max_bindings / 8 + 1024);
-    let (mut table, mut readers) = dataplane::bindings::table("roagent_bindings", records, nw as u32, socket).map_err(|e| format!("binding table ({records} entries): {e}"))?;
-    if cfg.bench.preload_bindings > 0 {
-        // BENCH KNOB: synthetic bindings, published before the workers start.
-        let t = Instant::now();
-        crate::bench::preload(&mut table, cfg.bench.preload_bindings)?;
-        tracing::warn!("bench: {} synthetic bindings preloaded in {:.1} s", cfg.bench.preload_bindings, t.elapsed().as_secs_f64());
-    }
-    let mut churn = crate::bench::Churn::new(cfg.bench.churn_per_sec, cfg.bench.preload_bindings);
+    let (table, mut readers) = dataplane::bindings::table("roagent_bindings", records, nw as u32, socket).map_err(|e| format!("binding table ({records} entries): {e}"))?;
+    // BENCH KNOB: synthetic bindings, published before the workers start; worker 0's generator.
+    #[cfg(feature = "bench")]
+    let (table, mut bench) = crate::bench::Run::start(&cfg.bench, table, &pool, &access, &core)?;
     let start = Instant::now();
     let agent = crate::agent::Agent::new(cfg.reflector.to_reflector(), entropy()?, start);
     let stop = Arc::new(AtomicBool::new(false));
@@ -139,14 +137,6 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), String> {
     let mut to_workers = Vec::new();
     let mut watchers = Vec::new();
     let mut counters = Vec::new();
-    // BENCH KNOB: worker 0 makes the traffic of a mix in place of one port's RX queue.
-    let mut generator = if cfg.bench.generator.is_empty() {
-        None
-    } else {
-        let crate::bench::GeneratorSpec { role, template, stamps, keys } = crate::bench::generator(&cfg.bench.generator, cfg.bench.preload_bindings, cfg.bench.generator_zipf, if cfg.bench.generator.starts_with("up") { access.mac } else { core.mac })?;
-        let port = if role == dataplane::counters::Role::Access { access.id } else { core.id };
-        Some((role, dataplane::generator::Generator::new(pool.clone(), template, stamps, keys, port)?))
-    };
     for (q, &lcore) in lcores.iter().enumerate() {
         let (punt_tx, punt_rx) = ring::pair(&format!("roagent_punt{q}"), RING_SIZE, socket).map_err(|e| format!("ring: {e}"))?;
         let (inj_tx, inj_rx) = ring::pair(&format!("roagent_inject{q}"), RING_SIZE, socket).map_err(|e| format!("ring: {e}"))?;
@@ -155,9 +145,13 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), String> {
         to_workers.push(inj_tx);
         let c = Arc::new(WorkerCounters::default());
         counters.push(c.clone());
+        let rx = Rx::new([access.rx_queue(q as u16), core.rx_queue(q as u16)]);
+        // BENCH KNOB: worker 0 makes the traffic of a mix in place of one port's RX queue.
+        #[cfg(feature = "bench")]
+        let rx = bench.rx(rx);
         let w = Worker {
             id: q,
-            rx: [access.rx_queue(q as u16), core.rx_queue(q as u16)],
+            rx,
             tx: [access.tx_queue(q as u16), core.tx_queue(q as u16)],
             to_control: punt_tx,
             from_control: inj_rx,
@@ -165,7 +159,6 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), String> {
             topo: topo.clone(),
             stop: stop.clone(),
             bindings: readers.remove(0),
-            generator: generator.take(),
         };
         eal.launch(lcore, move || w.run()).map_err(|e| format!("lcore {lcore}: {e}"))?;
     }
@@ -210,7 +203,8 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), String> {
             }
         }
         // BENCH KNOB: binding adds and deletes from the control core (no-op unless asked).
-        churn.step(&mut control.io.table, now);
+        #[cfg(feature = "bench")]
+        bench.step(&mut control.io.table, now);
         if now >= next_tick {
             control.tick(now);
             next_tick = now + Duration::from_millis(100);
@@ -232,9 +226,8 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), String> {
     control.drain();
     report::print_port_stats(&ports, &counters);
     report::print_text(&sources.render());
-    if cfg.bench.churn_per_sec > 0 {
-        report::print_text(&format!("roagent_bench_churn_total{{op=\"add\"}} {}\nroagent_bench_churn_total{{op=\"delete\"}} {}\n", churn.added, churn.deleted));
-    }
+    #[cfg(feature = "bench")]
+    bench.report();
     access.stop();
     core.stop();
     drop(control);

@@ -1,14 +1,97 @@
-//! BENCH ONLY (scripts/bench): the synthetic keys the testpmd-style benchmark uses, their
-//! preloading into the production fast-path binding table, the control-core churn, and the
-//! template frames (`roagent bench-packets`). Nothing here runs unless the configuration's
-//! `[bench]` section or the hidden subcommand asks for it; lookups and rewrites are always
-//! the production code (`dataplane::forward`, `dataplane::bindings`).
+//! BENCH ONLY (scripts/bench; compiled only with the `bench` feature): the synthetic keys
+//! the testpmd-style benchmark uses, their preloading into the production fast-path binding
+//! table, the control-core churn, the in-process generator's frames, the `[bench]` config
+//! section that asks for them, and the template frames (`roagent bench-packets`). `app::run`
+//! calls [`Run`] at its seams; lookups and rewrites are always the production code
+//! (`dataplane::forward`, `dataplane::bindings`).
 
 use dataplane::bindings::Writer;
+use dataplane::counters::Role;
+use dataplane::generator::Generator;
+use dataplane::mempool::Mempool;
+use dataplane::port::Port;
+use dataplane::worker::Rx;
+use serde::Deserialize;
 use std::net::Ipv6Addr;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 use wire::ethernet::{self, MacAddr, ETHERTYPE_IPV6};
 use wire::{checksum, hao, ipv6};
+
+/// The `[bench]` section, for scripts/bench only: synthetic bindings preloaded into the production
+/// fast-path table before the workers start (this file says which keys), a control-core
+/// churn of adds and deletes per second, and the generator. Lookups and rewrites stay the
+/// production code; only the table's contents are synthetic.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BenchCfg {
+    /// Bindings `bench::key(0..n)` published before the workers start.
+    #[serde(default)]
+    pub preload_bindings: u32,
+    /// Bindings the control core adds and deletes per second while running (beyond the
+    /// preloaded ones).
+    #[serde(default)]
+    pub churn_per_sec: u32,
+    /// A traffic mix (`up-nobind`, `up-bind`, `down-decap`, `down-hao`) made in process by
+    /// worker 0 in place of the RX queue of the port it arrives on, with keys drawn from
+    /// the preloaded bindings (scripts/bench --generator). Empty: off.
+    #[serde(default)]
+    pub generator: String,
+    /// Zipf-like keys for the generator instead of uniform ones.
+    #[serde(default)]
+    pub generator_zipf: bool,
+}
+
+impl BenchCfg {
+    /// Room in the binding table: `max_bindings`, or the preloaded synthetic bindings and
+    /// the churn's window if that is more.
+    pub fn max_bindings(&self, max_bindings: u32) -> u32 {
+        max_bindings.max(self.preload_bindings.saturating_add(if self.churn_per_sec > 0 { 4096 } else { 0 }))
+    }
+}
+
+/// The `[bench]` knobs of one `roagent run`, at `app::run`'s seams: one call each.
+pub struct Run {
+    churn: Churn,
+    generator: Option<(Role, Generator)>,
+}
+
+impl Run {
+    /// Publishes the preloaded bindings into `table` (before the workers start) and makes
+    /// worker 0's generator; hands the table back.
+    pub fn start(cfg: &BenchCfg, mut table: Writer, pool: &Arc<Mempool>, access: &Port, core: &Port) -> Result<(Writer, Run), String> {
+        if cfg.preload_bindings > 0 {
+            let t = Instant::now();
+            preload(&mut table, cfg.preload_bindings)?;
+            tracing::warn!("bench: {} synthetic bindings preloaded in {:.1} s", cfg.preload_bindings, t.elapsed().as_secs_f64());
+        }
+        let generator = if cfg.generator.is_empty() {
+            None
+        } else {
+            let GeneratorSpec { role, template, stamps, keys } = generator(&cfg.generator, cfg.preload_bindings, cfg.generator_zipf, if cfg.generator.starts_with("up") { access.mac } else { core.mac })?;
+            let port = if role == Role::Access { access.id } else { core.id };
+            Some((role, Generator::new(pool.clone(), template, stamps, keys, port)?))
+        };
+        Ok((table, Run { churn: Churn::new(cfg.churn_per_sec, cfg.preload_bindings), generator }))
+    }
+
+    /// The first worker asking gets the generator in place of one port's RX queue.
+    pub fn rx(&mut self, rx: Rx) -> Rx {
+        rx.with_generator(self.generator.take())
+    }
+
+    /// Binding adds and deletes from the control core (no-op unless asked).
+    pub fn step(&mut self, table: &mut Writer, now: Duration) {
+        self.churn.step(table, now);
+    }
+
+    /// The churn's counts, after the final metrics.
+    pub fn report(&self) {
+        if self.churn.per_sec > 0 {
+            crate::report::print_text(&format!("roagent_bench_churn_total{{op=\"add\"}} {}\nroagent_bench_churn_total{{op=\"delete\"}} {}\n", self.churn.added, self.churn.deleted));
+        }
+    }
+}
 
 /// Binding i: home address 2001:db8:1::/64 + i + 1 (MN1's home addresses), attached address
 /// 2001:db8:3::/64 + i + 1 (inside the bench node's prefix), care-of 2001:db8:2::/64 + i + 1.
@@ -372,6 +455,17 @@ pub fn write_packets(mix: &str, bindings: u64, frames: usize, zipf: bool, mac: &
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// In the bench build `[bench]` is part of the configuration, and refuses unknown knobs.
+    #[test]
+    fn bench_section_parses_in_the_bench_build() {
+        let base = "[ports.access]\ndevice = \"net_null0\"\n[ports.core]\ndevice = \"net_null1\"\n[mag]\nproxy_coa = \"2001:db8:c0::1\"\n[[lma]]\naddress = \"2001:db8:c0::2\"\n";
+        let c = crate::config::Config::parse(&format!("{base}[bench]\npreload_bindings = 5000\nchurn_per_sec = 10\ngenerator = \"up-bind\"\n"), "t.toml").unwrap();
+        assert_eq!((c.bench.preload_bindings, c.bench.churn_per_sec, c.bench.generator.as_str(), c.bench.generator_zipf), (5000, 10, "up-bind", false));
+        assert_eq!((c.bench.max_bindings(1024), c.bench.max_bindings(1 << 20)), (5000 + 4096, 1 << 20));
+        let e = crate::config::Config::parse(&format!("{base}[bench]\npreload = 1\n"), "t.toml").unwrap_err().to_string();
+        assert!(e.starts_with("t.toml:10: unknown field `preload`"), "{e}");
+    }
 
     #[test]
     fn keys_cover_small_tables_and_stay_in_range() {

@@ -28,33 +28,11 @@ pub struct Config {
     pub metrics: Metrics,
     #[serde(default)]
     pub log: Log,
-    /// Benchmark knobs (scripts/bench); never set in production.
+    /// Benchmark knobs (scripts/bench): only in a build with the `bench` feature; the
+    /// product refuses `[bench]` as an unknown field.
+    #[cfg(feature = "bench")]
     #[serde(default)]
-    pub bench: BenchCfg,
-}
-
-/// BENCH KNOBS, for scripts/bench only: synthetic bindings preloaded into the production
-/// fast-path table before the workers start (`control/src/bench.rs` says which keys), and a
-/// control-core churn of adds and deletes per second. Lookups and rewrites stay the
-/// production code; only the table's contents are synthetic.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BenchCfg {
-    /// Bindings `bench::key(0..n)` published before the workers start.
-    #[serde(default)]
-    pub preload_bindings: u32,
-    /// Bindings the control core adds and deletes per second while running (beyond the
-    /// preloaded ones).
-    #[serde(default)]
-    pub churn_per_sec: u32,
-    /// A traffic mix (`up-nobind`, `up-bind`, `down-decap`, `down-hao`) made in process by
-    /// worker 0 in place of the RX queue of the port it arrives on, with keys drawn from
-    /// the preloaded bindings (scripts/bench --generator). Empty: off.
-    #[serde(default)]
-    pub generator: String,
-    /// Zipf-like keys for the generator instead of uniform ones.
-    #[serde(default)]
-    pub generator_zipf: bool,
+    pub bench: crate::bench::BenchCfg,
 }
 
 /// The HTTP endpoint for `/metrics` and `/bindings`.
@@ -693,5 +671,15 @@ prefixes = ["2001:db8:3::/64"]
         assert!("02:00:00".parse::<Mac>().is_err());
         assert!("zz:00:00:00:00:00".parse::<Mac>().is_err());
         assert_eq!("::/0".parse::<Prefix>().unwrap().len, 0);
+    }
+
+    /// The bench knobs are not the product's: without the `bench` feature `[bench]` is an
+    /// unknown field like any other, refused on one line naming it.
+    #[cfg(not(feature = "bench"))]
+    #[test]
+    fn bench_section_is_refused_without_the_bench_feature() {
+        let p = problem(&format!("{GOOD}[bench]\npreload_bindings = 1\n"));
+        assert!(p.starts_with("t.toml:13: unknown field `bench`"), "{p}");
+        assert!(!p.contains('\n'), "{p}");
     }
 }

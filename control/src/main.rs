@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 mod agent;
 mod app;
-// Bench knobs and template packets for scripts/bench (not used in production).
+// Bench knobs and template packets for scripts/bench: only with the `bench` feature.
+#[cfg(feature = "bench")]
 mod bench;
 mod bindings_view;
 mod config;
@@ -58,7 +59,9 @@ enum Cmd {
         #[arg(long, default_value = config::DEFAULT_METRICS_ADDRESS)]
         addr: String,
     },
-    /// BENCH ONLY (scripts/bench): write the template frames of a traffic mix as a pcap.
+    /// BENCH ONLY (scripts/bench; `bench` feature): write the template frames of a traffic
+    /// mix as a pcap.
+    #[cfg(feature = "bench")]
     #[command(hide = true)]
     BenchPackets {
         /// up-nobind, up-bind, down-decap, down-hao, down-hao-hoti, down-hao-hoti50, hoti, bu
@@ -116,6 +119,7 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        #[cfg(feature = "bench")]
         Cmd::BenchPackets { mix, bindings, frames, zipf, mac, out, seed } => match bench::write_packets(&mix, bindings, frames, zipf, &mac, &out, seed) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -1,16 +1,44 @@
-//! BENCH ONLY (`scripts/bench --generator`): an in-process traffic source that a worker polls
-//! in place of one port's `rx_burst`. It allocates a burst from the mempool, copies a
+//! BENCH ONLY (`scripts/bench --generator`; compiled only with the `bench` feature): an
+//! in-process traffic source that a worker polls in place of one port's `rx_burst`. It allocates a burst from the mempool, copies a
 //! template frame into each mbuf and stamps a key into it, as `dpdk-testpmd --forward-mode=
 //! txonly` builds its packets, so testpmd txonly on the same virtual devices is its
 //! baseline. A pcap cannot carry millions of distinct keys (net_pcap keeps one mbuf per
 //! frame); this can. Everything after the source is the production worker path.
 
+use crate::counters::Role;
 use crate::mbuf::Mbuf;
 use crate::mempool::Mempool;
+use crate::port::{RxQueue, RxQueues};
 use crate::BURST;
 use dpdk_sys::rte_mbuf;
 use std::ptr::NonNull;
 use std::sync::Arc;
+
+/// A worker's RX side in a bench build (`worker::Rx`): its queues, with a generator that can
+/// stand in for the queue of one port role.
+pub struct Rx {
+    queues: RxQueues,
+    generator: Option<(Role, Generator)>,
+}
+
+impl Rx {
+    pub fn new(queues: [RxQueue; 2]) -> Rx {
+        Rx { queues: RxQueues::new(queues), generator: None }
+    }
+
+    /// `generator` (if any) replaces the RX queue of its port role.
+    pub fn with_generator(self, generator: Option<(Role, Generator)>) -> Rx {
+        Rx { generator, ..self }
+    }
+
+    #[inline(always)]
+    pub fn burst(&mut self, role: Role, pkts: &mut [*mut rte_mbuf; BURST]) -> usize {
+        match &mut self.generator {
+            Some((r, g)) if *r == role => g.burst(pkts),
+            _ => self.queues.burst(role, pkts),
+        }
+    }
+}
 
 pub struct Generator {
     pool: Arc<Mempool>,

@@ -1,5 +1,6 @@
 //! roagent's dataplane: a safe layer over DPDK (EAL, ports, queues, mempools, mbufs, rings,
-//! lcores), the per-core worker loop, per-core counters and the tables workers read.
+//! lcores), the per-core worker loop, per-core counters and the tables workers read; with the
+//! `bench` feature, the benchmark's in-process traffic generator.
 //!
 //! `unsafe` lives only where Rust meets DPDK's memory, each block with a `SAFETY:` line:
 //! - the DPDK wrappers `eal`, `mbuf`, `mempool`, `port`, `ring`, and this file (`rte_errno`,
@@ -20,6 +21,7 @@ pub mod mbuf;
 pub mod mempool;
 #[forbid(unsafe_code)]
 pub mod forward;
+#[cfg(feature = "bench")]
 pub mod generator;
 #[forbid(unsafe_code)]
 pub mod neighbor;

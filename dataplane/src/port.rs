@@ -1,6 +1,7 @@
 //! Ethernet ports and their queues. Queue handles are `Send + !Sync` and move into exactly one
 //! worker, so no two cores ever share a queue.
 
+use crate::counters::Role;
 use crate::mempool::Mempool;
 use crate::{DpdkError, BURST};
 use dpdk_sys::rte_mbuf;
@@ -181,6 +182,20 @@ impl RxQueue {
     pub fn rx_burst(&mut self, pkts: &mut [*mut rte_mbuf; BURST]) -> usize {
         // SAFETY: this queue is polled by this thread only; the array has BURST slots.
         unsafe { dpdk_sys::rte_eth_rx_burst(self.port, self.queue, pkts.as_mut_ptr(), BURST as u16) as usize }
+    }
+}
+
+/// A worker's RX queue of each port, indexed by port role: where its bursts come from.
+pub struct RxQueues([RxQueue; 2]);
+
+impl RxQueues {
+    pub fn new(queues: [RxQueue; 2]) -> RxQueues {
+        RxQueues(queues)
+    }
+
+    #[inline(always)]
+    pub fn burst(&mut self, role: Role, pkts: &mut [*mut rte_mbuf; BURST]) -> usize {
+        self.0[role].rx_burst(pkts)
     }
 }
 

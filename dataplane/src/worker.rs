@@ -6,7 +6,7 @@ use crate::bindings::{Key, Pending, Reader};
 use crate::counters::{Drop, Role, WorkerCounters};
 use crate::forward::{self, Bindings, Topology, Verdict};
 use crate::mbuf::Mbuf;
-use crate::port::{RxQueue, TxQueue};
+use crate::port::TxQueue;
 use crate::ring;
 use crate::{rdtsc, BURST};
 use dpdk_sys::rte_mbuf;
@@ -27,11 +27,19 @@ pub fn untag(tag: u32) -> (Option<crate::counters::Punt>, Role) {
     (why, Role::from_bit(tag >> 8))
 }
 
+/// Where a worker's bursts come from, by port role: its RX queue of each port. A build with
+/// the `bench` feature uses `generator::Rx` instead, which can put an in-process generator in
+/// place of one of them; the product's worker loop has no such branch.
+#[cfg(not(feature = "bench"))]
+pub use crate::port::RxQueues as Rx;
+#[cfg(feature = "bench")]
+pub use crate::generator::Rx;
+
 /// Everything one worker owns.
 pub struct Worker {
     pub id: usize,
+    pub rx: Rx,
     /// Indexed by port role.
-    pub rx: [RxQueue; 2],
     pub tx: [TxQueue; 2],
     /// Packets for the control core.
     pub to_control: ring::Producer,
@@ -42,8 +50,6 @@ pub struct Worker {
     pub stop: Arc<AtomicBool>,
     /// This worker's reader of the binding table.
     pub bindings: Reader,
-    /// BENCH ONLY: packets made in process replace the RX queue of this port role.
-    pub generator: Option<(Role, crate::generator::Generator)>,
 }
 
 /// A worker's lookups with the hash computed (and the lines requested) earlier in the burst.
@@ -82,10 +88,7 @@ impl Worker {
             let t0 = rdtsc();
             let mut got = 0;
             for role in Role::ALL {
-                let n = match &mut self.generator {
-                    Some((r, g)) if *r == role => g.burst(&mut rx_pkts),
-                    _ => self.rx[role].rx_burst(&mut rx_pkts),
-                };
+                let n = self.rx.burst(role, &mut rx_pkts);
                 if n == 0 {
                     continue;
                 }

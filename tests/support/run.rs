@@ -23,6 +23,21 @@ pub fn roagent_bin() -> PathBuf {
     p
 }
 
+/// The bench-enabled build (`--features bench`, which the tests that need a `[bench]` knob
+/// run): `$ROAGENT_BENCH_BIN`, else `target/bench/<profile>/roagent`, where scripts/test and
+/// scripts/bench build it.
+pub fn roagent_bench_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("ROAGENT_BENCH_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().unwrap();
+    // target/<profile>/deps/<test> → target/bench/<profile>/roagent
+    let profile = exe.parent().and_then(Path::parent).unwrap();
+    let p = profile.parent().unwrap().join("bench").join(profile.file_name().unwrap()).join("roagent");
+    assert!(p.exists(), "{} is missing: build it first (cargo build -p control --features bench --target-dir target/bench), or set ROAGENT_BENCH_BIN", p.display());
+    p
+}
+
 /// A scratch directory removed on drop unless the test failed or `E2E_KEEP` is set (kept
 /// for inspection).
 pub struct Scratch(pub PathBuf);
@@ -127,6 +142,11 @@ pub fn run_pcap(name: &str, body: &str, access_in: &[Vec<u8>], core_in: &[Vec<u8
 
 /// As [`run_pcap`], with extra environment variables for the binary.
 pub fn run_pcap_env(name: &str, body: &str, access_in: &[Vec<u8>], core_in: &[Vec<u8>], seconds: f64, env: &[(&str, &str)]) -> PcapRun {
+    run_pcap_bin(&roagent_bin(), name, body, access_in, core_in, seconds, env)
+}
+
+/// As [`run_pcap_env`], running `bin` (e.g. [`roagent_bench_bin`]).
+pub fn run_pcap_bin(bin: &Path, name: &str, body: &str, access_in: &[Vec<u8>], core_in: &[Vec<u8>], seconds: f64, env: &[(&str, &str)]) -> PcapRun {
     let scratch = Scratch::new(name);
     let d = &scratch.0;
     pcap::write(&d.join("access_in.pcap"), access_in).unwrap();
@@ -137,7 +157,7 @@ pub fn run_pcap_env(name: &str, body: &str, access_in: &[Vec<u8>], core_in: &[Ve
         dir = d.display()
     );
     std::fs::write(d.join("roagent.toml"), &cfg).unwrap();
-    let output = Command::new(roagent_bin())
+    let output = Command::new(bin)
         .args(["run", "--config"])
         .arg(d.join("roagent.toml"))
         .args(["--duration", &seconds.to_string()])
