@@ -679,7 +679,7 @@ prefixes = ["2001:db8:3::/64"]
     #[test]
     fn bench_section_is_refused_without_the_bench_feature() {
         let p = problem(&format!("{GOOD}[bench]\npreload_bindings = 1\n"));
-        assert!(p.starts_with("t.toml:13: unknown field `bench`"), "{p}");
+        assert!(p.starts_with("t.toml:14: unknown field `bench`"), "{p}");
         assert!(!p.contains('\n'), "{p}");
     }
 }
