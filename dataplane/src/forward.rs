@@ -307,9 +307,13 @@ pub fn uplink(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut im
         };
     };
     topo.neighbors.learn(node as usize, src_mac);
-    if let Some(n) = topo.attached.node(node) {
-        n.seen(topo.clock.load(Relaxed));
-    }
+    let (lma, agent) = match topo.attached.node(node) {
+        Some(n) => {
+            n.seen(topo.clock.load(Relaxed));
+            (n.lma as usize, n.agent())
+        }
+        None => (0, false),
+    };
     // A chain that does not parse is dropped and counted, as Linux does (RFC 8200 §4); the
     // decisions below (no RH2 on ND or a Mobility Header) need to know what it holds. Only
     // packets with an extension header pay for the walk.
@@ -319,7 +323,6 @@ pub fn uplink(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut im
     if ip.hop_limit <= 1 {
         return Verdict::Punt(Punt::HopLimit, Role::Access);
     }
-    let (lma, agent) = topo.attached.node(node).map_or((0, false), |n| (n.lma as usize, n.agent()));
     let inner_len = ipv6::HEADER_LEN + ip.payload_len;
     let outer = if topo.mode == Mode::Tunnel { tunnel::OUTER_LEN } else { 0 };
     // Route optimization (draft §4.1.2, RFC 6275 §9.3.2): traffic to a home address with a

@@ -104,6 +104,13 @@ impl Routes {
     /// The node whose published prefix is `p`, if the map leads to it.
     #[inline]
     pub fn get(&self, nodes: &[AttachedNode], p: u64) -> Option<u32> {
+        self.get_pausing(nodes, p, || {})
+    }
+
+    /// [`get`](Self::get), calling `pause` between a slot's key and node loads: the tests
+    /// widen the race window with it; `get`'s empty one compiles to nothing.
+    #[inline(always)]
+    fn get_pausing(&self, nodes: &[AttachedNode], p: u64, pause: impl Fn()) -> Option<u32> {
         if self.slots.is_empty() {
             return None;
         }
@@ -117,6 +124,7 @@ impl Routes {
             }
             // A key matching but a node not owning `p` is a slot being reused: look on.
             if k == p {
+                pause();
                 if let Some(n) = owner(nodes, s.node.load(Relaxed), p) {
                     return Some(n);
                 }
@@ -309,20 +317,30 @@ mod tests {
 
     /// A reader hammers lookups while the writer installs, moves and withdraws routes in a
     /// small table (so slots are reused all the time). Prefix `p` belongs to node `p % N`
-    /// only, so the reader knows the one right answer besides None.
+    /// only, so the reader knows the one right answer besides None. Every other lookup
+    /// pauses between the key and node loads, so the writer often lands in that window.
     #[test]
     fn concurrent_reader_sees_the_owner_or_nothing() {
         const N: u64 = 8;
         let ns = nodes(N as u32);
         let r = Routes::with_capacity(N as usize);
         let stop = std::sync::atomic::AtomicBool::new(false);
+        /// Stops the reader however the writer ends (a panic included).
+        struct Stop<'a>(&'a std::sync::atomic::AtomicBool);
+        impl Drop for Stop<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, Relaxed);
+            }
+        }
         let universe = 64 * N;
         std::thread::scope(|s| {
             let reader = s.spawn(|| {
                 let (mut hits, mut lookups) = (0u64, 0u64);
-                while !stop.load(Relaxed) || lookups < 100_000 {
+                let pause = || (0..200).for_each(|_| std::hint::spin_loop());
+                while !stop.load(Relaxed) {
                     for p in 1..universe {
-                        if let Some(n) = r.get(&ns, p) {
+                        let got = if p % 2 == 0 { r.get(&ns, p) } else { r.get_pausing(&ns, p, pause) };
+                        if let Some(n) = got {
                             assert_eq!(u64::from(n), p % N, "prefix {p:#x} found at node {n}");
                             hits += 1;
                         }
@@ -331,6 +349,7 @@ mod tests {
                 }
                 (hits, lookups)
             });
+            let _stop = Stop(&stop);
             let mut x = 0x2545_f491_4f6c_dd1du64;
             let start = std::time::Instant::now();
             while start.elapsed() < std::time::Duration::from_millis(300) {
@@ -347,7 +366,7 @@ mod tests {
                     }
                 }
             }
-            stop.store(true, Relaxed);
+            drop(_stop);
             let (hits, lookups) = reader.join().unwrap();
             assert!(hits > 0 && hits < lookups, "{hits} hits in {lookups} lookups");
         });
