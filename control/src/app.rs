@@ -2,6 +2,7 @@
 //! control core on the main lcore.
 
 use crate::config::Config;
+use crate::error::Error;
 use crate::control_core::ControlCore;
 use crate::metrics::{Server, Sources};
 use crate::report;
@@ -73,41 +74,41 @@ pub fn pool_size(workers: u32) -> u32 {
     n.next_power_of_two() - 1
 }
 
-pub fn run(cfg: Config, opts: Options) -> Result<(), String> {
+pub fn run(cfg: Config, opts: Options) -> Result<(), Error> {
     // SAFETY: installing an async-signal-safe handler that only stores to an atomic.
     unsafe {
         libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
         libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
         libc::signal(libc::SIGHUP, on_hangup as *const () as libc::sighandler_t);
     }
-    let level = crate::config::log_level(opts.log_level.as_deref().unwrap_or(&cfg.log.level)).map_err(|p| format!("--log-level: {p}"))?;
+    let level = crate::config::log_level(opts.log_level.as_deref().unwrap_or(&cfg.log.level)).map_err(|problem| Error::Arg { arg: "--log-level", problem })?;
     // Log lines go to stderr; a write error there is ignored, never fatal.
     use std::io::IsTerminal;
     let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_ansi(std::io::stderr().is_terminal()).with_target(false).with_max_level(level).try_init();
     let args = eal_args(&cfg, &opts.extra_eal);
     info!("EAL arguments: {}", args[1..].join(" "));
-    let eal = Eal::init(&args).map_err(|e| format!("eal: {e}"))?;
+    let eal = Eal::init(&args).map_err(Error::dpdk("eal"))?;
     let lcores = eal.worker_lcores();
     if lcores.is_empty() {
-        return Err("eal: no worker lcore; give at least two lcores (e.g. -l 0-1): the main lcore runs the control core".into());
+        return Err(Error::Startup { what: "eal", problem: "no worker lcore; give at least two lcores (e.g. -l 0-1): the main lcore runs the control core".into() });
     }
     let nw = lcores.len() as u16;
     let socket = eal.socket_of(eal.main_lcore()).max(0);
     for (role, p) in [("access", &cfg.ports.access), ("core", &cfg.ports.core)] {
-        let id = Port::find(p.name()).map_err(|e| format!("ports.{role}.device: {} was not probed: {e}", p.name()))?;
-        let cap = Port::capabilities(id).map_err(|e| format!("ports.{role}.device: {e}"))?;
+        let id = Port::find(p.name()).map_err(|e| Error::field(format!("ports.{role}.device"), format!("{} was not probed: {e}", p.name())))?;
+        let cap = Port::capabilities(id).map_err(Error::dpdk(format!("ports.{role}.device")))?;
         if cap.max_rx_queues < nw || cap.max_tx_queues < nw {
-            return Err(format!(
-                "ports.{role}.device: {} ({}) has {} RX / {} TX queue(s), {} worker(s) need {} of each (add queues to the device or use fewer lcores)",
-                p.name(), cap.driver, cap.max_rx_queues, cap.max_tx_queues, nw, nw
+            return Err(Error::field(
+                format!("ports.{role}.device"),
+                format!("{} ({}) has {} RX / {} TX queue(s), {} worker(s) need {} of each (add queues to the device or use fewer lcores)", p.name(), cap.driver, cap.max_rx_queues, cap.max_tx_queues, nw, nw),
             ));
         }
     }
     let data_room = (cfg.ports.access.mtu.max(cfg.ports.core.mtu) as u32 + 14 + 40 + 24 + 128).max(dataplane::mbuf::DEFAULT_BUF_SIZE) as u16;
     let n_mbufs = pool_size(nw as u32);
-    let pool = Arc::new(Mempool::new("roagent_pool", n_mbufs, POOL_CACHE, data_room, socket).map_err(|e| format!("mempool ({n_mbufs} mbufs of {data_room} bytes): {e}"))?);
-    let access = Port::start(cfg.ports.access.name(), nw, nw, &pool, cfg.ports.access.mtu, socket).map_err(|e| format!("ports.access.device: {e}"))?;
-    let core = Port::start(cfg.ports.core.name(), nw, nw, &pool, cfg.ports.core.mtu, socket).map_err(|e| format!("ports.core.device: {e}"))?;
+    let pool = Arc::new(Mempool::new("roagent_pool", n_mbufs, POOL_CACHE, data_room, socket).map_err(Error::dpdk(format!("mempool ({n_mbufs} mbufs of {data_room} bytes)")))?);
+    let access = Port::start(cfg.ports.access.name(), nw, nw, &pool, cfg.ports.access.mtu, socket).map_err(Error::dpdk("ports.access.device"))?;
+    let core = Port::start(cfg.ports.core.name(), nw, nw, &pool, cfg.ports.core.mtu, socket).map_err(Error::dpdk("ports.core.device"))?;
     let mac = wire::ethernet::fmt_mac;
     info!("port {} = access {} ({}), {nw} RX/TX queue(s), MTU {}", access.id, access.name, mac(&access.mac), cfg.ports.access.mtu);
     info!("port {} = core {} ({}), {nw} RX/TX queue(s), MTU {}", core.id, core.name, mac(&core.mac), cfg.ports.core.mtu);
@@ -123,10 +124,10 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), String> {
     #[cfg(feature = "bench")]
     let max_bindings = cfg.bench.max_bindings(max_bindings);
     let records = max_bindings.saturating_add(max_bindings / 8 + 1024);
-    let (table, mut readers) = dataplane::bindings::table("roagent_bindings", records, nw as u32, socket).map_err(|e| format!("binding table ({records} entries): {e}"))?;
+    let (table, mut readers) = dataplane::bindings::table("roagent_bindings", records, nw as u32, socket).map_err(Error::dpdk(format!("binding table ({records} entries)")))?;
     // BENCH KNOB: synthetic bindings, published before the workers start; worker 0's generator.
     #[cfg(feature = "bench")]
-    let (table, mut bench) = crate::bench::Run::start(&cfg.bench, table, &pool, &access, &core)?;
+    let (table, mut bench) = crate::bench::Run::start(&cfg.bench, table, &pool, &access, &core).map_err(|problem| Error::Startup { what: "bench", problem })?;
     let start = Instant::now();
     let agent = crate::agent::Agent::new(cfg.reflector.to_reflector(), entropy()?, start);
     let stop = Arc::new(AtomicBool::new(false));
@@ -138,8 +139,8 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), String> {
     let mut watchers = Vec::new();
     let mut counters = Vec::new();
     for (q, &lcore) in lcores.iter().enumerate() {
-        let (punt_tx, punt_rx) = ring::pair(&format!("roagent_punt{q}"), RING_SIZE, socket).map_err(|e| format!("ring: {e}"))?;
-        let (inj_tx, inj_rx) = ring::pair(&format!("roagent_inject{q}"), RING_SIZE, socket).map_err(|e| format!("ring: {e}"))?;
+        let (punt_tx, punt_rx) = ring::pair(&format!("roagent_punt{q}"), RING_SIZE, socket).map_err(Error::dpdk("ring"))?;
+        let (inj_tx, inj_rx) = ring::pair(&format!("roagent_inject{q}"), RING_SIZE, socket).map_err(Error::dpdk("ring"))?;
         watchers.push((punt_tx.watcher(), inj_tx.watcher()));
         from_workers.push(punt_rx);
         to_workers.push(inj_tx);
@@ -160,7 +161,7 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), String> {
             stop: stop.clone(),
             bindings: readers.remove(0),
         };
-        eal.launch(lcore, move || w.run()).map_err(|e| format!("lcore {lcore}: {e}"))?;
+        eal.launch(lcore, move || w.run()).map_err(Error::dpdk(format!("lcore {lcore}")))?;
     }
     let registrations = (cfg.mag.signaling == crate::config::Signaling::Pmipv6).then(|| {
         let wall = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().saturating_sub(start.elapsed());
@@ -175,16 +176,17 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), String> {
         bindings: control.plane.agent.view.clone(),
         tsc_hz: dataplane::tsc_hz(),
         dpdk: Some(crate::metrics::DpdkSources { pool: pool.clone(), ports: [access.id, core.id], rings: watchers }),
+        pmip: control.plane.registrations.as_ref().map(|r| crate::metrics::PmipSources { counters: r.counters.clone(), mobiles: r.view.clone() }),
     });
     let server = if cfg.metrics.address.is_empty() {
         None
     } else {
         let cpu = eal.cpu_of(eal.main_lcore());
-        let s = Server::start(&cfg.metrics.address, sources.clone(), cpu).map_err(|e| e.to_string())?;
-        info!("metrics on http://{}/metrics, bindings on http://{}/bindings", s.addr, s.addr);
+        let s = Server::start(&cfg.metrics.address, sources.clone(), cpu)?;
+        info!("metrics on http://{}/metrics, bindings on http://{}/bindings, mobile nodes on http://{}/mobiles", s.addr, s.addr, s.addr);
         Some(s)
     };
-    info!("running ({} attached node(s), {} LMA(s), {:?} mode)", topo.attached.len(), topo.lmas.len(), topo.mode);
+    info!("running ({} attached node(s), {} LMA(s), {:?} mode, {:?} signaling)", topo.attached.len(), topo.lmas.len(), topo.mode, topo.signaling);
 
     let end = opts.duration.map(Duration::from_secs_f64);
     let mut next_tick = Duration::ZERO;
@@ -232,7 +234,7 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), String> {
     core.stop();
     drop(control);
     if !clean {
-        return Err("a worker lcore returned an error".into());
+        return Err(Error::Worker);
     }
     Ok(())
 }
@@ -262,13 +264,13 @@ impl Drop for StopWorkers<'_> {
 }
 
 /// Randomness for Kcn and nonces: the OS's, unless a test fixes it.
-fn entropy() -> Result<Box<dyn reflector::Entropy + Send>, String> {
+fn entropy() -> Result<Box<dyn reflector::Entropy + Send>, Error> {
     if let Ok(seed) = std::env::var("ROAGENT_INSECURE_TEST_ENTROPY") {
-        let seed: u64 = seed.parse().map_err(|_| format!("ROAGENT_INSECURE_TEST_ENTROPY: {seed:?} is not a number"))?;
+        let seed: u64 = seed.parse().map_err(|_| Error::Startup { what: "ROAGENT_INSECURE_TEST_ENTROPY", problem: format!("{seed:?} is not a number") })?;
         tracing::warn!("Kcn and nonces are predictable (ROAGENT_INSECURE_TEST_ENTROPY={seed}); for tests only");
         return Ok(Box::new(reflector::TestEntropy::new(seed)));
     }
-    Ok(Box::new(reflector::OsEntropy::new().map_err(|e| format!("/dev/urandom: {e}"))?))
+    Ok(Box::new(reflector::OsEntropy::new().map_err(Error::os("/dev/urandom"))?))
 }
 
 #[cfg(test)]

@@ -59,6 +59,12 @@ enum Cmd {
         #[arg(long, default_value = config::DEFAULT_METRICS_ADDRESS)]
         addr: String,
     },
+    /// Print the mobile nodes of a running roagent and their registrations (from its /mobiles).
+    Mobiles {
+        /// The running roagent's metrics.address.
+        #[arg(long, default_value = config::DEFAULT_METRICS_ADDRESS)]
+        addr: String,
+    },
     /// BENCH ONLY (scripts/bench; `bench` feature): write the template frames of a traffic
     /// mix as a pcap.
     #[cfg(feature = "bench")]
@@ -125,6 +131,13 @@ fn main() -> ExitCode {
             Err(e) => {
                 eprintln!("roagent: bench-packets: {e}");
                 ExitCode::from(2)
+            }
+        },
+        Cmd::Mobiles { addr } => match metrics::print_mobiles(&addr) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("roagent: mobiles: {e}");
+                ExitCode::from(1)
             }
         },
         Cmd::Bindings { addr } => match metrics::print_bindings(&addr) {

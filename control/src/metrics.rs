@@ -3,7 +3,8 @@
 //! workers' cache lines are never written from here. The same text is printed at exit.
 
 use crate::bindings_view::{self, BindingJson, BindingsView};
-use crate::counters::{AgentCounters, ControlCounters, DELETE_REASONS, MH_TYPES};
+use crate::counters::{AgentCounters, ControlCounters, PmipCounters, DELETE_REASONS, MH_TYPES};
+use crate::mobiles_view::{self, MobileJson, MobilesView};
 use crate::error::Error;
 use dataplane::counters::{Counter, Drop, Punt, Role, WorkerBlock, WorkerCounters};
 use dataplane::mempool::Mempool;
@@ -29,6 +30,13 @@ pub struct Sources {
     pub tsc_hz: u64,
     /// DPDK's own counters; `None` where there is no EAL (unit tests).
     pub dpdk: Option<DpdkSources>,
+    /// The MAG's PMIPv6 signaling; `None` in static mode.
+    pub pmip: Option<PmipSources>,
+}
+
+pub struct PmipSources {
+    pub counters: Arc<PmipCounters>,
+    pub mobiles: Arc<MobilesView>,
 }
 
 /// What DPDK itself counts: the drivers, the rings, the mempool.
@@ -269,6 +277,9 @@ impl Sources {
             f.add(&[("reason", label)], a.deleted(r).get() as f64);
         }
         out.push(f.0);
+        if let Some(p) = &self.pmip {
+            pmip_families(&p.counters, &mut out);
+        }
         out
     }
 
@@ -288,8 +299,59 @@ impl Sources {
         String::from_utf8(buf).unwrap_or_default()
     }
 
+    /// `/mobiles`: the mobile nodes (PMIPv6), `[]` in static mode.
+    pub fn mobiles_json(&self) -> String {
+        let rows = self.pmip.as_ref().map_or_else(Vec::new, |p| mobiles_view::rows(&p.mobiles, &self.bindings, Instant::now()));
+        serde_json::to_string_pretty(&rows).unwrap_or_else(|_| "[]".into())
+    }
+
     pub fn bindings_json(&self) -> String {
         serde_json::to_string_pretty(&bindings_view::rows(&self.bindings, Instant::now())).unwrap_or_else(|_| "[]".into())
+    }
+}
+
+/// The PMIPv6 signaling's series (RFC 5213).
+fn pmip_families(c: &PmipCounters, out: &mut Vec<MetricFamily>) {
+    let mut f = counter("roagent_pbu_sent_total", "Proxy Binding Updates sent, by kind.");
+    for k in mag::PbuKind::ALL {
+        f.add(&[("kind", k.name())], c.pbu_sent[k as usize].get() as f64);
+    }
+    out.push(f.0);
+    let mut f = counter("roagent_pba_received_total", "Proxy Binding Acknowledgements received, by status (RFC 5213 §8.9).");
+    for (st, v) in c.pba_received.iter().enumerate() {
+        if st == 0 || v.get() > 0 {
+            f.add(&[("status", &st.to_string())], v.get() as f64);
+        }
+    }
+    out.push(f.0);
+    let mut f = gauge("roagent_mobile_nodes", "Mobile nodes of the policy heard from, by registration state.");
+    for st in mag::MnState::ALL {
+        f.add(&[("state", st.name())], c.mobile_nodes[st as usize].get() as f64);
+    }
+    out.push(f.0);
+    let mut f = counter("roagent_registration_failures_total", "Registrations that failed, by reason.");
+    for (i, r) in mag::FailReason::NAMES.iter().enumerate() {
+        f.add(&[("reason", r)], c.failures[i].get() as f64);
+    }
+    out.push(f.0);
+    let mut f = counter("roagent_pmip_dropped_total", "PMIPv6 inputs dropped (unmatched, stale or absurd PBAs, unknown MACs), by reason.");
+    for (i, d) in mag::DropReason::ALL.iter().enumerate() {
+        f.add(&[("reason", d.name())], c.dropped[i].get() as f64);
+    }
+    f.add(&[("reason", "bad_checksum")], c.bad_checksum.get() as f64);
+    f.add(&[("reason", "not_pba")], c.not_pba.get() as f64);
+    f.add(&[("reason", "nd_from_unknown_mac")], c.unknown_mac.get() as f64);
+    out.push(f.0);
+    for (name, help, v) in [
+        ("roagent_registrations_total", "Registrations the LMA accepted.", &c.registrations),
+        ("roagent_registration_refreshes_total", "Refreshes the LMA accepted.", &c.refreshes),
+        ("roagent_deregistrations_total", "Mobile nodes detached and deregistered.", &c.deregistrations),
+        ("roagent_router_advertisements_sent_total", "Unicast Router Advertisements sent to mobile nodes.", &c.ra_sent),
+        ("roagent_nud_probes_sent_total", "NUD probes sent to idle mobile nodes.", &c.probes_sent),
+        ("roagent_pbu_not_sent_total", "PBUs that could not be sent (no buffer).", &c.pbu_not_sent),
+        ("roagent_routes_refused_total", "Home network prefixes the workers' attached-node table refused.", &c.route_refused),
+    ] {
+        out.push(counter(name, help).add(&[], v.get() as f64).0.clone());
     }
 }
 
@@ -360,7 +422,8 @@ fn serve(conn: TcpStream, sources: &Sources) {
     let (status, ctype, body) = match (method, path.split('?').next().unwrap_or("")) {
         ("GET", "/metrics") => ("200 OK", prometheus::TEXT_FORMAT, sources.render()),
         ("GET", "/bindings") => ("200 OK", "application/json", sources.bindings_json()),
-        ("GET", _) => ("404 Not Found", "text/plain", "not found: try /metrics or /bindings\n".to_string()),
+        ("GET", "/mobiles") => ("200 OK", "application/json", sources.mobiles_json()),
+        ("GET", _) => ("404 Not Found", "text/plain", "not found: try /metrics, /bindings or /mobiles\n".to_string()),
         _ => ("405 Method Not Allowed", "text/plain", "only GET\n".to_string()),
     };
     let mut w = &conn;
@@ -381,6 +444,20 @@ pub fn http_get(addr: &str, path: &str) -> Result<String, Error> {
         return Err(admin(format!("{path}: {}", head.lines().next().unwrap_or(""))));
     }
     Ok(body.to_string())
+}
+
+/// `roagent mobiles`: the mobile nodes as a table.
+pub fn print_mobiles(addr: &str) -> Result<(), Error> {
+    let body = http_get(addr, "/mobiles")?;
+    let rows: Vec<MobileJson> = serde_json::from_str(&body).map_err(|e| Error::Admin { addr: addr.to_string(), problem: format!("/mobiles: {e}") })?;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{:<28} {:<17} {:<24} {:<20} {:<12} {:>8} {:>3}", "MN-ID", "MAC", "HOME NETWORK PREFIX", "LMA", "STATE", "LIFETIME", "RO");
+    for r in &rows {
+        let left = r.lifetime_left_s.map_or("-".to_string(), |s| format!("{s}s"));
+        let _ = writeln!(out, "{:<28} {:<17} {:<24} {:<20} {:<12} {:>8} {:>3}", r.mn_id, r.mac, r.home_network_prefix.as_deref().unwrap_or("-"), r.lma.to_string(), r.state, left, r.ro_bindings);
+    }
+    let _ = writeln!(out, "{} mobile node(s)", rows.len());
+    Ok(())
 }
 
 /// `roagent bindings`: the live binding cache as a table.
@@ -421,6 +498,7 @@ mod tests {
             bindings: Arc::default(),
             tsc_hz: 2_000_000_000,
             dpdk: None,
+            pmip: None,
         }
     }
 

@@ -358,3 +358,312 @@ fn in_prefix(a: &Ipv6Addr, p: &Ipv6Addr, len: u8) -> bool {
     let mask = if len == 0 { 0 } else { u128::MAX << (128 - u32::from(len.min(128))) };
     u128::from(*a) & mask == u128::from(*p) & mask
 }
+
+#[cfg(test)]
+mod tests {
+    use super::eui64_link_local;
+    use crate::testing::*;
+    use dataplane::attached::Registration;
+    use dataplane::counters::{Punt, Role};
+    use e2e::pmip_lma::{Knobs, Lma};
+    use std::time::Instant;
+    use wire::nd::{self, Nd};
+    use wire::pmip::{self, ProxyBindingUpdate};
+    use wire::testpkt::{ip6, udp_packet};
+    use wire::{ipv6, mobility};
+
+    /// The LMA's assigned prefix for the first node (the test LMA's pool).
+    const HNP: &str = "2001:db8:20:1::";
+    const MN2_LL: &str = "fe80::ff:fe00:300";
+
+    fn router_solicit() -> Vec<u8> {
+        // RFC 4861 §4.1: type 133, from the node's link-local address to all-routers.
+        let mut m = vec![133, 0, 0, 0, 0, 0, 0, 0, 1, 1, 2, 0, 0, 0, 3, 0];
+        let (src, dst) = (a(MN2_LL), a("ff02::2"));
+        let c = wire::checksum::upper_layer(&src, &dst, ipv6::proto::ICMPV6, &m);
+        m[2..4].copy_from_slice(&c.to_be_bytes());
+        let mut p = ip6(src, dst, ipv6::proto::ICMPV6, 255, &m);
+        p[7] = 255;
+        frame([0x33, 0x33, 0, 0, 0, 2], MN2_MAC, &p)
+    }
+
+    /// The PBUs among `sent`: (IPv6 source, destination, Mobility Header).
+    fn pbus(sent: &[(Role, Vec<u8>)]) -> Vec<(std::net::Ipv6Addr, std::net::Ipv6Addr, Vec<u8>)> {
+        sent.iter()
+            .filter(|(r, f)| *r == Role::Core && ip_of(f).get(6) == Some(&ipv6::proto::MOBILITY))
+            .map(|(_, f)| {
+                let h = ipv6::Header::new_checked(ip_of(f)).unwrap();
+                assert_eq!((&f[..6], &f[6..12]), (&LMA_MAC[..], &CORE_MAC[..]));
+                (h.src_addr(), h.dst_addr(), ip_of(f)[ipv6::HEADER_LEN..h.total_len()].to_vec())
+            })
+            .collect()
+    }
+
+    fn ras(sent: &[(Role, Vec<u8>)]) -> Vec<Vec<u8>> {
+        sent.iter().filter(|(r, f)| *r == Role::Access && ip_of(f).get(40) == Some(&134)).map(|(_, f)| f.clone()).collect()
+    }
+
+    /// Answers every PBU in `sent` with `lma`, punting the PBAs as the workers do.
+    fn answer(h: &mut Harness, lma: &mut Lma, sent: &[(Role, Vec<u8>)]) -> usize {
+        let mut n = 0;
+        for (src, dst, mh) in pbus(sent) {
+            if let Some((s, d, pba)) = lma.handle(src, dst, &mh, Instant::now()).reply {
+                h.punt(Punt::ForUs, Role::Core, &from_lma(&ip6(s, d, ipv6::proto::MOBILITY, 64, &pba)));
+                n += 1;
+            }
+        }
+        n
+    }
+
+    fn node(h: &Harness) -> Registration {
+        h.topo().attached.node(0).unwrap().registration()
+    }
+
+    fn registered(knobs: Knobs) -> (Harness, Lma) {
+        let mut h = Harness::resolved(PMIPV6);
+        let mut lma = Lma::new(a(PROXY_COA), knobs);
+        h.punt(Punt::NeighborDiscovery, Role::Access, &router_solicit());
+        let sent = h.sent();
+        answer(&mut h, &mut lma, &sent);
+        (h, lma)
+    }
+
+    #[test]
+    fn an_attach_sends_the_rfc_5213_pbu_and_nothing_is_routed_before_the_pba() {
+        let mut h = Harness::resolved(PMIPV6);
+        h.punt(Punt::Attach, Role::Access, &from_mn2(&udp_packet(a("2001:db8:99::1"), a(HOME), 64, 1, 2, b"early")));
+        let sent = h.sent();
+        let p = pbus(&sent);
+        assert_eq!(p.len(), 1);
+        let (src, dst, mh) = &p[0];
+        assert_eq!((*src, *dst), (a(PROXY_COA), a(LMA)));
+        assert!(mobility::verify_checksum(src, dst, mh), "MH checksum");
+        assert_eq!(mh[0], 59, "Payload Proto: no next header");
+        let pbu = ProxyBindingUpdate::parse(mh).unwrap();
+        assert!(pbu.ack && pbu.home_reg && pbu.proxy_reg && pbu.link_local_compat);
+        assert_eq!(pbu.lifetime_units, 10);
+        let o = &pbu.options;
+        assert_eq!(o.mn_id.as_deref(), Some(&b"mn2@roagent.test"[..]));
+        assert_eq!(o.home_network_prefixes, [(a("::"), 0)]);
+        assert_eq!((o.handoff_indicator, o.access_technology), (Some(pmip::handoff::NEW_ATTACHMENT), Some(pmip::access_technology::IEEE_802_3)));
+        assert_eq!(o.mn_link_layer_id.as_deref(), Some(&MN2_MAC[..]));
+        assert_eq!(o.link_local_address, Some(a(MAG_LL)));
+        assert_eq!(o.timestamp.map(|t| t >> 16), Some(WALL.as_secs() + 1), "seconds since 1970 at now = 1 s");
+        assert!(ras(&sent).is_empty(), "no prefix advertised before the PBA");
+        assert!(h.out.routes.is_empty());
+        assert_eq!(node(&h), Registration::Registering, "the workers stop punting its frames");
+    }
+
+    #[test]
+    fn a_status_0_pba_installs_the_prefix_then_advertises_it() {
+        let (mut h, _) = registered(Knobs::default());
+        assert_eq!(h.out.routes.get(&0), Some(&((u128::from(a(HNP)) >> 64) as u64)));
+        assert_eq!(node(&h), Registration::Registered);
+        assert_eq!(h.topo().attached.lookup(&a("2001:db8:20:1::abcd").octets()), Some(0), "the node's traffic is routed now");
+        let sent = h.sent();
+        let ra = ras(&sent);
+        assert_eq!(ra.len(), 1, "one RA on acceptance");
+        let f = &ra[0];
+        assert_eq!((&f[..6], &f[6..12]), (&MN2_MAC[..], &ACCESS_MAC[..]), "unicast to the node");
+        let ip = ip_of(f);
+        let hd = ipv6::Header::new_checked(ip).unwrap();
+        assert_eq!((hd.src_addr(), hd.dst_addr(), hd.hop_limit()), (a(MAG_LL), a(MN2_LL), 255));
+        let body = &ip[ipv6::HEADER_LEN..];
+        assert!(wire::icmpv6::Message::new_checked(body).unwrap().verify_checksum(&a(MAG_LL), &a(MN2_LL)));
+        let router_lifetime = u16::from_be_bytes([body[6], body[7]]);
+        assert!(router_lifetime > 0);
+        // Options after the 16-byte RA header: SLLA (8), MTU (8), then the prefix (32).
+        let opts = &body[16..];
+        assert_eq!((opts[0], &opts[2..8]), (1, &ACCESS_MAC[..]));
+        assert_eq!((opts[8], u32::from_be_bytes([opts[12], opts[13], opts[14], opts[15]])), (5, 1500));
+        let pio = &opts[16..48];
+        assert_eq!((pio[0], pio[2], pio[3] & 0xc0), (3, 64, 0xc0), "Prefix Information, /64, L and A");
+        let valid = u32::from_be_bytes([pio[4], pio[5], pio[6], pio[7]]);
+        let preferred = u32::from_be_bytes([pio[8], pio[9], pio[10], pio[11]]);
+        assert!(valid <= 40 && preferred <= valid && valid > 30, "within the binding's 40 s: {valid}/{preferred}");
+        assert_eq!(&pio[16..32], &a(HNP).octets());
+        h.tick_at(1.0);
+        let c = h.plane.registrations.as_ref().unwrap().counters.clone();
+        assert_eq!((c.registrations.get(), c.pba_received[0].get(), c.pbu_sent[mag::PbuKind::Initial as usize].get()), (1, 1, 1));
+        assert_eq!(c.mobile_nodes[mag::MnState::Registered as usize].get(), 1);
+    }
+
+    #[test]
+    fn a_router_solicitation_once_registered_gets_an_ra() {
+        let (mut h, _) = registered(Knobs::default());
+        h.sent();
+        h.punt(Punt::NeighborDiscovery, Role::Access, &router_solicit());
+        assert_eq!(ras(&h.sent()).len(), 1);
+    }
+
+    #[test]
+    fn a_rejection_keeps_the_node_offline_and_is_counted() {
+        let (mut h, _) = registered(Knobs { pba_status: Some(pmip::status::NOT_LMA_FOR_THIS_MOBILE_NODE), ..Knobs::default() });
+        assert!(h.out.routes.is_empty());
+        assert_ne!(node(&h), Registration::Registered);
+        assert!(ras(&h.sent()).is_empty());
+        h.tick_at(1.0);
+        let c = h.plane.registrations.as_ref().unwrap().counters.clone();
+        assert_eq!(c.pba_received[153].get(), 1);
+        assert_eq!(c.failures[1].get(), 1, "rejected");
+        assert_eq!(c.registrations.get(), 0);
+    }
+
+    #[test]
+    fn lost_pbus_are_retransmitted_with_new_sequence_numbers_until_answered() {
+        let mut h = Harness::resolved(PMIPV6);
+        let mut lma = Lma::new(a(PROXY_COA), Knobs { drop_first_pbus: 2, ..Knobs::default() });
+        h.punt(Punt::NeighborDiscovery, Role::Access, &router_solicit());
+        let mut seqs = Vec::new();
+        for t in [0.0, 1.0, 3.0] {
+            if t > 0.0 {
+                h.tick_at(t);
+            }
+            let sent = h.sent();
+            let p = pbus(&sent);
+            assert_eq!(p.len(), 1, "one PBU by {t} s");
+            seqs.push(ProxyBindingUpdate::parse(&p[0].2).unwrap().seq);
+            answer(&mut h, &mut lma, &sent);
+        }
+        assert!(seqs.windows(2).all(|w| w[1] > w[0]), "{seqs:?}");
+        assert_eq!(node(&h), Registration::Registered);
+        h.tick_at(3.5);
+        let c = h.plane.registrations.as_ref().unwrap().counters.clone();
+        assert_eq!(c.pbu_sent[mag::PbuKind::Retransmit as usize].get(), 2);
+    }
+
+    #[test]
+    fn bad_pbas_are_dropped_and_keep_the_registration() {
+        let (mut h, _) = registered(Knobs::default());
+        let good = h.out.routes.clone();
+        // Not from the LMA, bad checksum, not a PBA at all.
+        let pba = pmip::ProxyBindingAck { status: 0, proxy_reg: true, seq: 1, lifetime_units: 10, ..Default::default() };
+        let mut mh = pba.to_bytes();
+        mobility::fill_checksum(&mut mh, &a("2001:db8:c0::99"), &a(PROXY_COA)).unwrap();
+        h.punt(Punt::ForUs, Role::Core, &from_lma(&ip6(a("2001:db8:c0::99"), a(PROXY_COA), ipv6::proto::MOBILITY, 64, &mh)));
+        let mut bad = mh.clone();
+        bad[6] ^= 1;
+        h.punt(Punt::ForUs, Role::Core, &from_lma(&ip6(a(LMA), a(PROXY_COA), ipv6::proto::MOBILITY, 64, &bad)));
+        h.punt(Punt::ForUs, Role::Core, &from_lma(&ip6(a(LMA), a(PROXY_COA), ipv6::proto::MOBILITY, 64, &[59, 0, 0, 0])));
+        assert_eq!(h.out.routes, good);
+        assert_eq!(node(&h), Registration::Registered);
+        let c = h.plane.registrations.as_ref().unwrap().counters.clone();
+        h.tick_at(1.0);
+        assert_eq!(c.dropped.iter().map(|d| d.get()).sum::<u64>(), 1, "the PBA from a non-LMA address");
+        assert_eq!(c.bad_checksum.get(), 2, "the altered one and the truncated one");
+    }
+
+    #[test]
+    fn an_unknown_mac_is_never_registered() {
+        let mut h = Harness::resolved(PMIPV6);
+        let mut rs = router_solicit();
+        rs[6..12].copy_from_slice(&[2, 0, 0, 0, 9, 9]);
+        h.punt(Punt::NeighborDiscovery, Role::Access, &rs);
+        assert!(pbus(&h.sent()).is_empty());
+        assert_eq!(h.plane.registrations.as_ref().unwrap().counters.unknown_mac.get(), 1);
+    }
+
+    #[test]
+    fn the_refresh_comes_before_the_lifetime_ends() {
+        let (mut h, mut lma) = registered(Knobs::default());
+        h.sent();
+        let mut refreshed = false;
+        for t in 1..40 {
+            // The node keeps sending (the workers stamp it), so it is never idle.
+            h.topo().attached.node(0).unwrap().seen(t);
+            h.tick_at(f64::from(t));
+            let sent = h.sent();
+            for (_, _, mh) in pbus(&sent) {
+                let pbu = ProxyBindingUpdate::parse(&mh).unwrap();
+                assert_eq!(pbu.options.handoff_indicator, Some(pmip::handoff::REREGISTRATION));
+                assert_eq!(pbu.options.home_network_prefixes, [(a(HNP), 64)]);
+                assert!(t < 40, "before the 40 s binding ends");
+                refreshed = true;
+            }
+            answer(&mut h, &mut lma, &sent);
+            assert_eq!(node(&h), Registration::Registered, "at {t} s");
+        }
+        assert!(refreshed);
+    }
+
+    #[test]
+    fn a_silent_node_is_probed_then_deregistered_and_its_routes_and_bindings_go() {
+        let (mut h, mut lma) = registered(Knobs::default());
+        h.sent();
+        let mut probes = 0;
+        let mut dereg = false;
+        for t in 1..=30 {
+            h.tick_at(f64::from(t));
+            let sent = h.sent();
+            for (r, f) in &sent {
+                if *r == Role::Access {
+                    if let Ok(Some(Nd::NeighborSolicit { target, .. })) = nd::parse(ip_of(f)) {
+                        assert_eq!(target, a(MN2_LL));
+                        assert_eq!(ipv6::Header::new_checked(ip_of(f)).unwrap().dst_addr(), a(MN2_LL), "unicast NUD");
+                        probes += 1;
+                    }
+                }
+            }
+            for (_, _, mh) in pbus(&sent) {
+                if ProxyBindingUpdate::parse(&mh).unwrap().lifetime_units == 0 {
+                    dereg = true;
+                    assert!(h.out.routes.is_empty(), "routes withdrawn at once");
+                }
+            }
+            answer(&mut h, &mut lma, &sent);
+        }
+        assert_eq!(probes, 3);
+        assert!(dereg, "deregistered");
+        assert_eq!(node(&h), Registration::Idle);
+        assert_eq!(h.topo().attached.lookup(&a("2001:db8:20:1::abcd").octets()), None);
+    }
+
+    #[test]
+    fn an_answered_probe_keeps_the_node() {
+        let (mut h, mut lma) = registered(Knobs::default());
+        for t in 1..=30 {
+            h.tick_at(f64::from(t));
+            let sent = h.sent();
+            if sent.iter().any(|(r, f)| *r == Role::Access && matches!(nd::parse(ip_of(f)), Ok(Some(Nd::NeighborSolicit { .. })))) {
+                let mut na = vec![0u8; 100];
+                let n = nd::build_neighbor_advert(&mut na, &a(MN2_LL), &a(MAG_LL), &a(MN2_LL), &MN2_MAC, false, true, true).unwrap();
+                na.truncate(n);
+                h.punt(Punt::NeighborDiscovery, Role::Access, &from_mn2(&na));
+            }
+            answer(&mut h, &mut lma, &sent);
+            assert!(pbus(&sent).iter().all(|(_, _, mh)| ProxyBindingUpdate::parse(mh).unwrap().lifetime_units != 0), "no deregistration");
+        }
+        assert_eq!(node(&h), Registration::Registered);
+    }
+
+    #[test]
+    fn route_optimization_works_on_a_learned_prefix_and_goes_with_it() {
+        let (mut h, _) = registered(Knobs::default());
+        h.sent();
+        let slaac = a("2001:db8:20:1::300");
+        let mut m = e2e::mn1::Mn1::new(a(HOME), a(CARE_OF), slaac);
+        let down = |ip: &[u8]| frame([0; 6], CORE_MAC, ip);
+        h.punt(Punt::Mobility, Role::Core, &down(&m.hoti()));
+        h.punt(Punt::Mobility, Role::Core, &down(&m.coti()));
+        let sent = h.sent();
+        assert_eq!(sent.len(), 2, "HoT and CoT as the node");
+        let inner = |f: &[u8]| ip_of(f)[ipv6::HEADER_LEN..].to_vec();
+        m.take_hot(&inner(&sent[0].1)).unwrap();
+        m.take_cot(&inner(&sent[1].1)).unwrap();
+        h.punt(Punt::Mobility, Role::Core, &down(&m.bu(1, 10, true)));
+        let sent = h.sent();
+        assert_eq!(m.take_ba(&inner(&sent[0].1)).unwrap().status, 0);
+        assert_eq!(h.out.bindings.get(&(a(HOME), slaac)), Some(&a(CARE_OF)));
+        // The node goes silent: detached, and the binding goes with the prefix.
+        for t in 1..=30 {
+            h.tick_at(f64::from(t));
+        }
+        assert!(h.out.bindings.is_empty(), "purged with the routes");
+        assert_eq!(h.plane.agent.counters.deleted_detached.get(), 1);
+    }
+
+    #[test]
+    fn probes_of_a_node_never_heard_on_nd_go_to_its_eui64_link_local() {
+        assert_eq!(eui64_link_local(&MN2_MAC), a(MN2_LL));
+    }
+}

@@ -73,6 +73,28 @@ name = "mn2"
 prefixes = ["2001:db8:3::/64"]
 "#;
 
+/// PMIPv6 signaling: MN2 is a policy node known by its MAC, with no prefix until its LMA
+/// assigns one.
+pub const PMIPV6: &str = r#"
+[ports.access]
+device = "net_null0"
+[ports.core]
+device = "net_null1"
+mtu = 1500
+[mag]
+proxy_coa = "2001:db8:c0::1"
+tunnel_hop_limit = 60
+[[lma]]
+address = "2001:db8:c0::2"
+[[node]]
+name = "mn2"
+mn_id = "mn2@roagent.test"
+mac = "02:00:00:00:03:00"
+[pmipv6]
+lifetime = 40
+idle_timeout = 20
+"#;
+
 /// The data room of the DPDK side's mbufs (RTE_MBUF_DEFAULT_DATAROOM).
 const ROOM: usize = 2048;
 
