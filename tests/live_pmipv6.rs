@@ -1,0 +1,172 @@
+//! Live PMIPv6 (RFC 5213) through the real `roagent` on `net_af_packet` ports, with real
+//! Linux kernels on both sides (scripts/topology) and the test LMA (`lma-peer`) answering
+//! Proxy Binding Updates:
+//!
+//!   MN2 (Linux, SLAAC) ── veth ── roagent (MAG) ── veth ── LMA (kernel + lma-peer)
+//!
+//! MN2 has no address of its own in any prefix roagent's configuration names: only its MAC
+//! and MN Identifier are in the policy. Its Router Solicitation starts the registration; the
+//! LMA assigns a /64 from its pool; roagent installs the route and advertises the prefix;
+//! MN2 autoconfigures an address in it and pings a correspondent behind the LMA through the
+//! tunnel. Controls: an LMA that rejects the registration keeps MN2 without an address and
+//! offline.
+//!
+//! Needs root; skipped (passes with a message) otherwise. About 15 s per test.
+
+use e2e::netns::{exec, NsProcess, Topology};
+use e2e::run::{roagent_bin, Counters, Scratch};
+use std::time::{Duration, Instant};
+
+const CORRESPONDENT: &str = "2001:db8:9::9";
+const PROXY_COA: &str = "2001:db8:c0::1";
+const LMA: &str = "2001:db8:c0::2";
+/// The test LMA's pool gives the first MN 2001:db8:20:1::/64.
+const HNP_START: &str = "2001:db8:20:1:";
+const MN_ID: &str = "mn2@roagent.test";
+
+fn config(prefix: &str, mac: &str) -> String {
+    format!(
+        r#"[eal]
+args = ["-l", "0-1", "--no-huge", "-m", "512", "--no-shconf", "--file-prefix", "{prefix}pmip", "--log-level", "lib.eal:warning"]
+[ports.access]
+device = "net_af_packet0,iface=mag-a"
+[ports.core]
+device = "net_af_packet1,iface=mag-c"
+[mag]
+proxy_coa = "{PROXY_COA}"
+access_link_local = "fe80::1"
+[[lma]]
+address = "{LMA}"
+[[node]]
+name = "mn2"
+mn_id = "{MN_ID}"
+mac = "{mac}"
+[pmipv6]
+lifetime = 60
+[metrics]
+address = "127.0.0.1:9477"
+"#
+    )
+}
+
+/// The MAC of MN2's interface.
+fn mn2_mac(ns: &str) -> String {
+    let out = exec(ns, "cat", &["/sys/class/net/mn2/address"]);
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// MN2's global addresses in the LMA's pool, once SLAAC has formed one.
+fn slaac_address(ns: &str, within: Duration) -> Option<String> {
+    let t = Instant::now();
+    while t.elapsed() < within {
+        let out = exec(ns, "ip", &["-6", "-o", "addr", "show", "dev", "mn2", "scope", "global"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        if let Some(a) = text.split_whitespace().find(|w| w.starts_with(HNP_START)) {
+            return Some(a.split('/').next().unwrap_or(a).to_string());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    None
+}
+
+fn ping(ns: &str, dst: &str, count: u32) -> (bool, String) {
+    let c = count.to_string();
+    let out = exec(ns, "ping", &["-6", "-n", "-c", &c, "-i", "0.3", "-W", "2", dst]);
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+/// The topology with MN2 as a SLAAC host: no configured global address, RAs accepted; then
+/// its link bounced so it solicits at once.
+struct Run {
+    topo: Topology,
+    scratch: Scratch,
+    mag: NsProcess,
+    lma: NsProcess,
+}
+
+fn start(tag: &str, lma_args: &[&str]) -> Run {
+    let scratch = Scratch::new(tag);
+    let prefix = Topology::unique_prefix(&tag[tag.len() - 2..]);
+    let topo = Topology::up(&prefix);
+    let mn2 = topo.mn2();
+    for (k, v) in [("accept_ra", "1"), ("autoconf", "1"), ("router_solicitation_interval", "1")] {
+        let out = exec(&mn2, "sysctl", &["-qw", &format!("net.ipv6.conf.mn2.{k}={v}")]);
+        assert!(out.status.success(), "sysctl {k}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let del = exec(&mn2, "ip", &["-6", "addr", "flush", "dev", "mn2", "scope", "global"]);
+    assert!(del.status.success());
+    let dir = &scratch.0;
+    let config_path = dir.join("roagent.toml");
+    std::fs::write(&config_path, config(&prefix, &mn2_mac(&mn2))).unwrap();
+    let mut args = vec!["--tun", "lmatun", "--mag", PROXY_COA, "--duration", "40"];
+    args.extend_from_slice(lma_args);
+    let mut lma = NsProcess::spawn(&topo.lma(), "lma-peer", dir, env!("CARGO_BIN_EXE_lma-peer"), &args);
+    lma.wait_for_stderr("lma-peer: running", Duration::from_secs(5)).unwrap();
+    let mut mag = NsProcess::spawn(&topo.mag(), "roagent", dir, roagent_bin(), &["run", "-c", config_path.to_str().unwrap(), "--duration", "40"]);
+    mag.wait_for_stderr("running (", Duration::from_secs(15)).unwrap();
+    // A fresh link: MN2 solicits a router now rather than at its next retry.
+    for state in ["down", "up"] {
+        assert!(exec(&mn2, "ip", &["link", "set", "mn2", state]).status.success());
+    }
+    Run { topo, scratch, mag, lma }
+}
+
+#[test]
+fn attach_gives_an_lma_assigned_prefix_and_the_ping_crosses_the_tunnel() {
+    if let Some(why) = e2e::netns::skip_reason() {
+        eprintln!("SKIPPED live_pmipv6: {why}");
+        return;
+    }
+    let started = Instant::now();
+    let r = start("pmip", &[]);
+    let mn2 = r.topo.mn2();
+    let addr = slaac_address(&mn2, Duration::from_secs(12));
+    let (ok, pinged) = ping(&mn2, CORRESPONDENT, 3);
+    eprintln!("--- ping {CORRESPONDENT} from {addr:?}:\n{pinged}");
+    let mobiles = e2e::netns::http_get(&r.topo.mag(), "127.0.0.1:9477", "/mobiles");
+    let table = exec(&r.topo.mag(), roagent_bin().to_str().unwrap(), &["mobiles"]);
+    let table = String::from_utf8_lossy(&table.stdout).to_string();
+    eprintln!("--- roagent mobiles:\n{table}");
+    let roagent_out = r.mag.stop(Duration::from_secs(5));
+    let peer_out = r.lma.stop(Duration::from_secs(3));
+    drop(r.topo);
+    let explain = format!("\n--- roagent stdout:\n{}--- roagent stderr:\n{}--- lma-peer:\n{}{}--- in {}", roagent_out.stdout, roagent_out.stderr, peer_out.stdout, peer_out.stderr, r.scratch.0.display());
+
+    let addr = addr.unwrap_or_else(|| panic!("MN2 formed no address in the LMA's pool{explain}"));
+    assert!(ok && pinged.contains("3 received"), "ping {CORRESPONDENT} from MN2's SLAAC address {addr} failed:\n{pinged}{explain}");
+    let mobiles = mobiles.unwrap_or_else(|e| panic!("/mobiles: {e}{explain}"));
+    assert!(mobiles.contains(MN_ID) && mobiles.contains("2001:db8:20:1::/64") && mobiles.contains("\"registered\""), "/mobiles: {mobiles}{explain}");
+    assert!(table.contains(MN_ID) && table.contains("registered") && table.contains("1 mobile node(s)"), "roagent mobiles: {table}{explain}");
+    let c = Counters::parse(&roagent_out.stdout);
+    assert!(c.get("roagent_pbu_sent_total{kind=\"initial\"}") >= 1, "{explain}");
+    assert_eq!(c.get("roagent_pba_received_total{status=\"0\"}"), 1, "{explain}");
+    assert_eq!(c.get("roagent_registrations_total"), 1, "{explain}");
+    assert!(c.get("roagent_router_advertisements_sent_total") >= 1, "{explain}");
+    assert!(c.get("roagent_tunnel_encapsulations_total") >= 3 && c.get("roagent_tunnel_decapsulations_total") >= 3, "{explain}");
+    assert!(roagent_out.stderr.contains("registered:") && roagent_out.stderr.contains("routes installed: mn2@roagent.test"), "{explain}");
+    assert!(roagent_out.status.success(), "roagent did not exit cleanly{explain}");
+    eprintln!("live_pmipv6 attach: ok in {:.1} s", started.elapsed().as_secs_f64());
+}
+
+#[test]
+fn a_rejected_registration_keeps_mn2_offline() {
+    if let Some(why) = e2e::netns::skip_reason() {
+        eprintln!("SKIPPED live_pmipv6: {why}");
+        return;
+    }
+    let r = start("pmiprej", &["--pba-status", "153"]);
+    let mn2 = r.topo.mn2();
+    let addr = slaac_address(&mn2, Duration::from_secs(6));
+    let roagent_out = r.mag.stop(Duration::from_secs(5));
+    let peer_out = r.lma.stop(Duration::from_secs(3));
+    drop(r.topo);
+    let explain = format!("\n--- roagent stderr:\n{}--- lma-peer:\n{}{}", roagent_out.stderr, peer_out.stdout, peer_out.stderr);
+    assert_eq!(addr, None, "MN2 got an address although the LMA refused it{explain}");
+    let c = Counters::parse(&roagent_out.stdout);
+    assert!(c.get("roagent_pba_received_total{status=\"153\"}") >= 1, "{explain}");
+    assert!(c.get("roagent_registration_failures_total{reason=\"rejected\"}") >= 1, "{explain}");
+    assert_eq!(c.get("roagent_router_advertisements_sent_total"), 0, "no prefix advertised{explain}");
+    assert_eq!(c.get("roagent_tunnel_encapsulations_total"), 0, "nothing of MN2's tunnelled{explain}");
+    assert!(roagent_out.stderr.contains("registration failed") && roagent_out.stderr.contains("NOT_LMA_FOR_THIS_MOBILE_NODE"), "{explain}");
+}
