@@ -125,9 +125,10 @@ impl ControlCore {
     /// SIGHUP: applies what of `new` can change while running (see `reload`).
     pub fn reload(&mut self, now: Duration, running: &Config, new: &Config) {
         let purge = crate::reload::apply(self.plane.topo(), running, new);
-        if !purge.is_empty() {
-            self.plane.purge_nodes(now, &purge, &mut self.io);
-        }
+        let topo = self.plane.topo().clone();
+        let (removed, agent_off): (Vec<u32>, Vec<u32>) = purge.into_iter().partition(|&i| topo.attached.node(i).is_some_and(|n| !n.attached.load(std::sync::atomic::Ordering::Relaxed)));
+        self.plane.remove_nodes(now, &removed, &mut self.io);
+        self.plane.purge_nodes(now, &agent_off, &mut self.io);
     }
 
     /// Frees everything still queued or held (shutdown).

@@ -87,6 +87,18 @@ impl<B: PacketBuf> ControlPlane<B> {
         }
     }
 
+    /// A reload removed attached nodes `nodes` from the configuration: with PMIPv6, each is
+    /// deregistered; in either mode its Route Optimization bindings go.
+    pub fn remove_nodes(&mut self, now: Duration, nodes: &[u32], out: &mut impl Egress<Buf = B>) {
+        if let Some(r) = &mut self.registrations {
+            let topo = self.links.topo().clone();
+            for mac in nodes.iter().filter_map(|&i| topo.attached.node(i).and_then(|n| n.mac)) {
+                r.remove_policy(now, &mac, &mut self.links, &mut self.agent, out);
+            }
+        }
+        self.purge_nodes(now, nodes, out);
+    }
+
     /// Drops everything held (shutdown).
     pub fn drain(&mut self) {
         self.links.drain();

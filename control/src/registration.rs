@@ -152,6 +152,18 @@ impl Registrations {
         true
     }
 
+    /// A reload removed `mac`'s policy entry: deregistered (routes and bindings withdrawn
+    /// first), then forgotten (RFC 5213 §6.9.1.1, a detach).
+    pub fn remove_policy<B: PacketBuf>(&mut self, now: Duration, mac: &MacAddr, links: &mut Links<B>, agent: &mut Agent, out: &mut impl Egress<Buf = B>) {
+        let mut actions = std::mem::take(&mut self.actions);
+        if self.mag.remove_policy(now, mac, &mut actions) {
+            tracing::info!("{}: policy removed by the reload, deregistering", fmt_mac(mac));
+        }
+        self.apply(now, &mut actions, links, agent, out);
+        self.actions = actions;
+        self.refresh_view(mac);
+    }
+
     /// Timers: PBU retransmissions and refreshes, idle nodes' probes, periodic RAs; and
     /// every second the workers' activity stamps.
     pub fn tick<B: PacketBuf>(&mut self, now: Duration, links: &mut Links<B>, agent: &mut Agent, out: &mut impl Egress<Buf = B>) {
@@ -192,7 +204,7 @@ impl Registrations {
     /// After a node's frame: if it is still without a route and nothing is under way (a
     /// holdoff), the workers drop its frames for a while instead of punting every one.
     fn settle_after_frame(&mut self, now: Duration, mac: &MacAddr, topo: &Topology, out: &mut impl Egress) {
-        let Some(node) = topo.attached.lookup_mac(mac) else { return };
+        let Some(node) = node_of(topo, mac) else { return };
         if matches!(self.mag.state(mac), Some(MnState::Idle | MnState::Rejected | MnState::Unanswered)) && !self.muted.iter().any(|m| m.0 == node) {
             out.set_registration(node, DpState::Registering);
             self.muted.push((node, now + MUTE));
@@ -221,7 +233,7 @@ impl Registrations {
                     tracing::debug!("PBU ({}) seq {} lifetime {} s to {lma}", kind.name(), pbu.seq, u32::from(pbu.lifetime_units) * 4);
                 }
                 Action::Install { mac, mn_id, hnps, lma, lifetime, agent: ro } => {
-                    let Some(node) = topo.attached.lookup_mac(&mac) else { continue };
+                    let Some(node) = node_of(&topo, &mac) else { continue };
                     // One home network prefix per node in the workers' table (a /64).
                     let Some(&(prefix, len)) = hnps.first() else { continue };
                     let p64 = (u128::from(prefix) >> 64) as u64;
@@ -242,7 +254,7 @@ impl Registrations {
                     touched.push(mac);
                 }
                 Action::Withdraw { mac, hnps } => {
-                    let Some(node) = topo.attached.lookup_mac(&mac) else { continue };
+                    let Some(node) = node_of(&topo, &mac) else { continue };
                     // The reflector's bindings for addresses in the prefix go first, while
                     // the route still says whose they are (draft §4.1.3).
                     let addrs: Vec<Ipv6Addr> = agent.reflector.bindings().map(|b| b.attached).filter(|a| hnps.iter().any(|&(p, l)| in_prefix(a, &p, l))).collect();
@@ -352,6 +364,12 @@ fn eui64_link_local(mac: &MacAddr) -> Ipv6Addr {
     a[1] = 0x80;
     a[8..].copy_from_slice(&iid);
     Ipv6Addr::from(a)
+}
+
+/// The attached node of policy MAC `mac`, also when a reload has just detached it (its
+/// routes must still be withdrawn).
+fn node_of(topo: &Topology, mac: &MacAddr) -> Option<u32> {
+    topo.attached.lookup_mac(mac).or_else(|| topo.attached.nodes().iter().position(|n| n.mac == Some(*mac)).map(|i| i as u32))
 }
 
 fn in_prefix(a: &Ipv6Addr, p: &Ipv6Addr, len: u8) -> bool {
