@@ -9,7 +9,8 @@ use wire::mobility::{fill_checksum, BindingUpdate};
 
 fn benches(c: &mut Criterion) {
     let kcn = [7u8; 20];
-    let (home, care_of, mn2): (Ipv6Addr, Ipv6Addr, Ipv6Addr) = ("2001:db8:1::100".parse().unwrap(), "2001:db8:2::200".parse().unwrap(), "2001:db8:3::300".parse().unwrap());
+    let (home, care_of, mn2): (Ipv6Addr, Ipv6Addr, Ipv6Addr) =
+        ("2001:db8:1::100".parse().unwrap(), "2001:db8:2::200".parse().unwrap(), "2001:db8:3::300".parse().unwrap());
     let (hn, cn) = ([0x11u8; 8], [0x22u8; 8]);
     c.bench_function("home_keygen_token (HoT)", |b| b.iter(|| home_keygen_token(black_box(&kcn), black_box(&home), black_box(&hn))));
 
@@ -36,7 +37,13 @@ fn benches(c: &mut Criterion) {
 fn hoti(c: &mut Criterion) {
     use reflector::{Config, Inbound, Reflector, TestEntropy};
     use std::time::Duration;
-    let cfg = Config { replies_per_sec_per_source: u32::MAX / 4, reply_burst_per_source: u32::MAX / 4, replies_per_sec_total: u32::MAX / 4, reply_burst_total: u32::MAX / 4, ..Default::default() };
+    let cfg = Config {
+        replies_per_sec_per_source: u32::MAX / 4,
+        reply_burst_per_source: u32::MAX / 4,
+        replies_per_sec_total: u32::MAX / 4,
+        reply_burst_total: u32::MAX / 4,
+        ..Default::default()
+    };
     let mut rng = TestEntropy::new(1);
     let mut r = Reflector::new(cfg, Duration::ZERO, &mut rng);
     let mn2: Ipv6Addr = "2001:db8:3::300".parse().unwrap();

@@ -15,10 +15,23 @@ fn addr(net: u128, i: u64) -> Ipv6Addr {
 }
 
 fn benches(c: &mut Criterion) {
-    let args: Vec<String> = ["bench", "-l", "0", "--no-huge", "-m", "1024", "--no-pci", "--no-shconf", "--file-prefix", &format!("crit{}", std::process::id()), "--log-level", "error"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let args: Vec<String> = [
+        "bench",
+        "-l",
+        "0",
+        "--no-huge",
+        "-m",
+        "1024",
+        "--no-pci",
+        "--no-shconf",
+        "--file-prefix",
+        &format!("crit{}", std::process::id()),
+        "--log-level",
+        "error",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     let _eal = dataplane::eal::Eal::init(&args).expect("EAL (run as root)");
     for n in [1024u64, 1 << 20] {
         let cap = (n + n / 8 + 1024) as u32;
@@ -35,7 +48,14 @@ fn benches(c: &mut Criterion) {
                 (addr(0x2001_0db8_0001_0000, i).octets(), addr(0x2001_0db8_0003_0000, i).octets())
             })
             .collect();
-        let misses: Vec<([u8; 16], [u8; 16])> = keys.iter().map(|(h, a)| { let mut h = *h; h[5] ^= 9; (h, *a) }).collect();
+        let misses: Vec<([u8; 16], [u8; 16])> = keys
+            .iter()
+            .map(|(h, a)| {
+                let mut h = *h;
+                h[5] ^= 9;
+                (h, *a)
+            })
+            .collect();
         let mut g = c.benchmark_group(format!("binding_lookup/{n}"));
         g.throughput(Throughput::Elements(keys.len() as u64));
         g.bench_function("hit", |b| b.iter(|| keys.iter().filter(|(h, a)| r.lookup(black_box(h), a).is_some()).count()));

@@ -17,12 +17,40 @@ fn main() {
     let wrappers = out.join("static_fns");
 
     let headers = [
-        "rte_common", "rte_errno", "rte_eal", "rte_lcore", "rte_launch", "rte_cycles",
-        "rte_memory", "rte_malloc", "rte_mempool", "rte_mbuf", "rte_mbuf_core", "rte_mbuf_ptype",
-        "rte_ring", "rte_ring_core", "rte_ring_elem", "rte_ring_generic_pvt", "rte_ring_c11_pvt",
-        "rte_ring_peek", "rte_ethdev", "rte_ethdev_core", "rte_dev", "rte_rcu_qsbr",
-        "rte_prefetch", "rte_branch_prediction", "rte_atomic", "rte_pause", "rte_byteorder",
-        "rte_ring_elem_pvt", "rte_thread", "rte_config", "rte_build_config", "rte_per_lcore", "rte_bitops", "rte_mbuf_dyn",
+        "rte_common",
+        "rte_errno",
+        "rte_eal",
+        "rte_lcore",
+        "rte_launch",
+        "rte_cycles",
+        "rte_memory",
+        "rte_malloc",
+        "rte_mempool",
+        "rte_mbuf",
+        "rte_mbuf_core",
+        "rte_mbuf_ptype",
+        "rte_ring",
+        "rte_ring_core",
+        "rte_ring_elem",
+        "rte_ring_generic_pvt",
+        "rte_ring_c11_pvt",
+        "rte_ring_peek",
+        "rte_ethdev",
+        "rte_ethdev_core",
+        "rte_dev",
+        "rte_rcu_qsbr",
+        "rte_prefetch",
+        "rte_branch_prediction",
+        "rte_atomic",
+        "rte_pause",
+        "rte_byteorder",
+        "rte_ring_elem_pvt",
+        "rte_thread",
+        "rte_config",
+        "rte_build_config",
+        "rte_per_lcore",
+        "rte_bitops",
+        "rte_mbuf_dyn",
     ];
     let file_re = format!(r".*/(generic/)?({})\.h|.*wrapper\.h", headers.join("|"));
 
@@ -50,11 +78,7 @@ fn main() {
     bindings.write_to_file(out.join("bindings.rs")).unwrap();
 
     let mut cc = cc::Build::new();
-    cc.file(wrappers.with_extension("c"))
-        .file("helpers.c")
-        .include(env::current_dir().unwrap())
-        .warnings(false)
-        .opt_level(3);
+    cc.file(wrappers.with_extension("c")).file("helpers.c").include(env::current_dir().unwrap()).warnings(false).opt_level(3);
     for f in &cflags {
         cc.flag(f);
     }
@@ -64,10 +88,7 @@ fn main() {
 }
 
 fn pkg_config_cflags() -> Vec<String> {
-    let out = std::process::Command::new("pkg-config")
-        .args(["--cflags", "libdpdk"])
-        .output()
-        .expect("pkg-config not found: install pkg-config");
+    let out = std::process::Command::new("pkg-config").args(["--cflags", "libdpdk"]).output().expect("pkg-config not found: install pkg-config");
     let s = String::from_utf8(out.stdout).unwrap();
     // "-include rte_config.h" is two words that must stay together.
     let mut v = Vec::new();

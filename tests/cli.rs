@@ -96,7 +96,11 @@ fn a_device_dpdk_cannot_open_is_named() {
     // Passes validation, fails in the EAL: the error still names the field.
     let s = Scratch::new("cli");
     let p = s.0.join("c.toml");
-    let text = format!("[eal]\nargs = {}\n{}", e2e::run::eal_args(&format!("ro{}cli", std::process::id())), GOOD.replace("net_null1", "net_pcap1,rx_pcap=/nonexistent.pcap,tx_pcap=/tmp/x.pcap"));
+    let text = format!(
+        "[eal]\nargs = {}\n{}",
+        e2e::run::eal_args(&format!("ro{}cli", std::process::id())),
+        GOOD.replace("net_null1", "net_pcap1,rx_pcap=/nonexistent.pcap,tx_pcap=/tmp/x.pcap")
+    );
     std::fs::write(&p, text).unwrap();
     let (code, _, err) = roagent(&["run", "--config", p.to_str().unwrap(), "--duration", "1"]);
     assert_eq!(code, 1, "{err}");

@@ -119,8 +119,10 @@ fn ping_from_mn2_crosses_the_lma_tunnel() {
     let pcap_arg = pcap_path.to_str().unwrap();
     // -Z root: write the capture as root (tcpdump drops privileges otherwise). Wrapped in
     // `timeout` so it cannot outlive a killed test by much.
-    let mut tcpdump = NsProcess::spawn(&topo.lma(), "tcpdump", dir, "timeout", &["40", "tcpdump", "-i", "lma", "-n", "-U", "--immediate-mode", "-Z", "root", "-w", pcap_arg]);
-    let mut lma_peer = NsProcess::spawn(&topo.lma(), "lma-peer", dir, env!("CARGO_BIN_EXE_lma-peer"), &["--tun", "lmatun", "--mag", PROXY_COA, "--duration", "40"]);
+    let mut tcpdump =
+        NsProcess::spawn(&topo.lma(), "tcpdump", dir, "timeout", &["40", "tcpdump", "-i", "lma", "-n", "-U", "--immediate-mode", "-Z", "root", "-w", pcap_arg]);
+    let mut lma_peer =
+        NsProcess::spawn(&topo.lma(), "lma-peer", dir, env!("CARGO_BIN_EXE_lma-peer"), &["--tun", "lmatun", "--mag", PROXY_COA, "--duration", "40"]);
     tcpdump.wait_for_stderr("listening on", Duration::from_secs(5)).unwrap();
     lma_peer.wait_for_stderr("lma-peer: running", Duration::from_secs(5)).unwrap();
     let mut mag = NsProcess::spawn(&topo.mag(), "roagent", dir, &roagent, &["run", "-c", config_path.to_str().unwrap(), "--duration", "40"]);
@@ -173,7 +175,8 @@ fn ping_from_mn2_crosses_the_lma_tunnel() {
     for e in &echoes {
         eprintln!("core link: {} → {} [41] {} → {} hlim {} icmpv6 type {}", e.outer_src, e.outer_dst, e.inner_src, e.inner_dst, e.inner_hop_limit, e.icmp_type);
     }
-    let (mn2, cn, coa, lma): (Ipv6Addr, Ipv6Addr, Ipv6Addr, Ipv6Addr) = (MN2.parse().unwrap(), CORRESPONDENT.parse().unwrap(), PROXY_COA.parse().unwrap(), LMA.parse().unwrap());
+    let (mn2, cn, coa, lma): (Ipv6Addr, Ipv6Addr, Ipv6Addr, Ipv6Addr) =
+        (MN2.parse().unwrap(), CORRESPONDENT.parse().unwrap(), PROXY_COA.parse().unwrap(), LMA.parse().unwrap());
     let requests = echoes.iter().filter(|e| e.icmp_type == 128 && e.inner_src == mn2 && e.inner_dst == cn).collect::<Vec<_>>();
     let replies = echoes.iter().filter(|e| e.icmp_type == 129 && e.inner_src == cn && e.inner_dst == mn2).collect::<Vec<_>>();
     assert!(requests.len() >= 5, "expected ≥ 5 tunneled echo requests on the core link, saw {}: {echoes:?}", requests.len());

@@ -131,7 +131,14 @@ fn attach_gives_an_lma_assigned_prefix_and_the_ping_crosses_the_tunnel() {
     let roagent_out = r.mag.stop(Duration::from_secs(5));
     let peer_out = r.lma.stop(Duration::from_secs(3));
     drop(r.topo);
-    let explain = format!("\n--- roagent stdout:\n{}--- roagent stderr:\n{}--- lma-peer:\n{}{}--- in {}", roagent_out.stdout, roagent_out.stderr, peer_out.stdout, peer_out.stderr, r.scratch.0.display());
+    let explain = format!(
+        "\n--- roagent stdout:\n{}--- roagent stderr:\n{}--- lma-peer:\n{}{}--- in {}",
+        roagent_out.stdout,
+        roagent_out.stderr,
+        peer_out.stdout,
+        peer_out.stderr,
+        r.scratch.0.display()
+    );
 
     let addr = addr.unwrap_or_else(|| panic!("MN2 formed no address in the LMA's pool{explain}"));
     assert!(ok && pinged.contains("3 received"), "ping {CORRESPONDENT} from MN2's SLAAC address {addr} failed:\n{pinged}{explain}");

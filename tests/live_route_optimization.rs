@@ -127,7 +127,8 @@ fn mn2_pings_mn1_over_the_route_optimized_path() {
     let Some((topo, dir, mut roagent, cfg)) = start_with("ro", true) else { return };
     let tun = TunnelEnd::open(&topo.lma()).unwrap();
     let capture = dir.0.join("mn2.pcap");
-    let mut tcpdump = NsProcess::spawn(&topo.mn2(), "tcpdump", &dir.0, "tcpdump", &["-i", "mn2", "-n", "-U", "--immediate-mode", "-w", capture.to_str().unwrap(), "ip6"]);
+    let mut tcpdump =
+        NsProcess::spawn(&topo.mn2(), "tcpdump", &dir.0, "tcpdump", &["-i", "mn2", "-n", "-U", "--immediate-mode", "-w", capture.to_str().unwrap(), "ip6"]);
     tcpdump.wait_for_stderr("listening on", Duration::from_secs(10)).unwrap();
 
     let before = scrape(&topo);

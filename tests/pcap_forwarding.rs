@@ -130,10 +130,7 @@ fn mag_forwards_drops_and_answers_in_tunnel_mode() {
             Some((d, ip.to_vec()))
         })
         .collect();
-    let data: Vec<_> = tunneled
-        .iter()
-        .filter(|(d, ip)| Header::new_checked(&ip[d.inner_offset..]).unwrap().next_header() == ipv6::proto::UDP)
-        .collect();
+    let data: Vec<_> = tunneled.iter().filter(|(d, ip)| Header::new_checked(&ip[d.inner_offset..]).unwrap().next_header() == ipv6::proto::UDP).collect();
     assert_eq!(data.len(), 1, "one data packet up the tunnel; core out: {:02x?}\n{err}", r.core_out);
     let (d, ip) = data[0];
     assert_eq!((d.outer_src, d.outer_dst), (coa(), lma()));
@@ -145,12 +142,7 @@ fn mag_forwards_drops_and_answers_in_tunnel_mode() {
     assert_eq!(inner, &expect[..], "inner packet unchanged but for the hop limit");
 
     // Downlink: decapsulated (with and without an encapsulation-limit option), hop limit − 1.
-    let delivered: Vec<_> = r
-        .access_out
-        .iter()
-        .filter(|f| f.get(14 + 6) == Some(&ipv6::proto::UDP))
-        .map(|f| ip_of(f, MN2_MAC, ACCESS_MAC).to_vec())
-        .collect();
+    let delivered: Vec<_> = r.access_out.iter().filter(|f| f.get(14 + 6) == Some(&ipv6::proto::UDP)).map(|f| ip_of(f, MN2_MAC, ACCESS_MAC).to_vec()).collect();
     let mut expect = udp_packet(cn(), mn2(), 10, 2000, 1000, b"downlink payload");
     expect[7] = 9;
     assert_eq!(delivered, vec![expect.clone(), expect], "two delivered downlink packets\n{err}");

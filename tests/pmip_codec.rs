@@ -10,10 +10,7 @@ use std::time::Duration;
 use e2e::packets::{a, ip6, ipv6_frame};
 use e2e::run::{tshark_problems, Scratch, CORE_MAC};
 use wire::mobility;
-use wire::pmip::{
-    access_technology, handoff, timestamp_from_unix, PmipOptions, ProxyBindingAck,
-    ProxyBindingUpdate,
-};
+use wire::pmip::{access_technology, handoff, timestamp_from_unix, PmipOptions, ProxyBindingAck, ProxyBindingUpdate};
 
 const LMA_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x0c, 0x02];
 const MN2_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x03, 0x00];
@@ -78,22 +75,12 @@ fn pbu() -> ProxyBindingUpdate {
 }
 
 fn pba() -> ProxyBindingAck {
-    ProxyBindingAck {
-        status: 0,
-        proxy_reg: true,
-        seq: 4242,
-        lifetime_units: 150,
-        options: options((a("2001:db8:20:1::"), 64)),
-        ..Default::default()
-    }
+    ProxyBindingAck { status: 0, proxy_reg: true, seq: 4242, lifetime_units: 150, options: options((a("2001:db8:20:1::"), 64)), ..Default::default() }
 }
 
 fn write_pcap(s: &Scratch, pbu_mh: Vec<u8>, pba_mh: Vec<u8>) -> std::path::PathBuf {
     let path = s.0.join("pmip.pcap");
-    let frames = [
-        frame(proxy_coa(), lma(), LMA_MAC, CORE_MAC, pbu_mh),
-        frame(lma(), proxy_coa(), CORE_MAC, LMA_MAC, pba_mh),
-    ];
+    let frames = [frame(proxy_coa(), lma(), LMA_MAC, CORE_MAC, pbu_mh), frame(lma(), proxy_coa(), CORE_MAC, LMA_MAC, pba_mh)];
     e2e::pcap::write(&path, &frames).unwrap();
     path
 }
@@ -150,18 +137,9 @@ fn tshark_shows_every_field_emitted() {
     let rows = tshark_fields(&path, FIELDS);
     let shared = ["1", "mn2@roagent.test"];
     let tail = ["1", "3", "020000000300", "fe80::1", "Nov 14, 2023 22:13:20.500000000 UTC"];
-    let pbu_row: Vec<&str> = ["5", "4242", "1", "1", "1", "225", "", "", "", ""]
-        .into_iter()
-        .chain(shared)
-        .chain(["::", "0"])
-        .chain(tail)
-        .collect();
-    let pba_row: Vec<&str> = ["6", "", "", "", "", "", "0", "1", "4242", "150"]
-        .into_iter()
-        .chain(shared)
-        .chain(["2001:db8:20:1::", "64"])
-        .chain(tail)
-        .collect();
+    let pbu_row: Vec<&str> = ["5", "4242", "1", "1", "1", "225", "", "", "", ""].into_iter().chain(shared).chain(["::", "0"]).chain(tail).collect();
+    let pba_row: Vec<&str> =
+        ["6", "", "", "", "", "", "0", "1", "4242", "150"].into_iter().chain(shared).chain(["2001:db8:20:1::", "64"]).chain(tail).collect();
     assert_eq!(rows.len(), 2, "{rows:?}");
     for (row, want) in rows.iter().zip([pbu_row, pba_row]) {
         for ((field, got), want) in FIELDS.iter().zip(row).zip(want) {

@@ -48,7 +48,13 @@ impl Agent {
         if let Some(t) = ip.get(chain.upper_offset + 2) {
             self.counters.received[mh_slot(*t)].inc();
         }
-        let pkt = Inbound { src: h.src_addr(), dst: h.dst_addr(), home_address: chain.home_address.map(|o| o.home), ipv6_packet: &ip[..h.total_len()], mh_offset: chain.upper_offset };
+        let pkt = Inbound {
+            src: h.src_addr(),
+            dst: h.dst_addr(),
+            home_address: chain.home_address.map(|o| o.home),
+            ipv6_packet: &ip[..h.total_len()],
+            mh_offset: chain.upper_offset,
+        };
         let mut actions = std::mem::take(&mut self.actions);
         self.reflector.on_mobility(now, &pkt, &mut actions);
         self.apply(now, &mut actions, Some(pkt.ipv6_packet), links, out);
@@ -127,7 +133,16 @@ impl Agent {
                     }
                     let topo = links.topo();
                     let node = topo.attached.lookup(&b.attached.octets()).and_then(|i| topo.attached.node(i)).map_or(String::new(), |n| n.name.clone());
-                    let entry = BindingEntry { home: b.home, care_of: b.care_of, attached: b.attached, node, expires: self.start + b.expires, seq: b.seq, agent: b.agent, refreshed: b.refreshed };
+                    let entry = BindingEntry {
+                        home: b.home,
+                        care_of: b.care_of,
+                        attached: b.attached,
+                        node,
+                        expires: self.start + b.expires,
+                        seq: b.seq,
+                        agent: b.agent,
+                        refreshed: b.refreshed,
+                    };
                     self.view.insert((b.home, b.attached), entry);
                     let what = if b.refreshed == 0 {
                         self.counters.bindings_created.inc();
@@ -136,7 +151,14 @@ impl Agent {
                         self.counters.bindings_refreshed.inc();
                         "refreshed"
                     };
-                    tracing::info!("binding {what}: home {} care-of {} for attached node {}, lifetime {} s, sequence {}", b.home, b.care_of, b.attached, b.lifetime.as_secs(), b.seq);
+                    tracing::info!(
+                        "binding {what}: home {} care-of {} for attached node {}, lifetime {} s, sequence {}",
+                        b.home,
+                        b.care_of,
+                        b.attached,
+                        b.lifetime.as_secs(),
+                        b.seq
+                    );
                 }
                 Action::BindingDeleted { key: (home, attached), reason } => {
                     out.remove_binding(&home, &attached);
@@ -152,7 +174,10 @@ impl Agent {
                 }
                 Action::Deregistered { home, attached, with } => {
                     if let Some(more) = self.may_log_bu(now) {
-                        tracing::info!("deregistration of home {home} at attached node {attached} (authenticated with the {} address){more}", format!("{with:?}").to_lowercase());
+                        tracing::info!(
+                            "deregistration of home {home} at attached node {attached} (authenticated with the {} address){more}",
+                            format!("{with:?}").to_lowercase()
+                        );
                     }
                 }
             }
@@ -169,7 +194,8 @@ fn emit_mobility(o: &mut [u8], src: &Ipv6Addr, dst: &Ipv6Addr, rh2_home: Option<
     let len = o.len();
     let buf = o.get_mut(..total).ok_or(wire::Error::NoRoom { layer: "agent", required: total, len })?;
     let next_header = if rh2_home.is_some() { ipv6::proto::ROUTING } else { ipv6::proto::MOBILITY };
-    ipv6::Repr { src: *src, dst: *dst, next_header, payload_len: (total - ipv6::HEADER_LEN) as u16, hop_limit: 64, traffic_class: 0, flow_label: 0 }.emit(buf)?;
+    ipv6::Repr { src: *src, dst: *dst, next_header, payload_len: (total - ipv6::HEADER_LEN) as u16, hop_limit: 64, traffic_class: 0, flow_label: 0 }
+        .emit(buf)?;
     if let Some(home) = rh2_home {
         rh2::emit(&mut buf[ipv6::HEADER_LEN..], ipv6::proto::MOBILITY, home)?;
     }

@@ -2,11 +2,10 @@
 //! control core on the main lcore.
 
 use crate::config::Config;
-use crate::error::Error;
 use crate::control_core::ControlCore;
+use crate::error::Error;
 use crate::metrics::{Server, Sources};
 use crate::report;
-use tracing::info;
 use dataplane::counters::WorkerCounters;
 use dataplane::eal::Eal;
 use dataplane::mempool::Mempool;
@@ -16,6 +15,7 @@ use dataplane::worker::{Rx, Worker};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tracing::info;
 
 pub struct Options {
     /// Re-read on SIGHUP.
@@ -84,13 +84,17 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), Error> {
     let level = crate::config::log_level(opts.log_level.as_deref().unwrap_or(&cfg.log.level)).map_err(|problem| Error::Arg { arg: "--log-level", problem })?;
     // Log lines go to stderr; a write error there is ignored, never fatal.
     use std::io::IsTerminal;
-    let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_ansi(std::io::stderr().is_terminal()).with_target(false).with_max_level(level).try_init();
+    let _ =
+        tracing_subscriber::fmt().with_writer(std::io::stderr).with_ansi(std::io::stderr().is_terminal()).with_target(false).with_max_level(level).try_init();
     let args = eal_args(&cfg, &opts.extra_eal);
     info!("EAL arguments: {}", args[1..].join(" "));
     let eal = Eal::init(&args).map_err(Error::dpdk("eal"))?;
     let lcores = eal.worker_lcores();
     if lcores.is_empty() {
-        return Err(Error::Startup { what: "eal", problem: "no worker lcore; give at least two lcores (e.g. -l 0-1): the main lcore runs the control core".into() });
+        return Err(Error::Startup {
+            what: "eal",
+            problem: "no worker lcore; give at least two lcores (e.g. -l 0-1): the main lcore runs the control core".into(),
+        });
     }
     let nw = lcores.len() as u16;
     let socket = eal.socket_of(eal.main_lcore()).max(0);
@@ -100,13 +104,23 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), Error> {
         if cap.max_rx_queues < nw || cap.max_tx_queues < nw {
             return Err(Error::field(
                 format!("ports.{role}.device"),
-                format!("{} ({}) has {} RX / {} TX queue(s), {} worker(s) need {} of each (add queues to the device or use fewer lcores)", p.name(), cap.driver, cap.max_rx_queues, cap.max_tx_queues, nw, nw),
+                format!(
+                    "{} ({}) has {} RX / {} TX queue(s), {} worker(s) need {} of each (add queues to the device or use fewer lcores)",
+                    p.name(),
+                    cap.driver,
+                    cap.max_rx_queues,
+                    cap.max_tx_queues,
+                    nw,
+                    nw
+                ),
             ));
         }
     }
     let data_room = (cfg.ports.access.mtu.max(cfg.ports.core.mtu) as u32 + 14 + 40 + 24 + 128).max(dataplane::mbuf::DEFAULT_BUF_SIZE) as u16;
     let n_mbufs = pool_size(nw as u32);
-    let pool = Arc::new(Mempool::new("roagent_pool", n_mbufs, POOL_CACHE, data_room, socket).map_err(Error::dpdk(format!("mempool ({n_mbufs} mbufs of {data_room} bytes)")))?);
+    let pool = Arc::new(
+        Mempool::new("roagent_pool", n_mbufs, POOL_CACHE, data_room, socket).map_err(Error::dpdk(format!("mempool ({n_mbufs} mbufs of {data_room} bytes)")))?,
+    );
     let access = Port::start(cfg.ports.access.name(), nw, nw, &pool, cfg.ports.access.mtu, socket).map_err(Error::dpdk("ports.access.device"))?;
     let core = Port::start(cfg.ports.core.name(), nw, nw, &pool, cfg.ports.core.mtu, socket).map_err(Error::dpdk("ports.core.device"))?;
     let mac = wire::ethernet::fmt_mac;
@@ -124,7 +138,8 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), Error> {
     #[cfg(feature = "bench")]
     let max_bindings = cfg.bench.max_bindings(max_bindings);
     let records = max_bindings.saturating_add(max_bindings / 8 + 1024);
-    let (table, mut readers) = dataplane::bindings::table("roagent_bindings", records, nw as u32, socket).map_err(Error::dpdk(format!("binding table ({records} entries)")))?;
+    let (table, mut readers) =
+        dataplane::bindings::table("roagent_bindings", records, nw as u32, socket).map_err(Error::dpdk(format!("binding table ({records} entries)")))?;
     // BENCH KNOB: synthetic bindings, published before the workers start; worker 0's generator.
     #[cfg(feature = "bench")]
     let (table, mut bench) = crate::bench::Run::start(&cfg.bench, table, &pool, &access, &core).map_err(|problem| Error::Startup { what: "bench", problem })?;

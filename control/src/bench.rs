@@ -68,7 +68,8 @@ impl Run {
         let generator = if cfg.generator.is_empty() {
             None
         } else {
-            let GeneratorSpec { role, template, stamps, keys } = generator(&cfg.generator, cfg.preload_bindings, cfg.generator_zipf, if cfg.generator.starts_with("up") { access.mac } else { core.mac })?;
+            let GeneratorSpec { role, template, stamps, keys } =
+                generator(&cfg.generator, cfg.preload_bindings, cfg.generator_zipf, if cfg.generator.starts_with("up") { access.mac } else { core.mac })?;
             let port = if role == Role::Access { access.id } else { core.id };
             Some((role, Generator::new(pool.clone(), template, stamps, keys, port)?))
         };
@@ -88,7 +89,10 @@ impl Run {
     /// The churn's counts, after the final metrics.
     pub fn report(&self) {
         if self.churn.per_sec > 0 {
-            crate::report::print_text(&format!("roagent_bench_churn_total{{op=\"add\"}} {}\nroagent_bench_churn_total{{op=\"delete\"}} {}\n", self.churn.added, self.churn.deleted));
+            crate::report::print_text(&format!(
+                "roagent_bench_churn_total{{op=\"add\"}} {}\nroagent_bench_churn_total{{op=\"delete\"}} {}\n",
+                self.churn.added, self.churn.deleted
+            ));
         }
     }
 }
@@ -208,7 +212,9 @@ impl Mix {
             "hoti" => Mix::Hoti,
             "bu" => Mix::BindingUpdate,
             "bu-fresh" => Mix::BindingUpdateFresh,
-            _ => return Err(format!("--mix: {s:?} is not one of up-nobind, up-bind, down-decap, down-hao, down-hao-hoti, down-hao-hoti50, hoti, bu, bu-fresh")),
+            _ => {
+                return Err(format!("--mix: {s:?} is not one of up-nobind, up-bind, down-decap, down-hao, down-hao-hoti, down-hao-hoti50, hoti, bu, bu-fresh"))
+            }
         })
     }
 }
@@ -328,7 +334,9 @@ pub fn packet(mix: Mix, k: u64, j: usize, mag_mac: MacAddr) -> Vec<u8> {
 /// (keys of bindings 0..n, uniform or Zipf-like, in random order).
 pub fn generator(mix: &str, n: u32, zipf: bool, mag_mac: MacAddr) -> Result<GeneratorSpec, String> {
     let mix = match Mix::parse(mix) {
-        Ok(Mix::DownHaoHoti | Mix::DownHaoHoti50 | Mix::Hoti | Mix::BindingUpdate | Mix::BindingUpdateFresh) | Err(_) => return Err(format!("bench.generator: {mix:?} is not one of up-nobind, up-bind, down-decap, down-hao")),
+        Ok(Mix::DownHaoHoti | Mix::DownHaoHoti50 | Mix::Hoti | Mix::BindingUpdate | Mix::BindingUpdateFresh) | Err(_) => {
+            return Err(format!("bench.generator: {mix:?} is not one of up-nobind, up-bind, down-decap, down-hao"))
+        }
         Ok(m) => m,
     };
     // Every address of the template frame that depends on the key ends in this identifier
@@ -373,7 +381,13 @@ pub struct GeneratorSpec {
 pub fn signed_binding_updates(seed: u64, nodes: u64, per_node: u16, mag_mac: MacAddr) -> Result<Vec<Vec<u8>>, String> {
     use reflector::{crypto, Action, Inbound, Reflector, Reply, TestEntropy};
     use wire::mobility::{self, BindingUpdate, CareOfTest, HomeTest};
-    let open = reflector::Config { replies_per_sec_per_source: u32::MAX, reply_burst_per_source: u32::MAX, replies_per_sec_total: u32::MAX, reply_burst_total: u32::MAX, ..Default::default() };
+    let open = reflector::Config {
+        replies_per_sec_per_source: u32::MAX,
+        reply_burst_per_source: u32::MAX,
+        replies_per_sec_total: u32::MAX,
+        reply_burst_total: u32::MAX,
+        ..Default::default()
+    };
     let mut rng = TestEntropy::new(seed);
     let mut r = Reflector::new(open, Duration::ZERO, &mut rng);
     let mut tokens = Vec::new();
@@ -408,7 +422,14 @@ pub fn signed_binding_updates(seed: u64, nodes: u64, per_node: u16, mag_mac: Mac
         for (k, &((hi, ht), (ci, ct))) in tokens.iter().enumerate() {
             let k = k as u64;
             let (h, c, cn) = (home(k), care_of(k), attached(k));
-            let bu = BindingUpdate { seq: round.wrapping_mul(step), ack: true, lifetime_units: 100, nonce_indices: Some((hi, ci)), has_bad: true, ..Default::default() };
+            let bu = BindingUpdate {
+                seq: round.wrapping_mul(step),
+                ack: true,
+                lifetime_units: 100,
+                nonce_indices: Some((hi, ci)),
+                has_bad: true,
+                ..Default::default()
+            };
             let mut mh = bu.to_bytes();
             crypto::sign(&mut mh, &crypto::binding_key(&ht, Some(&ct)), &c, &cn).map_err(|e| e.to_string())?;
             // The pseudo-header source is the home address (RFC 6275 §6.3).
@@ -425,7 +446,15 @@ pub fn signed_binding_updates(seed: u64, nodes: u64, per_node: u16, mag_mac: Mac
 /// A classic pcap file (Ethernet) of `frames`.
 pub fn pcap(frames: &[Vec<u8>]) -> Vec<u8> {
     let mut out = Vec::new();
-    for v in [0xa1b2_c3d4u32.to_le_bytes().as_slice(), &2u16.to_le_bytes(), &4u16.to_le_bytes(), &0u32.to_le_bytes(), &0u32.to_le_bytes(), &65535u32.to_le_bytes(), &1u32.to_le_bytes()] {
+    for v in [
+        0xa1b2_c3d4u32.to_le_bytes().as_slice(),
+        &2u16.to_le_bytes(),
+        &4u16.to_le_bytes(),
+        &0u32.to_le_bytes(),
+        &0u32.to_le_bytes(),
+        &65535u32.to_le_bytes(),
+        &1u32.to_le_bytes(),
+    ] {
         out.extend_from_slice(v);
     }
     for (i, f) in frames.iter().enumerate() {
@@ -460,7 +489,8 @@ mod tests {
     #[test]
     fn bench_section_parses_in_the_bench_build() {
         let base = "[ports.access]\ndevice = \"net_null0\"\n[ports.core]\ndevice = \"net_null1\"\n[mag]\nproxy_coa = \"2001:db8:c0::1\"\n[[lma]]\naddress = \"2001:db8:c0::2\"\n";
-        let c = crate::config::Config::parse(&format!("{base}[bench]\npreload_bindings = 5000\nchurn_per_sec = 10\ngenerator = \"up-bind\"\n"), "t.toml").unwrap();
+        let c =
+            crate::config::Config::parse(&format!("{base}[bench]\npreload_bindings = 5000\nchurn_per_sec = 10\ngenerator = \"up-bind\"\n"), "t.toml").unwrap();
         assert_eq!((c.bench.preload_bindings, c.bench.churn_per_sec, c.bench.generator.as_str(), c.bench.generator_zipf), (5000, 10, "up-bind", false));
         assert_eq!((c.bench.max_bindings(1024), c.bench.max_bindings(1 << 20)), (5000 + 4096, 1 << 20));
         let e = crate::config::Config::parse(&format!("{base}[bench]\npreload = 1\n"), "t.toml").unwrap_err().to_string();
@@ -514,7 +544,13 @@ mod tests {
         use reflector::{Action, Inbound, Reflector, Reply, TestEntropy};
         let m = [2, 0x70, 0x63, 0x61, 0x70, 1];
         let frames = signed_binding_updates(7, 3, 1, m).unwrap();
-        let open = reflector::Config { replies_per_sec_per_source: u32::MAX, reply_burst_per_source: u32::MAX, replies_per_sec_total: u32::MAX, reply_burst_total: u32::MAX, ..Default::default() };
+        let open = reflector::Config {
+            replies_per_sec_per_source: u32::MAX,
+            reply_burst_per_source: u32::MAX,
+            replies_per_sec_total: u32::MAX,
+            reply_burst_total: u32::MAX,
+            ..Default::default()
+        };
         let mut r = Reflector::new(open, Duration::ZERO, &mut TestEntropy::new(7));
         for expected in [0u8, 135] {
             for f in &frames {
@@ -522,7 +558,13 @@ mod tests {
                 let ip = &f[14 + d.inner_offset..][..d.inner_len];
                 let chain = wire::ext::walk(ip).unwrap();
                 let h = ipv6::Header::new_checked(ip).unwrap();
-                let inb = Inbound { src: h.src_addr(), dst: h.dst_addr(), home_address: chain.home_address.map(|o| o.home), ipv6_packet: ip, mh_offset: chain.upper_offset };
+                let inb = Inbound {
+                    src: h.src_addr(),
+                    dst: h.dst_addr(),
+                    home_address: chain.home_address.map(|o| o.home),
+                    ipv6_packet: ip,
+                    mh_offset: chain.upper_offset,
+                };
                 let mut out = Vec::new();
                 r.on_mobility(Duration::from_secs(1), &inb, &mut out);
                 let status = out.iter().find_map(|a| match a {

@@ -257,7 +257,12 @@ pub struct Pmipv6Cfg {
 
 impl Default for Pmipv6Cfg {
     fn default() -> Self {
-        Pmipv6Cfg { lifetime: default_pbu_lifetime(), max_transmissions: default_max_transmissions(), idle_timeout: default_idle_timeout(), ra_interval: default_ra_interval() }
+        Pmipv6Cfg {
+            lifetime: default_pbu_lifetime(),
+            max_transmissions: default_max_transmissions(),
+            idle_timeout: default_idle_timeout(),
+            ra_interval: default_ra_interval(),
+        }
     }
 }
 
@@ -658,10 +663,19 @@ prefixes = ["2001:db8:3::/64"]
         assert_eq!(problem(&GOOD.replace("net_pcap1,", "net_pcap0,")), "ports.core.device: names the same device as ports.access.device");
         assert_eq!(problem(&GOOD.replace("[ports.core]", "[ports.core]\nmtu = 100")), "ports.core.mtu: 100 is outside 1280..=9000 (IPv6 minimum MTU is 1280)");
         assert_eq!(problem(&GOOD.replace("prefixes = [\"2001:db8:3::/64\"]", "")), "node[0].prefixes: a node needs at least one prefix or address");
-        assert_eq!(problem(&format!("{GOOD}[reflector]\nnonce_interval = 60\n")), "reflector.nonce_interval: 60 is outside 1..=30 seconds (tokens must live 210 s, RFC 6275 §5.2.7)");
+        assert_eq!(
+            problem(&format!("{GOOD}[reflector]\nnonce_interval = 60\n")),
+            "reflector.nonce_interval: 60 is outside 1..=30 seconds (tokens must live 210 s, RFC 6275 §5.2.7)"
+        );
         assert_eq!(problem(&format!("{GOOD}[log]\nlevel = \"loud\"\n")), "log.level: \"loud\" is not one of error, warn, info, debug, trace");
-        assert_eq!(problem(&format!("{GOOD}[metrics]\naddress = \"localhost\"\n")), "metrics.address: \"localhost\" is not host:port (e.g. 127.0.0.1:9477, [::1]:9477)");
-        assert_eq!(problem(&format!("{GOOD}[reflector]\nmax_lifetime = 600\n")), "reflector.max_lifetime: 600 is outside 4..=420 seconds (RFC 6275 §12 MAX_RR_BINDING_LIFETIME)");
+        assert_eq!(
+            problem(&format!("{GOOD}[metrics]\naddress = \"localhost\"\n")),
+            "metrics.address: \"localhost\" is not host:port (e.g. 127.0.0.1:9477, [::1]:9477)"
+        );
+        assert_eq!(
+            problem(&format!("{GOOD}[reflector]\nmax_lifetime = 600\n")),
+            "reflector.max_lifetime: 600 is outside 4..=420 seconds (RFC 6275 §12 MAX_RR_BINDING_LIFETIME)"
+        );
         assert!(problem(&GOOD.replace("[mag]\nproxy_coa = \"2001:db8:c0::1\"\nsignaling = \"static\"", "")).contains("missing field `mag`"));
     }
 

@@ -91,7 +91,16 @@ pub struct ControlCore {
 
 impl ControlCore {
     #[allow(clippy::too_many_arguments)]
-    pub fn new(topo: Arc<Topology>, pool: Arc<Mempool>, from_workers: Vec<ring::Consumer>, to_workers: Vec<ring::Producer>, icmp_per_sec: u32, agent: Agent, registrations: Option<Registrations>, table: bindings::Writer) -> Self {
+    pub fn new(
+        topo: Arc<Topology>,
+        pool: Arc<Mempool>,
+        from_workers: Vec<ring::Consumer>,
+        to_workers: Vec<ring::Producer>,
+        icmp_per_sec: u32,
+        agent: Agent,
+        registrations: Option<Registrations>,
+        table: bindings::Writer,
+    ) -> Self {
         let plane = ControlPlane::new(topo.clone(), icmp_per_sec, agent, registrations);
         let io = Dpdk { pool, to_workers, next_worker: 0, topo, table, counters: plane.links.counters.clone() };
         ControlCore { plane, io, from_workers }
@@ -126,7 +135,8 @@ impl ControlCore {
     pub fn reload(&mut self, now: Duration, running: &Config, new: &Config) {
         let purge = crate::reload::apply(self.plane.topo(), running, new);
         let topo = self.plane.topo().clone();
-        let (removed, agent_off): (Vec<u32>, Vec<u32>) = purge.into_iter().partition(|&i| topo.attached.node(i).is_some_and(|n| !n.attached.load(std::sync::atomic::Ordering::Relaxed)));
+        let (removed, agent_off): (Vec<u32>, Vec<u32>) =
+            purge.into_iter().partition(|&i| topo.attached.node(i).is_some_and(|n| !n.attached.load(std::sync::atomic::Ordering::Relaxed)));
         self.plane.remove_nodes(now, &removed, &mut self.io);
         self.plane.purge_nodes(now, &agent_off, &mut self.io);
     }

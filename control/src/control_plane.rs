@@ -79,7 +79,8 @@ impl<B: PacketBuf> ControlPlane<B> {
     /// `nodes` (a node detached, or its agent turned off).
     pub fn purge_nodes(&mut self, now: Duration, nodes: &[u32], out: &mut impl Egress<Buf = B>) {
         let topo = self.links.topo().clone();
-        let mut addrs: Vec<Ipv6Addr> = self.agent.reflector.bindings().map(|b| b.attached).filter(|a| topo.attached.lookup_any(&a.octets()).is_some_and(|i| nodes.contains(&i))).collect();
+        let mut addrs: Vec<Ipv6Addr> =
+            self.agent.reflector.bindings().map(|b| b.attached).filter(|a| topo.attached.lookup_any(&a.octets()).is_some_and(|i| nodes.contains(&i))).collect();
         addrs.sort();
         addrs.dedup();
         for a in addrs {

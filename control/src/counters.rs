@@ -29,17 +29,8 @@ pub struct ControlCounters {
 }
 
 /// Mobility Header types 0..=7 (RFC 6275 §6.1), then one slot for any other.
-pub const MH_TYPES: [&str; 9] = [
-    "binding_refresh_request",
-    "home_test_init",
-    "care_of_test_init",
-    "home_test",
-    "care_of_test",
-    "binding_update",
-    "binding_ack",
-    "binding_error",
-    "other",
-];
+pub const MH_TYPES: [&str; 9] =
+    ["binding_refresh_request", "home_test_init", "care_of_test_init", "home_test", "care_of_test", "binding_update", "binding_ack", "binding_error", "other"];
 
 /// The slot of MH type `t` in the per-type counters ([`MH_TYPES`]).
 pub fn mh_slot(t: u8) -> usize {

@@ -69,8 +69,14 @@ mod tests {
     fn every_error_is_one_line_naming_what_failed() {
         let io = || std::io::Error::new(std::io::ErrorKind::AddrInUse, "Address in use");
         let cases = [
-            (Error::field("node[0].lma", "2001:db8:99::1 is not one of the configured [[lma]] addresses"), "node[0].lma: 2001:db8:99::1 is not one of the configured [[lma]] addresses"),
-            (Error::Arg { arg: "--log-level", problem: "\"loud\" is not one of error, warn, info, debug, trace".into() }, "--log-level: \"loud\" is not one of error, warn, info, debug, trace"),
+            (
+                Error::field("node[0].lma", "2001:db8:99::1 is not one of the configured [[lma]] addresses"),
+                "node[0].lma: 2001:db8:99::1 is not one of the configured [[lma]] addresses",
+            ),
+            (
+                Error::Arg { arg: "--log-level", problem: "\"loud\" is not one of error, warn, info, debug, trace".into() },
+                "--log-level: \"loud\" is not one of error, warn, info, debug, trace",
+            ),
             (Error::os("metrics.address: cannot listen on 127.0.0.1:1")(io()), "metrics.address: cannot listen on 127.0.0.1:1: Address in use"),
             (Error::Startup { what: "eal", problem: "no worker lcore".into() }, "eal: no worker lcore"),
             (Error::Admin { addr: "127.0.0.1:9477".into(), problem: "not an HTTP response".into() }, "127.0.0.1:9477: not an HTTP response"),

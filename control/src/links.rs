@@ -101,7 +101,11 @@ impl<B: PacketBuf> Links<B> {
                 }
                 // RFC 4861 §7.2.4: unicast to the soliciting node, or all-nodes if it had no
                 // address (duplicate address detection), then not Solicited.
-                let (to, to_mac, solicited) = if src.is_unspecified() { (ipv6::ALL_NODES, ethernet::ipv6_multicast_mac(&ipv6::ALL_NODES), false) } else { (src, source_ll.unwrap_or(peer_mac), true) };
+                let (to, to_mac, solicited) = if src.is_unspecified() {
+                    (ipv6::ALL_NODES, ethernet::ipv6_multicast_mac(&ipv6::ALL_NODES), false)
+                } else {
+                    (src, source_ll.unwrap_or(peer_mac), true)
+                };
                 let our_mac = self.our_mac(role);
                 // Router flag on the access link only: there the MAG is the nodes' default router.
                 if self.send(role, to_mac, |o| nd::build_neighbor_advert(o, &mine, &to, &mine, &our_mac, role == Role::Access, solicited, true), out) {
@@ -320,7 +324,13 @@ impl<B: PacketBuf> Links<B> {
     /// Sends an IPv6 packet of an attached node's (built by `build`; `node_addr` is the
     /// node's address) the way the node's own traffic goes: up its LMA's tunnel
     /// (RFC 5213 §6.10.5), or routed. An unknown next hop is resolved first.
-    pub fn send_as_node(&mut self, now: Duration, node_addr: &Ipv6Addr, build: impl FnOnce(&mut [u8]) -> wire::Result<usize>, out: &mut impl Egress<Buf = B>) -> bool {
+    pub fn send_as_node(
+        &mut self,
+        now: Duration,
+        node_addr: &Ipv6Addr,
+        build: impl FnOnce(&mut [u8]) -> wire::Result<usize>,
+        out: &mut impl Egress<Buf = B>,
+    ) -> bool {
         let topo = self.topo.clone();
         let (slot, frame) = match topo.mode {
             Mode::Tunnel => {
@@ -382,9 +392,9 @@ impl<B: PacketBuf> Links<B> {
 mod tests {
     use crate::testing::*;
     use dataplane::counters::{Punt, Role};
-    use wire::testpkt::{echo_request, ip6, neighbor_solicit, tunneled, udp_packet};
     use wire::icmpv6::{self, ErrorKind};
     use wire::nd::{self, Nd};
+    use wire::testpkt::{echo_request, ip6, neighbor_solicit, tunneled, udp_packet};
     use wire::{ethernet, ipv6};
 
     fn nd_of(f: &[u8]) -> Nd {

@@ -21,10 +21,10 @@ mod mobiles_view;
 mod ratelimit;
 mod registration;
 mod reload;
-mod topology;
+mod report;
 #[cfg(test)]
 mod testing;
-mod report;
+mod topology;
 
 #[derive(Parser)]
 #[command(name = "roagent", version, about = "PMIPv6 MAG dataplane with the Route Optimization Agent (draft-cui-netext-route-optimization-agent-ext-00)")]
@@ -167,7 +167,13 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             }
-            let opts = app::Options { config_path: config.clone(), stats_period: stats_period.unwrap_or(cfg.control.stats_period), log_level, duration, extra_eal: eal };
+            let opts = app::Options {
+                config_path: config.clone(),
+                stats_period: stats_period.unwrap_or(cfg.control.stats_period),
+                log_level,
+                duration,
+                extra_eal: eal,
+            };
             match app::run(cfg, opts) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

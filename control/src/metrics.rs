@@ -4,8 +4,8 @@
 
 use crate::bindings_view::{self, BindingJson, BindingsView};
 use crate::counters::{AgentCounters, ControlCounters, PmipCounters, DELETE_REASONS, MH_TYPES};
-use crate::mobiles_view::{self, MobileJson, MobilesView};
 use crate::error::Error;
+use crate::mobiles_view::{self, MobileJson, MobilesView};
 use dataplane::counters::{Counter, Drop, Punt, Role, WorkerBlock, WorkerCounters};
 use dataplane::mempool::Mempool;
 use dataplane::port::{Port, PortStats};
@@ -151,7 +151,11 @@ impl Sources {
         }
         let stats = &r.ports;
         for (name, help, get) in [
-            ("roagent_port_driver_rx_missed_total", "Packets the driver dropped for lack of RX descriptors.", (|s: &dataplane::port::PortStats| s.imissed) as fn(&dataplane::port::PortStats) -> u64),
+            (
+                "roagent_port_driver_rx_missed_total",
+                "Packets the driver dropped for lack of RX descriptors.",
+                (|s: &dataplane::port::PortStats| s.imissed) as fn(&dataplane::port::PortStats) -> u64,
+            ),
             ("roagent_port_driver_rx_errors_total", "Erroneous packets received, per the driver.", |s| s.ierrors),
             ("roagent_port_driver_rx_nombuf_total", "RX mbuf allocation failures, per the driver.", |s| s.rx_nombuf),
             ("roagent_port_driver_tx_errors_total", "Failed transmissions, per the driver.", |s| s.oerrors),
@@ -178,7 +182,11 @@ impl Sources {
         }
         out.push(f.0);
         for (name, help, get) in [
-            ("roagent_tunnel_encapsulations_total", "Uplink packets encapsulated toward an LMA (RFC 5213 §6.10.5).", (|w: &WorkerCounters| &w.encapsulated) as fn(&WorkerCounters) -> &Counter),
+            (
+                "roagent_tunnel_encapsulations_total",
+                "Uplink packets encapsulated toward an LMA (RFC 5213 §6.10.5).",
+                (|w: &WorkerCounters| &w.encapsulated) as fn(&WorkerCounters) -> &Counter,
+            ),
             ("roagent_tunnel_decapsulations_total", "Downlink packets decapsulated from an LMA.", |w| &w.decapsulated),
             ("roagent_rh2_inserted_total", "Uplink packets given a Type 2 Routing Header to a care-of address.", |w| &w.rh2_inserted),
             ("roagent_rh2_refused_total", "Uplink packets with a binding that may not carry a Type 2 Routing Header.", |w| &w.rh2_refused),
@@ -454,7 +462,17 @@ pub fn print_mobiles(addr: &str) -> Result<(), Error> {
     let _ = writeln!(out, "{:<28} {:<17} {:<24} {:<20} {:<12} {:>8} {:>3}", "MN-ID", "MAC", "HOME NETWORK PREFIX", "LMA", "STATE", "LIFETIME", "RO");
     for r in &rows {
         let left = r.lifetime_left_s.map_or("-".to_string(), |s| format!("{s}s"));
-        let _ = writeln!(out, "{:<28} {:<17} {:<24} {:<20} {:<12} {:>8} {:>3}", r.mn_id, r.mac, r.home_network_prefix.as_deref().unwrap_or("-"), r.lma.to_string(), r.state, left, r.ro_bindings);
+        let _ = writeln!(
+            out,
+            "{:<28} {:<17} {:<24} {:<20} {:<12} {:>8} {:>3}",
+            r.mn_id,
+            r.mac,
+            r.home_network_prefix.as_deref().unwrap_or("-"),
+            r.lma.to_string(),
+            r.state,
+            left,
+            r.ro_bindings
+        );
     }
     let _ = writeln!(out, "{} mobile node(s)", rows.len());
     Ok(())
@@ -465,7 +483,11 @@ pub fn print_bindings(addr: &str) -> Result<(), Error> {
     let body = http_get(addr, "/bindings")?;
     let rows: Vec<BindingJson> = serde_json::from_str(&body).map_err(|e| Error::Admin { addr: addr.to_string(), problem: format!("/bindings: {e}") })?;
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{:<28} {:<28} {:<28} {:<12} {:>8} {:>8} {:>5}", "HOME ADDRESS", "CARE-OF ADDRESS", "ATTACHED NODE", "NAME", "LIFETIME", "SEQUENCE", "AGENT");
+    let _ = writeln!(
+        out,
+        "{:<28} {:<28} {:<28} {:<12} {:>8} {:>8} {:>5}",
+        "HOME ADDRESS", "CARE-OF ADDRESS", "ATTACHED NODE", "NAME", "LIFETIME", "SEQUENCE", "AGENT"
+    );
     for r in &rows {
         let _ = writeln!(
             out,
@@ -566,7 +588,16 @@ mod tests {
         let now = Instant::now();
         for (home, attached, left) in [("2001:db8:1::2", "2001:db8:3::9", 100), ("2001:db8:1::1", "2001:db8:3::1", 30)] {
             let (home, attached): (Ipv6Addr, Ipv6Addr) = (home.parse().unwrap(), attached.parse().unwrap());
-            let e = BindingEntry { home, care_of: "2001:db8:2::1".parse().unwrap(), attached, node: "mn2".into(), expires: now + Duration::from_secs(left), seq: 3, agent: true, refreshed: 0 };
+            let e = BindingEntry {
+                home,
+                care_of: "2001:db8:2::1".parse().unwrap(),
+                attached,
+                node: "mn2".into(),
+                expires: now + Duration::from_secs(left),
+                seq: 3,
+                agent: true,
+                refreshed: 0,
+            };
             s.bindings.insert((home, attached), e);
         }
         let rows: Vec<BindingJson> = serde_json::from_str(&s.bindings_json()).unwrap();

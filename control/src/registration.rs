@@ -10,7 +10,6 @@ use crate::config::Config;
 use crate::counters::PmipCounters;
 use crate::egress::Egress;
 use crate::links::{Heard, Links};
-use wire::ethernet::fmt_mac;
 use crate::mobiles_view::{MobileRow, MobilesView};
 use dataplane::attached::Registration as DpState;
 use dataplane::forward::{PacketBuf, Topology};
@@ -19,6 +18,7 @@ use std::collections::HashMap;
 use std::net::Ipv6Addr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use wire::ethernet::fmt_mac;
 use wire::ethernet::MacAddr;
 use wire::pmip::ProxyBindingAck;
 use wire::{ext, ipv6, mobility, nd, pmip};
@@ -129,7 +129,14 @@ impl Registrations {
 
     /// A packet for the Proxy-CoA from the core link: true if it was a Mobility Header
     /// (a PBA, or a message the MAG does not take), which is then dealt with here.
-    pub fn on_core_mobility<B: PacketBuf>(&mut self, now: Duration, ip: &[u8], links: &mut Links<B>, agent: &mut Agent, out: &mut impl Egress<Buf = B>) -> bool {
+    pub fn on_core_mobility<B: PacketBuf>(
+        &mut self,
+        now: Duration,
+        ip: &[u8],
+        links: &mut Links<B>,
+        agent: &mut Agent,
+        out: &mut impl Egress<Buf = B>,
+    ) -> bool {
         let (Ok(h), Ok(chain)) = (ipv6::Header::new_checked(ip), ext::walk(ip)) else { return false };
         if chain.upper_proto != ipv6::proto::MOBILITY {
             return false;
@@ -257,7 +264,8 @@ impl Registrations {
                     let Some(node) = node_of(&topo, &mac) else { continue };
                     // The reflector's bindings for addresses in the prefix go first, while
                     // the route still says whose they are (draft §4.1.3).
-                    let addrs: Vec<Ipv6Addr> = agent.reflector.bindings().map(|b| b.attached).filter(|a| hnps.iter().any(|&(p, l)| in_prefix(a, &p, l))).collect();
+                    let addrs: Vec<Ipv6Addr> =
+                        agent.reflector.bindings().map(|b| b.attached).filter(|a| hnps.iter().any(|&(p, l)| in_prefix(a, &p, l))).collect();
                     for a in addrs {
                         agent.detach_address(now, a, links, out);
                     }
@@ -273,7 +281,12 @@ impl Registrations {
                     let (ll, our_mac) = (topo.access_link_local, topo.access_mac);
                     let router = (self.ra_router_lifetime as u32).min(valid.max(1)) as u16;
                     let mtu = self.mtu;
-                    if links.send(dataplane::counters::Role::Access, mac, |o| nd::build_router_advert_with_lifetimes(o, &ll, &to, &our_mac, &prefixes, router, Some(mtu), valid, preferred), out) {
+                    if links.send(
+                        dataplane::counters::Role::Access,
+                        mac,
+                        |o| nd::build_router_advert_with_lifetimes(o, &ll, &to, &our_mac, &prefixes, router, Some(mtu), valid, preferred),
+                        out,
+                    ) {
                         self.counters.ra_sent.inc();
                     }
                 }
@@ -286,7 +299,12 @@ impl Registrations {
                     }
                 }
                 Action::Registered { mac, hnps, lifetime } => {
-                    tracing::info!("registered: {} {} lifetime {} s", fmt_mac(&mac), hnps.iter().map(|(p, l)| format!("{p}/{l}")).collect::<Vec<_>>().join(", "), lifetime.as_secs());
+                    tracing::info!(
+                        "registered: {} {} lifetime {} s",
+                        fmt_mac(&mac),
+                        hnps.iter().map(|(p, l)| format!("{p}/{l}")).collect::<Vec<_>>().join(", "),
+                        lifetime.as_secs()
+                    );
                     touched.push(mac);
                 }
                 Action::Refreshed { mac, lifetime } => {
@@ -339,7 +357,8 @@ fn emit_pbu(o: &mut [u8], coa: &Ipv6Addr, lma: &Ipv6Addr, pbu: &pmip::ProxyBindi
     let total = ipv6::HEADER_LEN + mh.len();
     let len = o.len();
     let buf = o.get_mut(..total).ok_or(wire::Error::NoRoom { layer: "pbu", required: total, len })?;
-    ipv6::Repr { src: *coa, dst: *lma, next_header: ipv6::proto::MOBILITY, payload_len: mh.len() as u16, hop_limit: 64, traffic_class: 0, flow_label: 0 }.emit(buf)?;
+    ipv6::Repr { src: *coa, dst: *lma, next_header: ipv6::proto::MOBILITY, payload_len: mh.len() as u16, hop_limit: 64, traffic_class: 0, flow_label: 0 }
+        .emit(buf)?;
     buf[ipv6::HEADER_LEN..].copy_from_slice(&mh);
     Ok(total)
 }

@@ -71,4 +71,3 @@ pub fn build(cfg: &Config, access_mac: MacAddr, core_mac: MacAddr) -> Topology {
         neighbors,
     }
 }
-

@@ -29,7 +29,10 @@ use std::collections::VecDeque;
 use std::marker::PhantomData;
 use std::net::Ipv6Addr;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::{Acquire, Relaxed, Release}};
+use std::sync::atomic::{
+    AtomicU32, AtomicU64,
+    Ordering::{Acquire, Relaxed, Release},
+};
 use std::sync::Arc;
 
 const SLOTS: usize = 8;
@@ -471,7 +474,11 @@ impl Reader {
         let b = &self.t.buckets[p.hash.first as usize];
         let m = lanes_equal(b.sigs.load(Acquire), p.hash.sig);
         p.state = if m == 0 {
-            if b.spilled.load(Acquire) == 0 { State::Miss } else { State::Unknown }
+            if b.spilled.load(Acquire) == 0 {
+                State::Miss
+            } else {
+                State::Unknown
+            }
         } else if m & (m - 1) == 0 {
             let i = b.idx[slot_of(m)].load(Acquire);
             match self.t.entries.get(i as usize) {

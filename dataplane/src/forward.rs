@@ -10,8 +10,8 @@ use crate::counters::{Drop, Punt, Role, WorkerCounters};
 use crate::neighbor::NeighborCache;
 use std::net::Ipv6Addr;
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
-use wire::ethernet::{self, MacAddr, ETHERTYPE_IPV6};
 use wire::addr::{is_link_local_u128, is_multicast_u128};
+use wire::ethernet::{self, MacAddr, ETHERTYPE_IPV6};
 use wire::{ext, hao, ipv6, nd, rh2, tunnel};
 
 /// The binding lookup the forwarding decisions need: the care-of address bound to
@@ -528,7 +528,6 @@ fn strip_hao_walked(b: &impl Bindings, c: &WorkerCounters, p: &mut impl PacketBu
     Ok(())
 }
 
-
 #[cfg(test)]
 mod tests {
     //! The forwarding decisions on plain `Vec` buffers (no EAL), with a map for bindings.
@@ -735,8 +734,17 @@ mod tests {
     #[test]
     fn pmipv6_attach_register_forward_withdraw() {
         let (t, c) = (pmipv6_topo(), WorkerCounters::default());
-        let up = |mac: MacAddr, src: &str| uplink(&t, &Map::default(), &c, &mut VecBuf::new(&frame(ACCESS_MAC, mac, &ip6(a(src), a(HOME), ipv6::proto::UDP, &udp(a(src), a(HOME), 30)))));
-        let down = || downlink(&t, &Map::default(), &c, &mut VecBuf::new(&frame(CORE_MAC, LMA_MAC, &tunneled(&ip6(a(HOME), a(MN2), ipv6::proto::UDP, &udp(a(HOME), a(MN2), 8))))));
+        let up = |mac: MacAddr, src: &str| {
+            uplink(&t, &Map::default(), &c, &mut VecBuf::new(&frame(ACCESS_MAC, mac, &ip6(a(src), a(HOME), ipv6::proto::UDP, &udp(a(src), a(HOME), 30)))))
+        };
+        let down = || {
+            downlink(
+                &t,
+                &Map::default(),
+                &c,
+                &mut VecBuf::new(&frame(CORE_MAC, LMA_MAC, &tunneled(&ip6(a(HOME), a(MN2), ipv6::proto::UDP, &udp(a(HOME), a(MN2), 8))))),
+            )
+        };
         let mn2 = t.attached.node(0).unwrap();
         // No policy for the MAC: dropped, never registered.
         assert_eq!(up([2, 0, 0, 0, 9, 9], MN2), Verdict::Drop(Drop::UnknownMac));

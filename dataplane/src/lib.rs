@@ -15,23 +15,23 @@
 //! library is the `wire` crate (`#![forbid(unsafe_code)]`), re-exported here.
 
 #[forbid(unsafe_code)]
+pub mod attached;
+pub mod bindings;
+#[forbid(unsafe_code)]
 pub mod counters;
 pub mod eal;
-pub mod mbuf;
-pub mod mempool;
 #[forbid(unsafe_code)]
 pub mod forward;
 #[cfg(feature = "bench")]
 pub mod generator;
+pub mod mbuf;
+pub mod mempool;
 #[forbid(unsafe_code)]
 pub mod neighbor;
-#[forbid(unsafe_code)]
-pub mod attached;
-#[forbid(unsafe_code)]
-pub mod routes;
-pub mod bindings;
 pub mod port;
 pub mod ring;
+#[forbid(unsafe_code)]
+pub mod routes;
 pub mod worker;
 
 pub use wire;

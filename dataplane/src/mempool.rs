@@ -22,9 +22,7 @@ impl Mempool {
         let cname = CString::new(name).expect("pool name without NUL");
         // SAFETY: valid name; DPDK copies it.
         let p = unsafe { dpdk_sys::rte_pktmbuf_pool_create(cname.as_ptr(), n, cache, 0, data_room, socket) };
-        NonNull::new(p)
-            .map(|raw| Mempool { raw, size: n })
-            .ok_or(DpdkError { call: "rte_pktmbuf_pool_create", code: errno() })
+        NonNull::new(p).map(|raw| Mempool { raw, size: n }).ok_or(DpdkError { call: "rte_pktmbuf_pool_create", code: errno() })
     }
 
     pub fn as_ptr(&self) -> *mut dpdk_sys::rte_mempool {

@@ -15,9 +15,7 @@ pub struct NeighborCache {
 
 impl NeighborCache {
     pub fn new(n: usize) -> Self {
-        NeighborCache {
-            macs: (0..n).map(|_| AtomicU64::new(0)).collect(),
-        }
+        NeighborCache { macs: (0..n).map(|_| AtomicU64::new(0)).collect() }
     }
 
     #[inline(always)]

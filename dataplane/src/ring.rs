@@ -33,10 +33,7 @@ pub fn pair(name: &str, size: u32, socket: i32) -> Result<(Producer, Consumer), 
     // SAFETY: valid name; DPDK copies it.
     let r = unsafe { dpdk_sys::rte_ring_create(cname.as_ptr(), size, socket, flags) };
     let raw = std::sync::Arc::new(Raw(NonNull::new(r).ok_or(DpdkError { call: "rte_ring_create", code: errno() })?));
-    Ok((
-        Producer { raw: raw.clone(), _not_sync: PhantomData },
-        Consumer { raw, _not_sync: PhantomData },
-    ))
+    Ok((Producer { raw: raw.clone(), _not_sync: PhantomData }, Consumer { raw, _not_sync: PhantomData }))
 }
 
 /// A read-only view of a ring's occupancy, for the metrics thread.
@@ -92,15 +89,7 @@ impl Consumer {
     #[inline(always)]
     pub fn pop_burst(&mut self, out: &mut [*mut rte_mbuf]) -> usize {
         // SAFETY: SC ring, we are its only consumer; the dequeued mbufs are ours.
-        unsafe {
-            dpdk_sys::rte_ring_sc_dequeue_burst_elem(
-                self.raw.0.as_ptr(),
-                out.as_mut_ptr().cast(),
-                8,
-                out.len() as u32,
-                std::ptr::null_mut(),
-            ) as usize
-        }
+        unsafe { dpdk_sys::rte_ring_sc_dequeue_burst_elem(self.raw.0.as_ptr(), out.as_mut_ptr().cast(), 8, out.len() as u32, std::ptr::null_mut()) as usize }
     }
 
     pub fn len(&self) -> u32 {

@@ -29,7 +29,10 @@
 
 use crate::attached::AttachedNode;
 use crossbeam::utils::CachePadded;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::{Acquire, Relaxed, Release}};
+use std::sync::atomic::{
+    AtomicU32, AtomicU64,
+    Ordering::{Acquire, Relaxed, Release},
+};
 use std::sync::{Mutex, PoisonError};
 
 /// A slot never used: ends every probe. `::/64` is not a unicast prefix.

@@ -27,13 +27,13 @@ pub fn untag(tag: u32) -> (Option<crate::counters::Punt>, Role) {
     (why, Role::from_bit(tag >> 8))
 }
 
+#[cfg(feature = "bench")]
+pub use crate::generator::Rx;
 /// Where a worker's bursts come from, by port role: its RX queue of each port. A build with
 /// the `bench` feature uses `generator::Rx` instead, which can put an in-process generator in
 /// place of one of them; the product's worker loop has no such branch.
 #[cfg(not(feature = "bench"))]
 pub use crate::port::RxQueues as Rx;
-#[cfg(feature = "bench")]
-pub use crate::generator::Rx;
 
 /// Everything one worker owns.
 pub struct Worker {

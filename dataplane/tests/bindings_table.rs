@@ -15,10 +15,11 @@ fn eal() -> &'static Eal {
     static EAL: OnceLock<Eal> = OnceLock::new();
     EAL.get_or_init(|| {
         let prefix = format!("robt{}", std::process::id());
-        let args: Vec<String> = ["bindings-test", "-l", "0", "--no-huge", "-m", "256", "--no-pci", "--no-shconf", "--file-prefix", &prefix, "--log-level", "lib.eal:error"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let args: Vec<String> =
+            ["bindings-test", "-l", "0", "--no-huge", "-m", "256", "--no-pci", "--no-shconf", "--file-prefix", &prefix, "--log-level", "lib.eal:error"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
         Eal::init(&args).expect("EAL starts")
     })
 }

@@ -284,7 +284,13 @@ fn open_mh() -> io::Result<OwnedFd> {
     let on: libc::c_int = 1;
     // SAFETY: IPV6_RECVPKTINFO takes an int, which `on` is.
     let r = unsafe {
-        libc::setsockopt(sock.as_raw_fd(), libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO, (&on as *const libc::c_int).cast(), std::mem::size_of::<libc::c_int>() as libc::socklen_t)
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::IPPROTO_IPV6,
+            libc::IPV6_RECVPKTINFO,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
     };
     if r < 0 {
         return Err(last_error("setsockopt IPV6_RECVPKTINFO"));
@@ -368,10 +374,8 @@ struct TunRoutes {
 impl TunRoutes {
     fn ip_route(&self, verb: &str, p: Ipv6Addr, l: u8) -> Result<(), String> {
         let prefix = format!("{p}/{l}");
-        let out = std::process::Command::new("ip")
-            .args(["-6", "route", verb, &prefix, "dev", &self.tun])
-            .output()
-            .map_err(|e| format!("cannot run ip: {e}"))?;
+        let out =
+            std::process::Command::new("ip").args(["-6", "route", verb, &prefix, "dev", &self.tun]).output().map_err(|e| format!("cannot run ip: {e}"))?;
         if out.status.success() {
             Ok(())
         } else {
@@ -406,7 +410,6 @@ impl TunRoutes {
             }
         }
     }
-
 }
 
 /// On every exit: the TUN device may outlive the peer (`ip tuntap add`), and its routes too.
@@ -556,9 +559,7 @@ fn drain_raw(tun: &OwnedFd, raw: &OwnedFd, mag: Ipv6Addr, buf: &mut [u8], c: &mu
         let mut from: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
         let mut from_len = std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
         // SAFETY: buf and from are valid for the lengths given.
-        let n = unsafe {
-            libc::recvfrom(raw.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0, (&mut from as *mut libc::sockaddr_in6).cast(), &mut from_len)
-        };
+        let n = unsafe { libc::recvfrom(raw.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0, (&mut from as *mut libc::sockaddr_in6).cast(), &mut from_len) };
         if n < 0 {
             return Ok(());
         }
@@ -703,9 +704,7 @@ mod tests {
 
     #[test]
     fn pmip_knobs_parse() {
-        let k = args(&["--pba-status", "153", "--drop-first-pbus", "2", "--lifetime", "10", "--silent", "--pool", "2001:db8:40::/56"])
-            .unwrap()
-            .knobs;
+        let k = args(&["--pba-status", "153", "--drop-first-pbus", "2", "--lifetime", "10", "--silent", "--pool", "2001:db8:40::/56"]).unwrap().knobs;
         assert_eq!(k.pba_status, Some(153));
         assert_eq!(k.drop_first_pbus, 2);
         assert_eq!(k.max_lifetime_units, 2, "10 s is 2 whole units");

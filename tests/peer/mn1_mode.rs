@@ -160,7 +160,9 @@ impl Mn1Mode {
                     return Ok(());
                 }
                 match self.mn1.take_hot(ip) {
-                    Ok(()) => line("MN1 (home)", Arrow::In("HoT"), format_args!("MN2 (answered by roagent)  home nonce index {}", self.mn1.home_token.unwrap().0)),
+                    Ok(()) => {
+                        line("MN1 (home)", Arrow::In("HoT"), format_args!("MN2 (answered by roagent)  home nonce index {}", self.mn1.home_token.unwrap().0))
+                    }
                     Err(e) => line("MN1 (home)", Arrow::In("HoT"), format_args!("MN2   rejected: {e}")),
                 }
             }
@@ -170,7 +172,11 @@ impl Mn1Mode {
                     return Ok(());
                 }
                 match self.mn1.take_cot(ip) {
-                    Ok(()) => line("MN1 (care-of)", Arrow::In("CoT"), format_args!("MN2 (answered by roagent)  care-of nonce index {}", self.mn1.care_of_token.unwrap().0)),
+                    Ok(()) => line(
+                        "MN1 (care-of)",
+                        Arrow::In("CoT"),
+                        format_args!("MN2 (answered by roagent)  care-of nonce index {}", self.mn1.care_of_token.unwrap().0),
+                    ),
                     Err(e) => line("MN1 (care-of)", Arrow::In("CoT"), format_args!("MN2   rejected: {e}")),
                 }
             }
@@ -189,7 +195,12 @@ impl Mn1Mode {
                         line(
                             "MN1 (care-of, RH2 home)",
                             Arrow::In("BA"),
-                            format_args!("MN2 (answered by roagent)  status {} ({verdict}), seq {}, lifetime {} s{auth}", ba.status, ba.seq, u32::from(ba.lifetime_units) * 4),
+                            format_args!(
+                                "MN2 (answered by roagent)  status {} ({verdict}), seq {}, lifetime {} s{auth}",
+                                ba.status,
+                                ba.seq,
+                                u32::from(ba.lifetime_units) * 4
+                            ),
                         );
                         if ba.status >= 128 {
                             return Err(format!("MN1: MN2 refused the binding: BA status {}", ba.status));
@@ -219,7 +230,11 @@ impl Mn1Mode {
             // a Mobility Header means the correspondent does not do route optimization — the
             // draft's Figure 1, a plain IPv6 node without the agent.
             (ipv6::proto::ICMPV6, _, Some(icmpv6::PARAM_PROBLEM)) if upper.get(1) == Some(&1) && self.state == State::ReturnRoutability => {
-                line("MN1", Arrow::In("Param. Problem"), format_args!("MN2 {}   unrecognized Next Header (the Mobility Header), to {}", h.src_addr(), h.dst_addr()));
+                line(
+                    "MN1",
+                    Arrow::In("Param. Problem"),
+                    format_args!("MN2 {}   unrecognized Next Header (the Mobility Header), to {}", h.src_addr(), h.dst_addr()),
+                );
                 return Err(format!(
                     "MN1 gives up: MN2 {} answered with ICMPv6 Parameter Problem (unrecognized Next Header), \
                      so nothing answers Mobile IPv6 for it (the draft's Figure 1): is agent = true for MN2 in roagent's config?",

@@ -10,7 +10,15 @@ const LINKTYPE_ETHERNET: u32 = 1;
 
 pub fn write(path: &Path, frames: &[Vec<u8>]) -> io::Result<()> {
     let mut out = Vec::new();
-    for v in [MAGIC.to_le_bytes().as_slice(), &2u16.to_le_bytes(), &4u16.to_le_bytes(), &0u32.to_le_bytes(), &0u32.to_le_bytes(), &65535u32.to_le_bytes(), &LINKTYPE_ETHERNET.to_le_bytes()] {
+    for v in [
+        MAGIC.to_le_bytes().as_slice(),
+        &2u16.to_le_bytes(),
+        &4u16.to_le_bytes(),
+        &0u32.to_le_bytes(),
+        &0u32.to_le_bytes(),
+        &65535u32.to_le_bytes(),
+        &LINKTYPE_ETHERNET.to_le_bytes(),
+    ] {
         out.extend_from_slice(v);
     }
     for (i, f) in frames.iter().enumerate() {
@@ -42,7 +50,11 @@ pub fn read(path: &Path) -> io::Result<Vec<Vec<u8>>> {
     };
     let u32_at = |b: &[u8]| {
         let a: [u8; 4] = b.try_into().unwrap();
-        if le { u32::from_le_bytes(a) } else { u32::from_be_bytes(a) }
+        if le {
+            u32::from_le_bytes(a)
+        } else {
+            u32::from_be_bytes(a)
+        }
     };
     let mut frames = Vec::new();
     let mut off = 24;

@@ -97,7 +97,11 @@ impl fmt::Display for Shown<'_> {
 
 fn prefixes(p: &[(Ipv6Addr, u8)]) -> String {
     let v: Vec<String> = p.iter().map(|(a, l)| format!("{a}/{l}")).collect();
-    if v.is_empty() { "none".into() } else { v.join(",") }
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.join(",")
+    }
 }
 
 /// Why a PBU is answered with a rejection before any binding change (RFC 5213 §5.3.1).
@@ -118,14 +122,7 @@ fn missing_option(o: &PmipOptions) -> Option<u8> {
 impl Lma {
     pub fn new(mag: Ipv6Addr, knobs: Knobs) -> Lma {
         assert!(knobs.pool.1 < 64, "the pool must hold /64s");
-        Lma {
-            knobs,
-            mag,
-            bindings: HashMap::new(),
-            last_index: HashMap::new(),
-            in_use: BTreeSet::new(),
-            pbus_seen: 0,
-        }
+        Lma { knobs, mag, bindings: HashMap::new(), last_index: HashMap::new(), in_use: BTreeSet::new(), pbus_seen: 0 }
     }
 
     pub fn binding(&self, mn_id: &[u8]) -> Option<&Binding> {
@@ -155,7 +152,11 @@ impl Lma {
     fn pool_size(&self) -> u32 {
         // Index 0 (the pool's own first /64) is not handed out.
         let bits = 64 - u32::from(self.knobs.pool.1);
-        if bits >= 32 { u32::MAX } else { (1u32 << bits) - 1 }
+        if bits >= 32 {
+            u32::MAX
+        } else {
+            (1u32 << bits) - 1
+        }
     }
 
     /// The MN's previous index if free, else the lowest free one.
@@ -179,8 +180,7 @@ impl Lma {
     /// Bindings whose lifetime ran out by `now` are deleted (RFC 6275 §9.1, the Binding
     /// Cache's lifetime field); their routes go.
     pub fn expire(&mut self, now: Instant) -> (Vec<Route>, Vec<String>) {
-        let gone: Vec<Vec<u8>> =
-            self.bindings.iter().filter(|(_, b)| b.expires <= now).map(|(k, _)| k.clone()).collect();
+        let gone: Vec<Vec<u8>> = self.bindings.iter().filter(|(_, b)| b.expires <= now).map(|(k, _)| k.clone()).collect();
         let (mut routes, mut log) = (Vec::new(), Vec::new());
         for k in gone {
             let b = self.bindings.remove(&k).expect("listed above");
@@ -300,10 +300,7 @@ impl Lma {
         routes.extend(granted.iter().filter(|p| !before.contains(p)).map(|&(p, l)| Route::Add(p, l)));
         let lifetime_units = pbu.lifetime_units.min(self.knobs.max_lifetime_units);
         let expires = now + Duration::from_secs(u64::from(lifetime_units) * LIFETIME_UNIT_SECS);
-        self.bindings.insert(
-            mn_id,
-            Binding { prefixes: granted.clone(), proxy_coa: src, lifetime_units, expires, pool_index },
-        );
+        self.bindings.insert(mn_id, Binding { prefixes: granted.clone(), proxy_coa: src, lifetime_units, expires, pool_index });
         (status::ACCEPTED, lifetime_units, granted)
     }
 }

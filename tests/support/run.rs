@@ -34,7 +34,11 @@ pub fn roagent_bench_bin() -> PathBuf {
     // target/<profile>/deps/<test> → target/bench/<profile>/roagent
     let profile = exe.parent().and_then(Path::parent).unwrap();
     let p = profile.parent().unwrap().join("bench").join(profile.file_name().unwrap()).join("roagent");
-    assert!(p.exists(), "{} is missing: build it first (cargo build -p control --features bench --target-dir target/bench), or set ROAGENT_BENCH_BIN", p.display());
+    assert!(
+        p.exists(),
+        "{} is missing: build it first (cargo build -p control --features bench --target-dir target/bench), or set ROAGENT_BENCH_BIN",
+        p.display()
+    );
     p
 }
 
@@ -131,7 +135,9 @@ impl PcapRun {
 
 /// EAL arguments for a test process: two lcores, no hugepages, a private file prefix.
 pub fn eal_args(prefix: &str) -> String {
-    format!(r#"["-l", "0-1", "--no-huge", "-m", "512", "--no-shconf", "--file-prefix", "{prefix}", "--log-level", "lib.eal:warning", "--log-level", "pmd.net.pcap:warning"]"#)
+    format!(
+        r#"["-l", "0-1", "--no-huge", "-m", "512", "--no-shconf", "--file-prefix", "{prefix}", "--log-level", "lib.eal:warning", "--log-level", "pmd.net.pcap:warning"]"#
+    )
 }
 
 /// Runs roagent with `body` (the TOML after `[eal]` and `[ports]`) for `seconds`, feeding

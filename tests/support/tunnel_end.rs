@@ -43,7 +43,14 @@ impl TunnelEnd {
         sa.sin6_addr.s6_addr = mag.octets();
         // SAFETY: valid buffer and address of the stated sizes.
         let n = unsafe {
-            libc::sendto(self.fd.as_raw_fd(), inner.as_ptr().cast(), inner.len(), 0, (&sa as *const libc::sockaddr_in6).cast(), std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t)
+            libc::sendto(
+                self.fd.as_raw_fd(),
+                inner.as_ptr().cast(),
+                inner.len(),
+                0,
+                (&sa as *const libc::sockaddr_in6).cast(),
+                std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+            )
         };
         if n < 0 {
             return Err(io::Error::last_os_error());
@@ -67,7 +74,8 @@ impl TunnelEnd {
             let mut sa: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
             let mut len = std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
             // SAFETY: valid buffer, address and length pointers.
-            let n = unsafe { libc::recvfrom(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0, (&mut sa as *mut libc::sockaddr_in6).cast(), &mut len) };
+            let n =
+                unsafe { libc::recvfrom(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0, (&mut sa as *mut libc::sockaddr_in6).cast(), &mut len) };
             if n > 0 {
                 return Some((Ipv6Addr::from(sa.sin6_addr.s6_addr), buf[..n as usize].to_vec()));
             }

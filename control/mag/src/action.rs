@@ -13,7 +13,11 @@ use crate::policy::Prefix;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
     /// Send this PBU from the Proxy-CoA to `lma` (emit it with `wire::pmip`).
-    SendPbu { lma: Ipv6Addr, pbu: ProxyBindingUpdate, kind: PbuKind },
+    SendPbu {
+        lma: Ipv6Addr,
+        pbu: ProxyBindingUpdate,
+        kind: PbuKind,
+    },
     /// The LMA accepted the registration: install the routes and the tunnel to `lma` for
     /// `hnps` in the workers' attached-node table. Never before a status-0 PBA.
     Install {
@@ -25,19 +29,43 @@ pub enum Action {
         agent: bool,
     },
     /// Remove the routes and tunnel for `hnps` (and purge the reflector's bindings there).
-    Withdraw { mac: MacAddr, hnps: Vec<Prefix> },
+    Withdraw {
+        mac: MacAddr,
+        hnps: Vec<Prefix>,
+    },
     /// Send a Router Advertisement unicast to `mac`, one Prefix Information option (L = 1,
     /// A = 1) per prefix with these lifetimes in seconds (within the binding's remaining
     /// lifetime).
-    Advertise { mac: MacAddr, prefixes: Vec<Prefix>, valid: u32, preferred: u32 },
+    Advertise {
+        mac: MacAddr,
+        prefixes: Vec<Prefix>,
+        valid: u32,
+        preferred: u32,
+    },
     /// Send a unicast Neighbor Solicitation to `mac` (NUD probe, RFC 4861 §7.3); answer
     /// with `Mag::on_neighbor_reachable`. `hnps` for choosing a target address.
-    ProbeNeighbor { mac: MacAddr, hnps: Vec<Prefix> },
+    ProbeNeighbor {
+        mac: MacAddr,
+        hnps: Vec<Prefix>,
+    },
     /// Events, for logs and counters.
-    Registered { mac: MacAddr, hnps: Vec<Prefix>, lifetime: Duration },
-    Refreshed { mac: MacAddr, lifetime: Duration },
-    Deregistered { mac: MacAddr, reason: DetachReason },
-    Failed { mac: MacAddr, reason: FailReason },
+    Registered {
+        mac: MacAddr,
+        hnps: Vec<Prefix>,
+        lifetime: Duration,
+    },
+    Refreshed {
+        mac: MacAddr,
+        lifetime: Duration,
+    },
+    Deregistered {
+        mac: MacAddr,
+        reason: DetachReason,
+    },
+    Failed {
+        mac: MacAddr,
+        reason: FailReason,
+    },
     /// An input dropped; the reason doubles as a counter name.
     Dropped(DropReason),
 }
@@ -52,8 +80,7 @@ pub enum PbuKind {
 }
 
 impl PbuKind {
-    pub const ALL: [PbuKind; 4] =
-        [PbuKind::Initial, PbuKind::Retransmit, PbuKind::Refresh, PbuKind::Deregistration];
+    pub const ALL: [PbuKind; 4] = [PbuKind::Initial, PbuKind::Retransmit, PbuKind::Refresh, PbuKind::Deregistration];
 
     pub fn name(self) -> &'static str {
         match self {

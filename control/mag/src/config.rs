@@ -81,13 +81,7 @@ const MIN_INTERVAL: Duration = Duration::from_millis(1);
 impl Config {
     /// The same settings with every interval at least 1 ms and every count at least 1.
     pub(crate) fn sanitized(mut self) -> Config {
-        for d in [
-            &mut self.initial_bindack_timeout,
-            &mut self.max_bindack_timeout,
-            &mut self.idle_timeout,
-            &mut self.probe_interval,
-            &mut self.ra_interval,
-        ] {
+        for d in [&mut self.initial_bindack_timeout, &mut self.max_bindack_timeout, &mut self.idle_timeout, &mut self.probe_interval, &mut self.ra_interval] {
             *d = (*d).max(MIN_INTERVAL);
         }
         self.max_bindack_timeout = self.max_bindack_timeout.max(self.initial_bindack_timeout);

@@ -21,7 +21,6 @@ mod timers;
 #[cfg(test)]
 mod tests;
 
-
 pub use action::{Action, DetachReason, DropReason, FailReason, PbuKind};
 pub use config::Config;
 pub use mag::{Mag, MemoryUse, MnState, MobileView};

@@ -15,10 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use wire::ethernet::MacAddr;
-use wire::pmip::{
-    access_technology, handoff, status, timestamp_from_unix, PmipOptions, ProxyBindingAck,
-    ProxyBindingUpdate,
-};
+use wire::pmip::{access_technology, handoff, status, timestamp_from_unix, PmipOptions, ProxyBindingAck, ProxyBindingUpdate};
 
 use crate::action::{Action, DetachReason, DropReason, FailReason, PbuKind};
 use crate::config::Config;
@@ -46,14 +43,7 @@ pub enum MnState {
 }
 
 impl MnState {
-    pub const ALL: [MnState; 6] = [
-        MnState::Idle,
-        MnState::Registering,
-        MnState::Registered,
-        MnState::Deregistering,
-        MnState::Rejected,
-        MnState::Unanswered,
-    ];
+    pub const ALL: [MnState; 6] = [MnState::Idle, MnState::Registering, MnState::Registered, MnState::Deregistering, MnState::Rejected, MnState::Unanswered];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -245,8 +235,7 @@ impl Mag {
             lma: mn.lma,
             state: mn.state,
             hnps: &mn.hnps,
-            lifetime_left: (mn.state == MnState::Registered)
-                .then(|| mn.expires.saturating_sub(self.now)),
+            lifetime_left: (mn.state == MnState::Registered).then(|| mn.expires.saturating_sub(self.now)),
             agent: mn.policy.as_ref().is_some_and(|p| p.agent),
         }
     }
@@ -271,7 +260,11 @@ impl Mag {
             buckets * (std::mem::size_of::<(K, V)>() + 1)
         }
         fn alloc(bytes: usize) -> usize {
-            if bytes == 0 { 0 } else { (bytes + 8).div_ceil(16).max(2) * 16 }
+            if bytes == 0 {
+                0
+            } else {
+                (bytes + 8).div_ceil(16).max(2) * 16
+            }
         }
         let mut mn_ids = 0;
         let mut hnps = 0;
@@ -280,13 +273,7 @@ impl Mag {
             mn_ids += alloc(16 + mn.mn_id.len());
             hnps += alloc(mn.hnps.capacity() * std::mem::size_of::<Prefix>());
         }
-        MemoryUse {
-            node_table: table(&self.nodes),
-            index_table: table(&self.by_mn_id),
-            mn_ids,
-            hnps,
-            timers: self.timers.capacity_bytes(),
-        }
+        MemoryUse { node_table: table(&self.nodes), index_table: table(&self.by_mn_id), mn_ids, hnps, timers: self.timers.capacity_bytes() }
     }
 
     fn advance(&mut self, now: Duration) -> Duration {
@@ -298,12 +285,7 @@ impl Mag {
 
     /// Adds or replaces the policy of `policy.mac`. A change of MN-ID or LMA under a live
     /// binding deregisters the old binding first; the next frame registers the new identity.
-    pub fn set_policy(
-        &mut self,
-        now: Duration,
-        policy: Policy,
-        out: &mut Vec<Action>,
-    ) -> Result<(), PolicyError> {
+    pub fn set_policy(&mut self, now: Duration, policy: Policy, out: &mut Vec<Action>) -> Result<(), PolicyError> {
         let now = self.advance(now);
         policy.validate()?;
         let mac = policy.mac;
@@ -384,9 +366,7 @@ impl Mag {
         mn.last_seen = now;
         match mn.state {
             MnState::Idle => self.attach(now, *mac, out),
-            MnState::Rejected | MnState::Unanswered if now >= mn.holdoff_until => {
-                self.attach(now, *mac, out)
-            }
+            MnState::Rejected | MnState::Unanswered if now >= mn.holdoff_until => self.attach(now, *mac, out),
             MnState::Registered => mn.probes_sent = 0,
             _ => {}
         }
@@ -434,13 +414,7 @@ impl Mag {
     }
 
     /// A Proxy Binding Acknowledgement from `from` (RFC 5213 §6.9.1.2).
-    pub fn on_pba(
-        &mut self,
-        now: Duration,
-        from: Ipv6Addr,
-        pba: &ProxyBindingAck,
-        out: &mut Vec<Action>,
-    ) {
+    pub fn on_pba(&mut self, now: Duration, from: Ipv6Addr, pba: &ProxyBindingAck, out: &mut Vec<Action>) {
         let now = self.advance(now);
         self.stats.count_pba(pba.status);
         match self.match_pba(from, pba) {
@@ -469,10 +443,7 @@ impl Mag {
         if *mn.mn_id != *id || mn.outstanding.is_none() {
             return Err(DropReason::NoOutstandingPbu);
         }
-        let own_clock = matches!(
-            pba.status,
-            status::TIMESTAMP_MISMATCH | status::TIMESTAMP_LOWER_THAN_PREV_ACCEPTED
-        );
+        let own_clock = matches!(pba.status, status::TIMESTAMP_MISMATCH | status::TIMESTAMP_LOWER_THAN_PREV_ACCEPTED);
         if pba.status == status::SEQUENCE_NUMBER_OUT_OF_WINDOW {
             // The sequence is the LMA's; the timestamp, when there is one, must be ours.
             if pba.options.timestamp.is_some_and(|t| t != mn.timestamp) {
@@ -481,11 +452,7 @@ impl Mag {
             return Ok(mac);
         }
         if pba.seq != mn.seq {
-            return Err(if seq_is_newer(mn.seq, pba.seq) {
-                DropReason::StaleSequence
-            } else {
-                DropReason::SequenceMismatch
-            });
+            return Err(if seq_is_newer(mn.seq, pba.seq) { DropReason::StaleSequence } else { DropReason::SequenceMismatch });
         }
         if !own_clock && pba.options.timestamp != Some(mn.timestamp) {
             return Err(DropReason::TimestampMismatch);
@@ -530,9 +497,7 @@ impl Mag {
             return self.drop_input(reason, out);
         }
         // Never longer than asked (a longer grant would only delay the refresh).
-        let granted = Duration::from_secs(4 * u64::from(pba.lifetime_units)).min(
-            Duration::from_secs(4 * u64::from(self.cfg.lifetime_units())),
-        );
+        let granted = Duration::from_secs(4 * u64::from(pba.lifetime_units)).min(Duration::from_secs(4 * u64::from(self.cfg.lifetime_units())));
         // RFC 6275 §11.7.3: the lifetime runs from when the (last) PBU was sent.
         mn.outstanding = None;
         mn.granted = granted;
@@ -546,14 +511,7 @@ impl Mag {
                 set_state(&mut self.stats, mn, MnState::Registered);
                 self.stats.registrations += 1;
                 let agent = mn.policy.as_ref().is_some_and(|p| p.agent);
-                out.push(Action::Install {
-                    mac,
-                    mn_id: mn.mn_id.clone(),
-                    hnps: mn.hnps.clone(),
-                    lma: mn.lma,
-                    lifetime: granted,
-                    agent,
-                });
+                out.push(Action::Install { mac, mn_id: mn.mn_id.clone(), hnps: mn.hnps.clone(), lma: mn.lma, lifetime: granted, agent });
                 out.push(Action::Registered { mac, hnps: mn.hnps.clone(), lifetime: granted });
             }
             Purpose::Refresh => {
@@ -622,11 +580,7 @@ impl Mag {
         let Some(mn) = self.nodes.get_mut(&mac) else { return };
         // NUD (RFC 4861 §7.3): idle → probe, probe, probe, each `probe_interval` apart, and
         // one more interval without an answer → detached.
-        let probe_due = if mn.probes_sent == 0 {
-            mn.last_seen + self.cfg.idle_timeout <= now
-        } else {
-            mn.next_probe <= now
-        };
+        let probe_due = if mn.probes_sent == 0 { mn.last_seen + self.cfg.idle_timeout <= now } else { mn.next_probe <= now };
         if probe_due {
             if mn.probes_sent >= self.cfg.probes {
                 self.detach_mac(now, mac, DetachReason::Unreachable, out);
@@ -697,16 +651,7 @@ impl Mag {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn send(
-        &mut self,
-        now: Duration,
-        mac: MacAddr,
-        purpose: Purpose,
-        kind: PbuKind,
-        transmissions: u32,
-        timeout: Duration,
-        out: &mut Vec<Action>,
-    ) {
+    fn send(&mut self, now: Duration, mac: MacAddr, purpose: Purpose, kind: PbuKind, transmissions: u32, timeout: Duration, out: &mut Vec<Action>) {
         let lifetime_units = self.cfg.lifetime_units();
         let link_local = self.cfg.access_link_local;
         let clock = timestamp_from_unix(self.wall_base + now);
@@ -716,8 +661,7 @@ impl Mag {
         // refuses one not newer than the last it accepted).
         mn.seq = mn.seq.wrapping_add(1);
         mn.timestamp = clock.max(mn.timestamp.wrapping_add(1));
-        mn.outstanding =
-            Some(Outstanding { purpose, sent_at: now, retry_at: now + timeout, timeout, transmissions });
+        mn.outstanding = Some(Outstanding { purpose, sent_at: now, retry_at: now + timeout, timeout, transmissions });
         let pbu = build_pbu(mn, &mac, purpose, lifetime_units, link_local);
         self.stats.count_pbu(kind);
         out.push(Action::SendPbu { lma: mn.lma, pbu, kind });
@@ -828,13 +772,7 @@ fn advertise(stats: &mut Stats, now: Duration, mac: &MacAddr, mn: &Mn, out: &mut
 /// RFC 5213 §6.9.1.1 and §8.1: flags A, H, P (and L, as the Link-local Address option is
 /// sent), and the options MN-ID, HNP, HI, ATT, MN Link-layer Identifier, Link-local Address,
 /// Timestamp.
-fn build_pbu(
-    mn: &Mn,
-    mac: &MacAddr,
-    purpose: Purpose,
-    lifetime_units: u16,
-    link_local: Ipv6Addr,
-) -> ProxyBindingUpdate {
+fn build_pbu(mn: &Mn, mac: &MacAddr, purpose: Purpose, lifetime_units: u16, link_local: Ipv6Addr) -> ProxyBindingUpdate {
     let home_network_prefixes = if !mn.hnps.is_empty() {
         // A refresh or a deregistration names the prefixes assigned.
         mn.hnps.clone()

@@ -5,10 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use wire::ethernet::MacAddr;
-use wire::pmip::{
-    access_technology, handoff, status, timestamp_from_unix, PmipOptions, ProxyBindingAck,
-    ProxyBindingUpdate,
-};
+use wire::pmip::{access_technology, handoff, status, timestamp_from_unix, PmipOptions, ProxyBindingAck, ProxyBindingUpdate};
 
 use crate::action::{Action, DetachReason, DropReason, FailReason, PbuKind};
 use crate::config::Config;
@@ -38,16 +35,7 @@ fn policy(i: u32) -> Policy {
 }
 fn hnp(i: u32) -> Prefix {
     let b = i.to_be_bytes();
-    let a = Ipv6Addr::new(
-        0x2001,
-        0xdb8,
-        u16::from_be_bytes([b[0], b[1]]),
-        u16::from_be_bytes([b[2], b[3]]),
-        0,
-        0,
-        0,
-        0,
-    );
+    let a = Ipv6Addr::new(0x2001, 0xdb8, u16::from_be_bytes([b[0], b[1]]), u16::from_be_bytes([b[2], b[3]]), 0, 0, 0, 0);
     (a, 64)
 }
 
@@ -153,9 +141,7 @@ fn withdraws<'a>(out: impl IntoIterator<Item = &'a Action>) -> usize {
 fn advertised(out: &[Action]) -> Vec<(Vec<Prefix>, u32, u32)> {
     out.iter()
         .filter_map(|a| match a {
-            Action::Advertise { prefixes, valid, preferred, .. } => {
-                Some((prefixes.clone(), *valid, *preferred))
-            }
+            Action::Advertise { prefixes, valid, preferred, .. } => Some((prefixes.clone(), *valid, *preferred)),
             _ => None,
         })
         .collect()
@@ -369,11 +355,7 @@ fn retransmissions_1_2_4_8_16_32_32_with_increasing_sequence_then_give_up() {
         last = (pbu.seq, ts);
     }
     // Given up 32 s after the last one.
-    let gave_up: Vec<_> = out
-        .iter()
-        .filter(|(_, a)| matches!(a, Action::Failed { reason: FailReason::NoResponse, .. }))
-        .map(|(t, _)| t.as_secs())
-        .collect();
+    let gave_up: Vec<_> = out.iter().filter(|(_, a)| matches!(a, Action::Failed { reason: FailReason::NoResponse, .. })).map(|(t, _)| t.as_secs()).collect();
     assert_eq!(gave_up, vec![127]);
     assert_eq!(w.state(1), Some(MnState::Unanswered));
     assert_eq!(w.mag.stats().pbu_sent(PbuKind::Retransmit), 7);
@@ -472,14 +454,20 @@ fn absurd_pbas_are_dropped_and_keep_the_registration() {
         (|p| p.options.home_network_prefixes = vec![(Ipv6Addr::UNSPECIFIED, 64)], DropReason::BadPrefix),
         (|p| p.options.home_network_prefixes = vec![("2001:db8:0:1::1".parse().unwrap(), 64)], DropReason::BadPrefix),
         (|p| p.options.home_network_prefixes = vec![("2001:db8::".parse().unwrap(), 48)], DropReason::BadPrefixLength),
-        (|p| {
-            let h = p.options.home_network_prefixes[0];
-            p.options.home_network_prefixes.push(h)
-        }, DropReason::DuplicatePrefix),
-        (|p| {
-            let other = if p.options.home_network_prefixes == [hnp(7)] { hnp(8) } else { hnp(7) };
-            p.options.home_network_prefixes = vec![other]
-        }, DropReason::PrefixMismatch),
+        (
+            |p| {
+                let h = p.options.home_network_prefixes[0];
+                p.options.home_network_prefixes.push(h)
+            },
+            DropReason::DuplicatePrefix,
+        ),
+        (
+            |p| {
+                let other = if p.options.home_network_prefixes == [hnp(7)] { hnp(8) } else { hnp(7) };
+                p.options.home_network_prefixes = vec![other]
+            },
+            DropReason::PrefixMismatch,
+        ),
     ];
     for (spoil, reason) in bad {
         let mut w = World::default();
@@ -547,10 +535,7 @@ fn unanswered_refresh_is_retransmitted_then_the_binding_expires() {
     let out = w.run_to(s(30));
     let sent = timed_pbus(&out);
     let times: Vec<(u64, PbuKind)> = sent.iter().map(|(t, _, k)| (t.as_secs(), *k)).collect();
-    assert_eq!(
-        times,
-        vec![(10, PbuKind::Refresh), (11, PbuKind::Retransmit), (13, PbuKind::Retransmit), (17, PbuKind::Retransmit)]
-    );
+    assert_eq!(times, vec![(10, PbuKind::Refresh), (11, PbuKind::Retransmit), (13, PbuKind::Retransmit), (17, PbuKind::Retransmit)]);
     for pair in sent.windows(2) {
         assert_eq!(pair[1].1.seq, pair[0].1.seq.wrapping_add(1));
     }
@@ -647,17 +632,10 @@ fn idle_mn_failing_nud_is_deregistered() {
     let mut w = World::new(Config::default());
     w.register(1, 150);
     let out = w.run_to(s(60));
-    let probes: Vec<u64> = out
-        .iter()
-        .filter(|(_, a)| matches!(a, Action::ProbeNeighbor { .. }))
-        .map(|(t, _)| t.as_secs())
-        .collect();
+    let probes: Vec<u64> = out.iter().filter(|(_, a)| matches!(a, Action::ProbeNeighbor { .. })).map(|(t, _)| t.as_secs()).collect();
     assert_eq!(probes, vec![30, 31, 32]);
-    let detach: Vec<_> = out
-        .iter()
-        .filter(|(_, a)| matches!(a, Action::Deregistered { reason: DetachReason::Unreachable, .. }))
-        .map(|(t, _)| t.as_secs())
-        .collect();
+    let detach: Vec<_> =
+        out.iter().filter(|(_, a)| matches!(a, Action::Deregistered { reason: DetachReason::Unreachable, .. })).map(|(t, _)| t.as_secs()).collect();
     assert_eq!(detach, vec![33]);
     assert!(detach[0] <= 40);
     let dereg: Vec<_> = timed_pbus(&out).into_iter().filter(|(_, _, k)| *k == PbuKind::Deregistration).collect();
@@ -767,10 +745,7 @@ fn drop_reason_names_are_unique() {
     for (i, r) in DropReason::ALL.iter().enumerate() {
         assert_eq!(r.index(), i);
     }
-    assert_eq!(
-        FailReason::Rejected(153).to_string(),
-        "rejected: status 153 (NOT_LMA_FOR_THIS_MOBILE_NODE)"
-    );
+    assert_eq!(FailReason::Rejected(153).to_string(), "rejected: status 153 (NOT_LMA_FOR_THIS_MOBILE_NODE)");
 }
 
 proptest::proptest! {

@@ -71,12 +71,7 @@ pub struct Full;
 
 impl BindingCache {
     pub fn new(max: usize) -> Self {
-        BindingCache {
-            map: HashMap::new(),
-            tombstones: HashMap::new(),
-            expiry: BinaryHeap::new(),
-            max,
-        }
+        BindingCache { map: HashMap::new(), tombstones: HashMap::new(), expiry: BinaryHeap::new(), max }
     }
 
     pub fn len(&self) -> usize {
@@ -146,8 +141,7 @@ impl BindingCache {
         self.tombstones.retain(|_, t| now < t.until);
         // Keep the heap from growing without bound under many refreshes.
         if self.expiry.len() > 4 * self.map.len() + 1024 {
-            self.expiry =
-                self.map.values().map(|b| Reverse((b.expires, b.home, b.attached))).collect();
+            self.expiry = self.map.values().map(|b| Reverse((b.expires, b.home, b.attached))).collect();
         }
     }
 

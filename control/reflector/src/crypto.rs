@@ -86,12 +86,7 @@ pub fn binding_key(home: &KeygenToken, care_of: Option<&KeygenToken>) -> Binding
     h.finalize().into()
 }
 
-fn authenticator_mac(
-    kbm: &BindingManagementKey,
-    care_of: &Ipv6Addr,
-    correspondent: &Ipv6Addr,
-    mh: &[u8],
-) -> wire::Result<HmacSha1> {
+fn authenticator_mac(kbm: &BindingManagementKey, care_of: &Ipv6Addr, correspondent: &Ipv6Addr, mh: &[u8]) -> wire::Result<HmacSha1> {
     let parts = mobility::authenticated_parts(mh)?;
     let mut m = hmac(kbm);
     m.update(&care_of.octets());
@@ -105,12 +100,7 @@ fn authenticator_mac(
 /// Authenticator = First(96, HMAC_SHA1(Kbm, care-of address | correspondent | MH data))
 /// (§5.2.6, §6.2.7), MH data being the BU or BA `mh` with the checksum as zero, up to and
 /// including the Binding Authorization Data option's type and length.
-pub fn authenticator(
-    kbm: &BindingManagementKey,
-    care_of: &Ipv6Addr,
-    correspondent: &Ipv6Addr,
-    mh: &[u8],
-) -> wire::Result<Authenticator> {
+pub fn authenticator(kbm: &BindingManagementKey, care_of: &Ipv6Addr, correspondent: &Ipv6Addr, mh: &[u8]) -> wire::Result<Authenticator> {
     let out = authenticator_mac(kbm, care_of, correspondent, mh)?.finalize().into_bytes();
     let mut a = [0u8; 12];
     a.copy_from_slice(&out[..12]);
@@ -119,23 +109,13 @@ pub fn authenticator(
 
 /// Computes the authenticator of `mh` and stores it in its BAD option. Fill the checksum
 /// afterwards.
-pub fn sign(
-    mh: &mut [u8],
-    kbm: &BindingManagementKey,
-    care_of: &Ipv6Addr,
-    correspondent: &Ipv6Addr,
-) -> wire::Result<()> {
+pub fn sign(mh: &mut [u8], kbm: &BindingManagementKey, care_of: &Ipv6Addr, correspondent: &Ipv6Addr) -> wire::Result<()> {
     let a = authenticator(kbm, care_of, correspondent, mh)?;
     mobility::set_authenticator(mh, &a)
 }
 
 /// True when the authenticator in `mh`'s BAD option is right, compared in constant time.
-pub fn verify(
-    mh: &[u8],
-    kbm: &BindingManagementKey,
-    care_of: &Ipv6Addr,
-    correspondent: &Ipv6Addr,
-) -> bool {
+pub fn verify(mh: &[u8], kbm: &BindingManagementKey, care_of: &Ipv6Addr, correspondent: &Ipv6Addr) -> bool {
     let Ok(Some(bad)) = mobility::bad_offset(mh) else { return false };
     let Some(given) = mh.get(bad + 2..bad + 2 + mobility::AUTHENTICATOR_LEN) else { return false };
     match authenticator_mac(kbm, care_of, correspondent, mh) {
@@ -153,8 +133,7 @@ pub(crate) mod tests {
         (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
     }
 
-    pub(crate) const KCN: NodeKey =
-        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19];
+    pub(crate) const KCN: NodeKey = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19];
     pub(crate) const HOME_NONCE: Nonce = [0x11; 8];
     pub(crate) const CARE_OF_NONCE: Nonce = [0x22; 8];
     pub(crate) fn hoa() -> Ipv6Addr {
@@ -170,10 +149,7 @@ pub(crate) mod tests {
     #[test]
     fn keygen_tokens_known_answer() {
         assert_eq!(home_keygen_token(&KCN, &hoa(), &HOME_NONCE).to_vec(), hex("c71a754160cffb9a"));
-        assert_eq!(
-            care_of_keygen_token(&KCN, &coa(), &CARE_OF_NONCE).to_vec(),
-            hex("e24f4365fdaeafa7")
-        );
+        assert_eq!(care_of_keygen_token(&KCN, &coa(), &CARE_OF_NONCE).to_vec(), hex("e24f4365fdaeafa7"));
     }
 
     #[test]
@@ -190,10 +166,7 @@ pub(crate) mod tests {
     fn binding_keys_known_answer() {
         let h = home_keygen_token(&KCN, &hoa(), &HOME_NONCE);
         let c = care_of_keygen_token(&KCN, &coa(), &CARE_OF_NONCE);
-        assert_eq!(
-            binding_key(&h, Some(&c)).to_vec(),
-            hex("80f42ffbdb0969b40a3a8c131b675650d340f1a4")
-        );
+        assert_eq!(binding_key(&h, Some(&c)).to_vec(), hex("80f42ffbdb0969b40a3a8c131b675650d340f1a4"));
         assert_eq!(binding_key(&h, None).to_vec(), hex("58d846675f1dfd21cce5949d3a1e1a0c2d888dfa"));
     }
 
@@ -205,14 +178,7 @@ pub(crate) mod tests {
 
     #[test]
     fn binding_update_known_answer() {
-        let bu = BindingUpdate {
-            seq: 0x10,
-            ack: true,
-            lifetime_units: 100,
-            nonce_indices: Some((1, 2)),
-            has_bad: true,
-            ..Default::default()
-        };
+        let bu = BindingUpdate { seq: 0x10, ack: true, lifetime_units: 100, nonce_indices: Some((1, 2)), has_bad: true, ..Default::default() };
         let mut b = bu.to_bytes();
         sign(&mut b, &kbm(), &coa(), &mn2()).unwrap();
         fill_checksum(&mut b, &hoa(), &mn2()).unwrap();
@@ -226,13 +192,7 @@ pub(crate) mod tests {
 
     #[test]
     fn binding_ack_known_answer() {
-        let ba = BindingAck {
-            status: 0,
-            seq: 0x10,
-            lifetime_units: 100,
-            with_bad: true,
-            ..Default::default()
-        };
+        let ba = BindingAck { status: 0, seq: 0x10, lifetime_units: 100, with_bad: true, ..Default::default() };
         let mut b = ba.to_bytes();
         sign(&mut b, &kbm(), &coa(), &mn2()).unwrap();
         fill_checksum(&mut b, &mn2(), &hoa()).unwrap();

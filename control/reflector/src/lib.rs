@@ -18,7 +18,4 @@ pub mod reflector;
 
 pub use cache::{Binding, BindingKey};
 pub use entropy::{Entropy, OsEntropy, TestEntropy};
-pub use reflector::{
-    Action, Config, DeleteReason, DeregAuthenticatedWith, DropReason, Inbound, Reflector, Reply,
-    Stats,
-};
+pub use reflector::{Action, Config, DeleteReason, DeregAuthenticatedWith, DropReason, Inbound, Reflector, Reply, Stats};

@@ -76,11 +76,7 @@ pub struct RateLimiter {
 
 impl RateLimiter {
     pub fn new(cfg: LimitConfig, now: Duration) -> Self {
-        RateLimiter {
-            cfg,
-            per_source: HashMap::new(),
-            total: TokenBucket::new(cfg.total_rate, cfg.total_burst, now),
-        }
+        RateLimiter { cfg, per_source: HashMap::new(), total: TokenBucket::new(cfg.total_rate, cfg.total_burst, now) }
     }
 
     /// True when a reply to a packet from `source` may be sent at `now`; takes a token from
@@ -139,8 +135,7 @@ mod tests {
 
     #[test]
     fn per_source_and_total() {
-        let cfg =
-            LimitConfig { per_source_rate: 1, per_source_burst: 2, total_rate: 10, total_burst: 3 };
+        let cfg = LimitConfig { per_source_rate: 1, per_source_burst: 2, total_rate: 10, total_burst: 3 };
         let mut r = RateLimiter::new(cfg, ms(0));
         let a: Ipv6Addr = "2001:db8::a".parse().unwrap();
         let b: Ipv6Addr = "2001:db8::b".parse().unwrap();

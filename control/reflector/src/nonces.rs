@@ -71,11 +71,8 @@ impl NonceTable {
     pub fn new(now: Duration, interval: Duration, rng: &mut dyn Entropy) -> Self {
         let mut first = [0u8; 2];
         rng.fill(&mut first);
-        let mut t = NonceTable {
-            entries: VecDeque::new(),
-            interval: interval.clamp(MIN_NONCE_INTERVAL, MAX_NONCE_INTERVAL),
-            next_index: u16::from_be_bytes(first),
-        };
+        let mut t =
+            NonceTable { entries: VecDeque::new(), interval: interval.clamp(MIN_NONCE_INTERVAL, MAX_NONCE_INTERVAL), next_index: u16::from_be_bytes(first) };
         t.push_new(now, rng);
         t
     }
@@ -83,11 +80,7 @@ impl NonceTable {
     /// A table holding exactly these entries (tests, known-answer checks).
     pub fn from_entries(entries: Vec<NonceEntry>, interval: Duration) -> Self {
         let next_index = entries.last().map_or(0, |e| e.index.wrapping_add(1));
-        NonceTable {
-            entries: entries.into(),
-            interval: interval.clamp(MIN_NONCE_INTERVAL, MAX_NONCE_INTERVAL),
-            next_index,
-        }
+        NonceTable { entries: entries.into(), interval: interval.clamp(MIN_NONCE_INTERVAL, MAX_NONCE_INTERVAL), next_index }
     }
 
     pub fn interval(&self) -> Duration {

@@ -10,8 +10,7 @@ use std::time::Duration;
 // "unicast routable"; §9.3.2 no RH2 to link-local or multicast).
 use wire::addr::is_routable_unicast;
 use wire::mobility::{
-    self, ba_status, be_status, mh_type, BindingAck, BindingError, BindingUpdate, CareOfTest,
-    CareOfTestInit, Header, HomeTest, HomeTestInit,
+    self, ba_status, be_status, mh_type, BindingAck, BindingError, BindingUpdate, CareOfTest, CareOfTestInit, Header, HomeTest, HomeTestInit,
 };
 
 use crate::cache::{Binding, BindingCache, BindingKey};
@@ -98,14 +97,7 @@ pub enum Reply {
     /// A Mobility Header message, checksum filled for (src, final destination =
     /// `rh2_home.unwrap_or(dst)`). Send it from `src` to `dst`, with a Type 2 Routing Header
     /// carrying `rh2_home` when present.
-    Mobility {
-        src: Ipv6Addr,
-        dst: Ipv6Addr,
-        rh2_home: Option<Ipv6Addr>,
-        mh_type: u8,
-        status: Option<u8>,
-        mh: Vec<u8>,
-    },
+    Mobility { src: Ipv6Addr, dst: Ipv6Addr, rh2_home: Option<Ipv6Addr>, mh_type: u8, status: Option<u8>, mh: Vec<u8> },
     /// ICMPv6 Parameter Problem code 0 pointing at `pointer` (offset from the start of the
     /// invoking IPv6 packet); the control loop builds it with the invoking packet.
     ParameterProblem { src: Ipv6Addr, dst: Ipv6Addr, pointer: u32 },
@@ -307,14 +299,7 @@ impl Reflector {
         // §9.2: unknown MH Type → Binding Error status 2 (§9.3.3), to the source without RH2.
         let Some(min_len) = mobility::min_header_len(kind) else {
             let home = pkt.home_address.unwrap_or(Ipv6Addr::UNSPECIFIED);
-            return self.send_binding_error(
-                now,
-                pkt.dst,
-                pkt.src,
-                be_status::UNRECOGNIZED_MH_TYPE,
-                home,
-                out,
-            );
+            return self.send_binding_error(now, pkt.dst, pkt.src, be_status::UNRECOGNIZED_MH_TYPE, home, out);
         };
         // §9.2: Payload Proto ≠ 59 and a too-small Header Len are answered with Parameter
         // Problem code 0 pointing at the field, sent directly to the source.
@@ -363,13 +348,7 @@ impl Reflector {
     }
 
     /// §9.5.1–§9.5.4.
-    fn on_binding_update(
-        &mut self,
-        now: Duration,
-        pkt: &Inbound,
-        mh: &[u8],
-        out: &mut Vec<Action>,
-    ) {
+    fn on_binding_update(&mut self, now: Duration, pkt: &Inbound, mh: &[u8], out: &mut Vec<Action>) {
         let Ok(bu) = BindingUpdate::parse(mh) else {
             return out.push(Action::Dropped(DropReason::Malformed));
         };
@@ -444,14 +423,7 @@ impl Reflector {
         // (§5.2.8), so a replayed BU cannot bring a deleted binding back.
         if let Some(last) = self.cache.last_seq(&key, now) {
             if !seq_is_newer(bu.seq, last) {
-                return self.reject(
-                    now,
-                    ba_status::SEQUENCE_OUT_OF_WINDOW,
-                    Some(&signer),
-                    last,
-                    &ctx,
-                    out,
-                );
+                return self.reject(now, ba_status::SEQUENCE_OUT_OF_WINDOW, Some(&signer), last, &ctx, out);
             }
         }
 
@@ -490,14 +462,7 @@ impl Reflector {
                 out.push(Action::BindingDeleted { key, reason: DeleteReason::Expired });
             }
         } else if self.cache.upsert(binding).is_err() {
-            return self.reject(
-                now,
-                ba_status::INSUFFICIENT_RESOURCES,
-                Some(&signer),
-                bu.seq,
-                &ctx,
-                out,
-            );
+            return self.reject(now, ba_status::INSUFFICIENT_RESOURCES, Some(&signer), bu.seq, &ctx, out);
         } else if existing.is_some() {
             out.push(Action::BindingRefreshed(binding));
         } else {
@@ -512,45 +477,20 @@ impl Reflector {
     /// A BU with H set: a correspondent node is no home agent (§10.3.1 → 131). A binding it
     /// holds is never a home registration, so an existing one means 139 (§9.5.1), after the
     /// sequence check (135). Such a BU carries no Nonce Indices, so no Kbm: the BA has no BAD.
-    fn on_home_registration(
-        &mut self,
-        now: Duration,
-        bu: &BindingUpdate,
-        ctx: &BaContext,
-        out: &mut Vec<Action>,
-    ) {
+    fn on_home_registration(&mut self, now: Duration, bu: &BindingUpdate, ctx: &BaContext, out: &mut Vec<Action>) {
         if bu.nonce_indices.is_some() {
             return out.push(Action::Dropped(DropReason::NonceIndicesWithHomeRegistration));
         }
         match self.cache.get(&(ctx.home, ctx.src)).map(|b| b.seq) {
-            Some(last) if !seq_is_newer(bu.seq, last) => {
-                self.reject(now, ba_status::SEQUENCE_OUT_OF_WINDOW, None, last, ctx, out)
-            }
-            Some(_) => self.reject(
-                now,
-                ba_status::REGISTRATION_TYPE_CHANGE_DISALLOWED,
-                None,
-                bu.seq,
-                ctx,
-                out,
-            ),
-            None => {
-                self.reject(now, ba_status::HOME_REGISTRATION_NOT_SUPPORTED, None, bu.seq, ctx, out)
-            }
+            Some(last) if !seq_is_newer(bu.seq, last) => self.reject(now, ba_status::SEQUENCE_OUT_OF_WINDOW, None, last, ctx, out),
+            Some(_) => self.reject(now, ba_status::REGISTRATION_TYPE_CHANGE_DISALLOWED, None, bu.seq, ctx, out),
+            None => self.reject(now, ba_status::HOME_REGISTRATION_NOT_SUPPORTED, None, bu.seq, ctx, out),
         }
     }
 
     /// A refusal: logged, and answered whatever the A flag says (§9.5.4 for 130 and
     /// 135–138; §9.5.1 and §10.3.1 say "MUST send back"/"MUST return" for 131 and 139).
-    fn reject(
-        &mut self,
-        now: Duration,
-        status: u8,
-        signer: Option<&Signer>,
-        seq: u16,
-        ctx: &BaContext,
-        out: &mut Vec<Action>,
-    ) {
+    fn reject(&mut self, now: Duration, status: u8, signer: Option<&Signer>, seq: u16, ctx: &BaContext, out: &mut Vec<Action>) {
         out.push(Action::Rejected { status, home: ctx.home, care_of: ctx.care_of });
         self.send_ba(now, status, signer, seq, 0, ctx, out);
     }
@@ -559,26 +499,11 @@ impl Reflector {
     /// carrying the home address (none when the care-of address is the home address),
     /// K = 0, BAD whenever a Kbm exists (every status except 136–138 and home registrations).
     #[allow(clippy::too_many_arguments)]
-    fn send_ba(
-        &mut self,
-        now: Duration,
-        status: u8,
-        signer: Option<&Signer>,
-        seq: u16,
-        lifetime_units: u16,
-        ctx: &BaContext,
-        out: &mut Vec<Action>,
-    ) {
+    fn send_ba(&mut self, now: Duration, status: u8, signer: Option<&Signer>, seq: u16, lifetime_units: u16, ctx: &BaContext, out: &mut Vec<Action>) {
         if !self.limiter.allow(ctx.limit_source, now) {
             return out.push(Action::Dropped(DropReason::RateLimited));
         }
-        let ba = BindingAck {
-            status,
-            seq,
-            lifetime_units,
-            with_bad: signer.is_some(),
-            ..Default::default()
-        };
+        let ba = BindingAck { status, seq, lifetime_units, with_bad: signer.is_some(), ..Default::default() };
         let mut mh = ba.to_bytes();
         if let Some(s) = signer {
             // BA authenticator: same Kbm, same care-of and correspondent as the BU (§5.2.6).
@@ -591,38 +516,16 @@ impl Reflector {
         self.send_mobility(ctx.src, ctx.care_of, rh2, mh_type::BINDING_ACK, Some(status), mh, out);
     }
 
-    fn send_binding_error(
-        &mut self,
-        now: Duration,
-        src: Ipv6Addr,
-        dst: Ipv6Addr,
-        status: u8,
-        home: Ipv6Addr,
-        out: &mut Vec<Action>,
-    ) {
+    fn send_binding_error(&mut self, now: Duration, src: Ipv6Addr, dst: Ipv6Addr, status: u8, home: Ipv6Addr, out: &mut Vec<Action>) {
         if !self.limiter.allow(dst, now) {
             return out.push(Action::Dropped(DropReason::RateLimited));
         }
         self.stats.binding_errors += 1;
         let be = BindingError { status, home };
-        self.send_mobility(
-            src,
-            dst,
-            None,
-            mh_type::BINDING_ERROR,
-            Some(status),
-            be.to_bytes(),
-            out,
-        );
+        self.send_mobility(src, dst, None, mh_type::BINDING_ERROR, Some(status), be.to_bytes(), out);
     }
 
-    fn send_parameter_problem(
-        &mut self,
-        now: Duration,
-        pkt: &Inbound,
-        field: usize,
-        out: &mut Vec<Action>,
-    ) {
+    fn send_parameter_problem(&mut self, now: Duration, pkt: &Inbound, field: usize, out: &mut Vec<Action>) {
         if !self.limiter.allow(pkt.src, now) {
             return out.push(Action::Dropped(DropReason::RateLimited));
         }
@@ -650,26 +553,12 @@ impl Reflector {
 
     /// A packet with a Home Address option that failed the fast-path binding check
     /// (§9.3.1): Binding Error status 1 to its source, home address field = the option's.
-    pub fn on_unverified_home_address(
-        &mut self,
-        now: Duration,
-        src: Ipv6Addr,
-        dst: Ipv6Addr,
-        home: Ipv6Addr,
-        out: &mut Vec<Action>,
-    ) {
+    pub fn on_unverified_home_address(&mut self, now: Duration, src: Ipv6Addr, dst: Ipv6Addr, home: Ipv6Addr, out: &mut Vec<Action>) {
         self.advance(now);
         if !is_answerable(&src) {
             return out.push(Action::Dropped(DropReason::BadSource));
         }
-        self.send_binding_error(
-            now,
-            dst,
-            src,
-            be_status::UNKNOWN_BINDING_FOR_HOME_ADDRESS,
-            home,
-            out,
-        );
+        self.send_binding_error(now, dst, src, be_status::UNKNOWN_BINDING_FOR_HOME_ADDRESS, home, out);
     }
 
     /// Timers: nonce/Kcn rotation, binding expiry. Call at least once a second.
@@ -770,24 +659,11 @@ mod tests {
             rng.push(&KCN);
             rng.push(&CARE_OF_NONCE);
             let r = Reflector::new(cfg, Duration::ZERO, &mut rng);
-            World {
-                r,
-                rng,
-                now: Duration::ZERO,
-                home: hoa(),
-                care_of: coa(),
-                cn: mn2(),
-                home_token: None,
-                care_of_token: None,
-            }
+            World { r, rng, now: Duration::ZERO, home: hoa(), care_of: coa(), cn: mn2(), home_token: None, care_of_token: None }
         }
 
         fn default() -> World {
-            World::new(Config {
-                replies_per_sec_per_source: 1000,
-                reply_burst_per_source: 1000,
-                ..Config::default()
-            })
+            World::new(Config { replies_per_sec_per_source: 1000, reply_burst_per_source: 1000, ..Config::default() })
         }
 
         /// Moves the fake clock, ticking every second like the control loop.
@@ -803,8 +679,7 @@ mod tests {
         fn feed(&mut self, src: Ipv6Addr, hao: Option<Ipv6Addr>, mh: &[u8]) -> Vec<Action> {
             let (pkt, off) = ipv6_packet(src, self.cn, hao, mh);
             let mut out = vec![];
-            let inb =
-                Inbound { src, dst: self.cn, home_address: hao, ipv6_packet: &pkt, mh_offset: off };
+            let inb = Inbound { src, dst: self.cn, home_address: hao, ipv6_packet: &pkt, mh_offset: off };
             self.r.on_mobility(self.now, &inb, &mut out);
             out
         }
@@ -848,22 +723,13 @@ mod tests {
         }
 
         /// A signed BU; `auth_care_of` is the care-of address MN1 puts in the authenticator.
-        fn bu_bytes(
-            &self,
-            seq: u16,
-            lifetime_units: u16,
-            ack: bool,
-            auth_care_of: Ipv6Addr,
-        ) -> Vec<u8> {
+        fn bu_bytes(&self, seq: u16, lifetime_units: u16, ack: bool, auth_care_of: Ipv6Addr) -> Vec<u8> {
             let dereg = lifetime_units == 0 || self.care_of == self.home;
             let bu = BindingUpdate {
                 seq,
                 ack,
                 lifetime_units,
-                nonce_indices: Some((
-                    self.home_token.unwrap().0,
-                    self.care_of_token.map_or(0xdead, |t| t.0),
-                )),
+                nonce_indices: Some((self.home_token.unwrap().0, self.care_of_token.map_or(0xdead, |t| t.0))),
                 has_bad: true,
                 ..Default::default()
             };
@@ -890,10 +756,7 @@ mod tests {
             .inspect(|r| {
                 if let Reply::Mobility { src, dst, rh2_home, mh, .. } = r {
                     assert_eq!(*src, mn2());
-                    assert!(
-                        verify_checksum(src, &rh2_home.unwrap_or(*dst), mh),
-                        "checksum of {r:?}"
-                    );
+                    assert!(verify_checksum(src, &rh2_home.unwrap_or(*dst), mh), "checksum of {r:?}");
                 }
             })
             .collect()
@@ -904,14 +767,7 @@ mod tests {
         let bas: Vec<_> = sent(out)
             .into_iter()
             .filter_map(|r| match r {
-                Reply::Mobility {
-                    dst,
-                    rh2_home,
-                    mh_type: mh_type::BINDING_ACK,
-                    mh,
-                    status,
-                    ..
-                } => {
+                Reply::Mobility { dst, rh2_home, mh_type: mh_type::BINDING_ACK, mh, status, .. } => {
                     let ba = BindingAck::parse(&mh).unwrap();
                     assert_eq!(status, Some(ba.status));
                     assert!(!ba.key_mgmt, "K is always 0");
@@ -961,14 +817,8 @@ mod tests {
         assert_eq!(ba.status, 0);
         assert_eq!(mh, hex("3b030600da4a000000100064010400000000050cbfc85ae5ca114d879e53ad75"));
         let b = *w.r.lookup(&hoa(), &mn2()).unwrap();
-        assert_eq!(
-            out.iter().filter(|a| matches!(a, Action::BindingCreated(x) if *x == b)).count(),
-            1
-        );
-        assert_eq!(
-            (b.care_of, b.attached, b.seq, b.agent, b.refreshed),
-            (coa(), mn2(), 0x10, true, 0)
-        );
+        assert_eq!(out.iter().filter(|a| matches!(a, Action::BindingCreated(x) if *x == b)).count(), 1);
+        assert_eq!((b.care_of, b.attached, b.seq, b.agent, b.refreshed), (coa(), mn2(), 0x10, true, 0));
         assert_eq!((b.lifetime, b.expires, b.created), (s(400), s(430), s(30)));
     }
 
@@ -1015,8 +865,7 @@ mod tests {
     }
 
     fn home_registration(w: &mut World, seq: u16, ack: bool) -> Vec<Action> {
-        let bu =
-            BindingUpdate { seq, ack, home_reg: true, lifetime_units: 10, ..Default::default() };
+        let bu = BindingUpdate { seq, ack, home_reg: true, lifetime_units: 10, ..Default::default() };
         let mut mh = bu.to_bytes();
         fill_checksum(&mut mh, &w.home, &mn2()).unwrap();
         w.feed(w.care_of, Some(w.home), &mh)
@@ -1050,13 +899,7 @@ mod tests {
     fn home_registration_with_nonce_indices_is_dropped() {
         let mut w = World::default();
         w.rr();
-        let bu = BindingUpdate {
-            seq: 1,
-            home_reg: true,
-            nonce_indices: Some((1, 1)),
-            has_bad: true,
-            ..Default::default()
-        };
+        let bu = BindingUpdate { seq: 1, home_reg: true, nonce_indices: Some((1, 1)), has_bad: true, ..Default::default() };
         let mut mh = bu.to_bytes();
         fill_checksum(&mut mh, &hoa(), &mn2()).unwrap();
         let out = w.feed(coa(), Some(hoa()), &mh);
@@ -1066,14 +909,7 @@ mod tests {
     #[test]
     fn sequence_window_edges() {
         // RFC 6275 §9.5.1: Δ ∈ [1, 32767] is newer; Δ = 0 and Δ ∈ [32768, 65535] are not.
-        for (delta, accepted) in [
-            (1u16, true),
-            (32767, true),
-            (0, false),
-            (32768, false),
-            (32769, false),
-            (65535, false),
-        ] {
+        for (delta, accepted) in [(1u16, true), (32767, true), (0, false), (32768, false), (32769, false), (65535, false)] {
             let mut w = World::default();
             w.rr();
             let last = 40000u16;
@@ -1083,11 +919,7 @@ mod tests {
                 assert!(matches!(out[..], [Action::BindingRefreshed(_)]), "Δ={delta}: {out:?}");
             } else {
                 let (ba, _, _, mh) = the_ba(&out);
-                assert_eq!(
-                    (ba.status, ba.seq),
-                    (135, last),
-                    "Δ={delta}: carries the last accepted"
-                );
+                assert_eq!((ba.status, ba.seq), (135, last), "Δ={delta}: carries the last accepted");
                 assert!(crypto::verify(&mh, &w.kbm(false), &coa(), &mn2()), "135 carries BAD");
                 assert_eq!(w.r.lookup(&hoa(), &mn2()).unwrap().seq, last);
             }
@@ -1115,11 +947,7 @@ mod tests {
             let (ba, dst, rh2, _) = the_ba(&out);
             assert!(!ba.with_bad, "no Kbm, no BAD");
             assert_eq!((ba.seq, dst, rh2), (1, coa(), Some(hoa())));
-            assert!(out.contains(&Action::Rejected {
-                status: ba.status,
-                home: hoa(),
-                care_of: coa()
-            }));
+            assert!(out.contains(&Action::Rejected { status: ba.status, home: hoa(), care_of: coa() }));
             assert_eq!(w.r.binding_count(), 0);
             ba.status
         };
@@ -1154,15 +982,8 @@ mod tests {
         assert!(w.r.lookup(&hoa(), &mn2()).is_some());
         let dereg = w.bu_bytes(6, 0, true, coa());
         let out = w.feed(coa(), Some(hoa()), &dereg);
-        assert!(out.contains(&Action::BindingDeleted {
-            key: (hoa(), mn2()),
-            reason: DeleteReason::Deregistered
-        }));
-        assert!(out.contains(&Action::Deregistered {
-            home: hoa(),
-            attached: mn2(),
-            with: DeregAuthenticatedWith::CareOf
-        }));
+        assert!(out.contains(&Action::BindingDeleted { key: (hoa(), mn2()), reason: DeleteReason::Deregistered }));
+        assert!(out.contains(&Action::Deregistered { home: hoa(), attached: mn2(), with: DeregAuthenticatedWith::CareOf }));
         let (ba, dst, rh2, mh) = the_ba(&out);
         assert_eq!((ba.status, ba.seq, ba.lifetime_units), (0, 6, 0));
         assert_eq!((dst, rh2), (coa(), Some(hoa())));
@@ -1188,9 +1009,7 @@ mod tests {
         let out = w.bu(3, 0, true);
         let (ba, ..) = the_ba(&out);
         assert_eq!((ba.status, ba.seq), (0, 3));
-        assert!(!out
-            .iter()
-            .any(|a| matches!(a, Action::BindingDeleted { .. } | Action::BindingCreated(_))));
+        assert!(!out.iter().any(|a| matches!(a, Action::BindingDeleted { .. } | Action::BindingCreated(_))));
         // Without A: nothing sent, nothing created.
         let out = w.bu(4, 0, false);
         assert!(sent(&out).is_empty());
@@ -1205,11 +1024,7 @@ mod tests {
         // From the foreign link, authenticator over the home address (RFC reading).
         let mh = w.bu_bytes(2, 0, true, hoa());
         let out = w.feed(coa(), Some(hoa()), &mh);
-        assert!(out.contains(&Action::Deregistered {
-            home: hoa(),
-            attached: mn2(),
-            with: DeregAuthenticatedWith::Home
-        }));
+        assert!(out.contains(&Action::Deregistered { home: hoa(), attached: mn2(), with: DeregAuthenticatedWith::Home }));
         let (ba, _, _, bam) = the_ba(&out);
         assert_eq!(ba.status, 0);
         assert!(crypto::verify(&bam, &w.kbm(true), &hoa(), &mn2()));
@@ -1267,10 +1082,7 @@ mod tests {
         let out = w.bu(1, 1000, true);
         assert_eq!(the_ba(&out).0.lifetime_units, 105, "420 s");
         assert!(w.advance_to(s(419)).is_empty());
-        assert_eq!(
-            w.advance_to(s(420)),
-            vec![Action::BindingDeleted { key: (hoa(), mn2()), reason: DeleteReason::Expired }]
-        );
+        assert_eq!(w.advance_to(s(420)), vec![Action::BindingDeleted { key: (hoa(), mn2()), reason: DeleteReason::Expired }]);
         assert!(w.r.lookup(&hoa(), &mn2()).is_none());
         // Configured limit below 420 s.
         let mut w = World::new(Config { max_lifetime: s(60), ..Config::default() });
@@ -1292,28 +1104,15 @@ mod tests {
         let mut bad = mh.clone();
         bad[25] ^= 0x40;
         fill_checksum(&mut bad, &hoa(), &mn2()).unwrap();
-        assert_eq!(
-            w.feed(coa(), Some(hoa()), &bad),
-            [Action::Dropped(DropReason::BadAuthenticator)]
-        );
+        assert_eq!(w.feed(coa(), Some(hoa()), &bad), [Action::Dropped(DropReason::BadAuthenticator)]);
         // Signed for another correspondent.
         let mut other = w.bu_bytes(1, 10, true, coa());
-        crypto::sign(&mut other, &w.kbm(false), &coa(), &"2001:db8:3::301".parse().unwrap())
-            .unwrap();
+        crypto::sign(&mut other, &w.kbm(false), &coa(), &"2001:db8:3::301".parse().unwrap()).unwrap();
         fill_checksum(&mut other, &hoa(), &mn2()).unwrap();
         assert_eq!(dropped(&w.feed(coa(), Some(hoa()), &other)), [DropReason::BadAuthenticator]);
         // Missing Nonce Indices / BAD.
-        for (ni, bad, why) in [
-            (None, true, DropReason::MissingNonceIndices),
-            (Some((1, 1)), false, DropReason::MissingAuthData),
-        ] {
-            let bu = BindingUpdate {
-                seq: 1,
-                lifetime_units: 10,
-                nonce_indices: ni,
-                has_bad: bad,
-                ..Default::default()
-            };
+        for (ni, bad, why) in [(None, true, DropReason::MissingNonceIndices), (Some((1, 1)), false, DropReason::MissingAuthData)] {
+            let bu = BindingUpdate { seq: 1, lifetime_units: 10, nonce_indices: ni, has_bad: bad, ..Default::default() };
             let mut m = bu.to_bytes();
             fill_checksum(&mut m, &hoa(), &mn2()).unwrap();
             assert_eq!(dropped(&w.feed(coa(), Some(hoa()), &m)), [why]);
@@ -1336,16 +1135,10 @@ mod tests {
         let mut w = World::default();
         let mut hoti = HomeTestInit { cookie: COOKIE }.to_bytes();
         fill_checksum(&mut hoti, &hoa(), &mn2()).unwrap();
-        assert_eq!(
-            w.feed(coa(), Some(hoa()), &hoti),
-            [Action::Dropped(DropReason::TestInitWithHomeAddress)]
-        );
+        assert_eq!(w.feed(coa(), Some(hoa()), &hoti), [Action::Dropped(DropReason::TestInitWithHomeAddress)]);
         let mut coti = CareOfTestInit { cookie: COOKIE }.to_bytes();
         fill_checksum(&mut coti, &hoa(), &mn2()).unwrap();
-        assert_eq!(
-            w.feed(coa(), Some(hoa()), &coti),
-            [Action::Dropped(DropReason::TestInitWithHomeAddress)]
-        );
+        assert_eq!(w.feed(coa(), Some(hoa()), &coti), [Action::Dropped(DropReason::TestInitWithHomeAddress)]);
         hoti[9] ^= 1;
         assert_eq!(w.feed(hoa(), None, &hoti), [Action::Dropped(DropReason::BadChecksum)]);
         assert_eq!(w.r.stats().home_tests, 0);
@@ -1371,10 +1164,7 @@ mod tests {
         match &sent(&out)[..] {
             [Reply::Mobility { dst, rh2_home: None, mh_type: 7, status: Some(2), mh, .. }] => {
                 assert_eq!(*dst, coa(), "directly to the source");
-                assert_eq!(
-                    BindingError::parse(mh).unwrap(),
-                    BindingError { status: 2, home: hoa() }
-                );
+                assert_eq!(BindingError::parse(mh).unwrap(), BindingError { status: 2, home: hoa() });
             }
             other => panic!("{other:?}"),
         }
@@ -1402,10 +1192,7 @@ mod tests {
         match &sent(&out)[..] {
             [Reply::Mobility { src, dst, rh2_home: None, mh_type: 7, status: Some(1), mh }] => {
                 assert_eq!((*src, *dst), (mn2(), coa()));
-                assert_eq!(
-                    BindingError::parse(mh).unwrap(),
-                    BindingError { status: 1, home: hoa() }
-                );
+                assert_eq!(BindingError::parse(mh).unwrap(), BindingError { status: 1, home: hoa() });
             }
             other => panic!("{other:?}"),
         }
@@ -1443,13 +1230,7 @@ mod tests {
         let mh = HomeTestInit { cookie: COOKIE }.to_bytes();
         assert_eq!(w.feed(hoa(), None, &mh[..12]), [Action::Dropped(DropReason::Truncated)]);
         let mut out = vec![];
-        let inb = Inbound {
-            src: hoa(),
-            dst: mn2(),
-            home_address: None,
-            ipv6_packet: &mh,
-            mh_offset: 100,
-        };
+        let inb = Inbound { src: hoa(), dst: mn2(), home_address: None, ipv6_packet: &mh, mh_offset: 100 };
         w.r.on_mobility(s(0), &inb, &mut out);
         assert_eq!(out, [Action::Dropped(DropReason::Truncated)]);
     }
@@ -1488,21 +1269,11 @@ mod tests {
 
     #[test]
     fn rate_limited_ba_still_changes_state() {
-        let mut w = World::new(Config {
-            replies_per_sec_per_source: 1,
-            reply_burst_per_source: 1,
-            ..Config::default()
-        });
+        let mut w = World::new(Config { replies_per_sec_per_source: 1, reply_burst_per_source: 1, ..Config::default() });
         w.hoti();
         w.coti();
         let out = w.bu(1, 10, true);
-        assert!(
-            matches!(
-                out[..],
-                [Action::BindingCreated(_), Action::Dropped(DropReason::RateLimited)]
-            ),
-            "{out:?}"
-        );
+        assert!(matches!(out[..], [Action::BindingCreated(_), Action::Dropped(DropReason::RateLimited)]), "{out:?}");
     }
 
     #[test]
@@ -1514,10 +1285,7 @@ mod tests {
         w.r.detach("2001:db8:3::999".parse().unwrap(), &mut out);
         assert!(out.is_empty());
         w.r.detach(mn2(), &mut out);
-        assert_eq!(
-            out,
-            [Action::BindingDeleted { key: (hoa(), mn2()), reason: DeleteReason::Detached }]
-        );
+        assert_eq!(out, [Action::BindingDeleted { key: (hoa(), mn2()), reason: DeleteReason::Detached }]);
         assert_eq!(w.r.bindings().count(), 0);
         // A replay right after cannot bring it back either.
         let out = w.bu(1, 10, false);

@@ -86,11 +86,7 @@ mod tests {
             let x = a(s);
             assert_eq!(is_multicast(&x), x.is_multicast(), "{s}");
             assert_eq!(is_link_local(&x), x.is_unicast_link_local(), "{s}");
-            assert_eq!(
-                is_routable_unicast(&x),
-                !(x.is_unspecified() || x.is_loopback() || x.is_multicast() || x.is_unicast_link_local()),
-                "{s}"
-            );
+            assert_eq!(is_routable_unicast(&x), !(x.is_unspecified() || x.is_loopback() || x.is_multicast() || x.is_unicast_link_local()), "{s}");
         }
     }
 }

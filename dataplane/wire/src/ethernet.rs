@@ -105,11 +105,7 @@ fn mac(b: &[u8]) -> MacAddr {
 /// Writes an Ethernet header into `buf[..14]`.
 pub fn write_header(buf: &mut [u8], dst: MacAddr, src: MacAddr, ethertype: u16) -> Result<()> {
     let len = buf.len();
-    let hdr = buf.get_mut(..HEADER_LEN).ok_or(Error::NoRoom {
-        layer: LAYER,
-        required: HEADER_LEN,
-        len,
-    })?;
+    let hdr = buf.get_mut(..HEADER_LEN).ok_or(Error::NoRoom { layer: LAYER, required: HEADER_LEN, len })?;
     hdr[field::DST].copy_from_slice(&dst);
     hdr[field::SRC].copy_from_slice(&src);
     hdr[field::ETHERTYPE].copy_from_slice(&ethertype.to_be_bytes());
@@ -154,8 +150,7 @@ mod tests {
     fn write_then_parse_round_trip() {
         let mut buf = FRAME;
         buf[..14].fill(0);
-        write_header(&mut buf, [0x33, 0x33, 0, 0, 0, 1], [2, 0, 0, 0, 0, 0x0a], ETHERTYPE_IPV6)
-            .unwrap();
+        write_header(&mut buf, [0x33, 0x33, 0, 0, 0, 1], [2, 0, 0, 0, 0, 0x0a], ETHERTYPE_IPV6).unwrap();
         assert_eq!(buf, FRAME);
         let mut f = Frame::new_checked(&mut buf[..]).unwrap();
         f.set_dst(BROADCAST);
@@ -171,10 +166,7 @@ mod tests {
     #[test]
     fn truncated_at_every_length() {
         for n in 0..HEADER_LEN {
-            assert_eq!(
-                Frame::new_checked(&FRAME[..n]),
-                Err(Error::Truncated { layer: "ethernet", required: 14, len: n })
-            );
+            assert_eq!(Frame::new_checked(&FRAME[..n]), Err(Error::Truncated { layer: "ethernet", required: 14, len: n }));
             let mut b = [0u8; 14];
             assert!(write_header(&mut b[..n], BROADCAST, BROADCAST, 0).is_err());
         }

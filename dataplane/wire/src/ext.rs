@@ -130,10 +130,7 @@ impl Chain {
 
 /// True for the next-header values the walk steps over.
 pub fn is_walked(next_header: u8) -> bool {
-    matches!(
-        next_header,
-        proto::HOP_BY_HOP | proto::DEST_OPTS | proto::ROUTING | proto::FRAGMENT | proto::AH
-    )
+    matches!(next_header, proto::HOP_BY_HOP | proto::DEST_OPTS | proto::ROUTING | proto::FRAGMENT | proto::AH)
 }
 
 /// Walks the extension headers of the IPv6 packet at the start of `ipv6_packet` (a longer
@@ -143,11 +140,7 @@ pub fn walk(ipv6_packet: &[u8]) -> Result<Chain> {
     let header = Header::new_checked(ipv6_packet)?;
     let end = header.total_len();
     // `new_checked` proved `end <= ipv6_packet.len()`; `get` keeps that local.
-    let pkt = ipv6_packet.get(..end).ok_or(Error::Truncated {
-        layer: LAYER,
-        required: end,
-        len: ipv6_packet.len(),
-    })?;
+    let pkt = ipv6_packet.get(..end).ok_or(Error::Truncated { layer: LAYER, required: end, len: ipv6_packet.len() })?;
 
     let mut chain = Chain { insert_offset: HEADER_LEN, ..Chain::default() };
     let mut next = header.next_header();
@@ -183,12 +176,7 @@ pub fn walk(ipv6_packet: &[u8]) -> Result<Chain> {
                     return Err(Error::Malformed { layer: LAYER, what: "second fragment header" });
                 }
                 let bits = get_u16(pkt, off + field::FRAG_OFFSET_FLAGS).unwrap_or(0);
-                let frag = Fragment {
-                    offset: off,
-                    fragment_offset: bits >> 3,
-                    more: bits & 1 != 0,
-                    id: get_u32(pkt, off + field::FRAG_IDENT).unwrap_or(0),
-                };
+                let frag = Fragment { offset: off, fragment_offset: bits >> 3, more: bits & 1 != 0, id: get_u32(pkt, off + field::FRAG_IDENT).unwrap_or(0) };
                 chain.fragment = Some(frag);
                 if frag.fragment_offset != 0 {
                     // A later fragment: what follows is payload, not headers (RFC 8200 §4.5).
@@ -213,11 +201,7 @@ pub fn walk(ipv6_packet: &[u8]) -> Result<Chain> {
 /// The length of the extension header of type `next` at `off`, checked to fit in `pkt`.
 fn header_len(pkt: &[u8], off: usize, next: u8) -> Result<usize> {
     let end = pkt.len();
-    let unit = get_u8(pkt, off + field::HDR_EXT_LEN).ok_or(Error::Truncated {
-        layer: LAYER,
-        required: off + 2,
-        len: end,
-    })?;
+    let unit = get_u8(pkt, off + field::HDR_EXT_LEN).ok_or(Error::Truncated { layer: LAYER, required: off + 2, len: end })?;
     let len = match next {
         proto::FRAGMENT => field::FRAG_LEN,
         proto::AH => (usize::from(unit) + 2) * 4, // RFC 4302 §2.2
@@ -240,10 +224,7 @@ fn routing(pkt: &[u8], off: usize, len: usize) -> Result<Routing> {
             return Err(Error::Malformed { layer: LAYER, what: "type 2 routing header length" });
         }
         if segments_left > 1 {
-            return Err(Error::Malformed {
-                layer: LAYER,
-                what: "type 2 routing header segments left",
-            });
+            return Err(Error::Malformed { layer: LAYER, what: "type 2 routing header segments left" });
         }
         home_address = get_addr(pkt, off + field::RH2_HOME_ADDRESS);
     }
@@ -251,14 +232,7 @@ fn routing(pkt: &[u8], off: usize, len: usize) -> Result<Routing> {
 }
 
 /// Parses the TLV options of a Hop-by-Hop (`dest == false`) or Destination Options header.
-fn options(
-    pkt: &[u8],
-    off: usize,
-    len: usize,
-    dest: bool,
-    prev_nh: usize,
-    chain: &mut Chain,
-) -> Result<()> {
+fn options(pkt: &[u8], off: usize, len: usize, dest: bool, prev_nh: usize, chain: &mut Chain) -> Result<()> {
     let hdr_end = off + len;
     let body = pkt.get(..hdr_end).unwrap_or(&[]);
     let mut i = off + field::OPTIONS;
@@ -282,22 +256,13 @@ fn options(
             option::HOME_ADDRESS => {
                 // RFC 6275 §6.3: carried in a Destination Options header, length 16.
                 if !dest {
-                    return Err(Error::Malformed {
-                        layer: LAYER,
-                        what: "home address option in hop-by-hop",
-                    });
+                    return Err(Error::Malformed { layer: LAYER, what: "home address option in hop-by-hop" });
                 }
                 if l != 16 {
-                    return Err(Error::Malformed {
-                        layer: LAYER,
-                        what: "home address option length",
-                    });
+                    return Err(Error::Malformed { layer: LAYER, what: "home address option length" });
                 }
                 if chain.home_address.is_some() || hao_at.is_some() {
-                    return Err(Error::Malformed {
-                        layer: LAYER,
-                        what: "second home address option",
-                    });
+                    return Err(Error::Malformed { layer: LAYER, what: "second home address option" });
                 }
                 hao_at = Some(i);
             }
@@ -306,16 +271,9 @@ fn options(
         i = opt_end;
     }
     if let Some(at) = hao_at {
-        let home = get_addr(body, at + 2)
-            .ok_or(Error::Malformed { layer: LAYER, what: "option overruns header" })?;
-        chain.home_address = Some(HomeAddressOpt {
-            header_offset: off,
-            header_len: len,
-            option_offset: at,
-            home,
-            only_option: !others,
-            prev_next_header_offset: prev_nh,
-        });
+        let home = get_addr(body, at + 2).ok_or(Error::Malformed { layer: LAYER, what: "option overruns header" })?;
+        chain.home_address =
+            Some(HomeAddressOpt { header_offset: off, header_len: len, option_offset: at, home, only_option: !others, prev_next_header_offset: prev_nh });
     }
     Ok(())
 }
@@ -381,10 +339,7 @@ pub(crate) mod tests {
     fn no_extension_headers() {
         let p = packet(&src(), &dst(), proto::UDP, &UDP8);
         let c = walk(&p).unwrap();
-        assert_eq!(
-            c,
-            Chain { upper_proto: 17, upper_offset: 40, insert_offset: 40, ..Chain::default() }
-        );
+        assert_eq!(c, Chain { upper_proto: 17, upper_offset: 40, insert_offset: 40, ..Chain::default() });
         assert_eq!(c.pseudo_header_addrs(&src(), &dst()), (src(), dst()));
     }
 
@@ -417,15 +372,9 @@ pub(crate) mod tests {
                 prev_next_header_offset: 40,
             })
         );
-        assert_eq!(
-            c.fragment,
-            Some(Fragment { offset: 72, fragment_offset: 0, more: true, id: 0xdeadbeef })
-        );
+        assert_eq!(c.fragment, Some(Fragment { offset: 72, fragment_offset: 0, more: true, id: 0xdeadbeef }));
         assert!(!c.is_non_first_fragment());
-        assert_eq!(
-            c.pseudo_header_addrs(&a("2001:db8:2::200"), &dst()),
-            (a("2001:db8:1::1"), dst())
-        );
+        assert_eq!(c.pseudo_header_addrs(&a("2001:db8:2::200"), &dst()), (a("2001:db8:1::1"), dst()));
         // Truncation at every length of the buffer is an error, never a panic.
         let total = 40 + body.len();
         for n in 0..total {
@@ -447,40 +396,19 @@ pub(crate) mod tests {
         let body = [&rh2_bytes(proto::UDP, 1, &a("2001:db8:1::100"))[..], &UDP8].concat();
         let p = packet(&dst(), &a("2001:db8:2::200"), proto::ROUTING, &body);
         let c = walk(&p).unwrap();
-        assert_eq!(
-            c.routing,
-            Some(Routing {
-                offset: 40,
-                len: 24,
-                routing_type: 2,
-                segments_left: 1,
-                home_address: Some(a("2001:db8:1::100")),
-            })
-        );
+        assert_eq!(c.routing, Some(Routing { offset: 40, len: 24, routing_type: 2, segments_left: 1, home_address: Some(a("2001:db8:1::100")) }));
         assert_eq!((c.upper_proto, c.upper_offset, c.insert_offset), (17, 64, 40));
-        assert_eq!(
-            c.pseudo_header_addrs(&dst(), &a("2001:db8:2::200")),
-            (dst(), a("2001:db8:1::100"))
-        );
+        assert_eq!(c.pseudo_header_addrs(&dst(), &a("2001:db8:2::200")), (dst(), a("2001:db8:1::100")));
 
         // Hdr Ext Len 4 (two addresses) and Segments Left 2 are invalid for type 2.
         let mut bad = p.clone();
         bad[41] = 4;
         bad[4..6].copy_from_slice(&((body.len() + 16) as u16).to_be_bytes());
         bad.extend_from_slice(&[0; 16]);
-        assert_eq!(
-            walk(&bad),
-            Err(Error::Malformed { layer: "ipv6-ext", what: "type 2 routing header length" })
-        );
+        assert_eq!(walk(&bad), Err(Error::Malformed { layer: "ipv6-ext", what: "type 2 routing header length" }));
         let mut bad = p.clone();
         bad[43] = 2;
-        assert_eq!(
-            walk(&bad),
-            Err(Error::Malformed {
-                layer: "ipv6-ext",
-                what: "type 2 routing header segments left"
-            })
-        );
+        assert_eq!(walk(&bad), Err(Error::Malformed { layer: "ipv6-ext", what: "type 2 routing header segments left" }));
         let mut done = p.clone();
         done[43] = 0;
         assert_eq!(walk(&done).unwrap().routing.unwrap().segments_left, 0);
@@ -493,25 +421,14 @@ pub(crate) mod tests {
         assert_eq!((r.routing_type, r.segments_left, r.home_address), (0, 5, None));
 
         // Two routing headers are refused.
-        let body2 =
-            [&rh2_bytes(proto::ROUTING, 1, &src())[..], &rh2_bytes(proto::UDP, 1, &src()), &UDP8]
-                .concat();
+        let body2 = [&rh2_bytes(proto::ROUTING, 1, &src())[..], &rh2_bytes(proto::UDP, 1, &src()), &UDP8].concat();
         let p2 = packet(&dst(), &src(), proto::ROUTING, &body2);
         assert_eq!(walk(&p2).unwrap_err().reason(), "malformed");
     }
 
     #[test]
     fn stops_at_upper_layers() {
-        for nh in [
-            proto::ICMPV6,
-            proto::UDP,
-            proto::TCP,
-            proto::MOBILITY,
-            proto::IPV6,
-            proto::ESP,
-            proto::NO_NEXT,
-            253,
-        ] {
+        for nh in [proto::ICMPV6, proto::UDP, proto::TCP, proto::MOBILITY, proto::IPV6, proto::ESP, proto::NO_NEXT, 253] {
             let body = [&opts_header(nh, &[])[..], &[1, 2, 3, 4]].concat();
             let p = packet(&src(), &dst(), proto::DEST_OPTS, &body);
             let c = walk(&p).unwrap();
@@ -537,13 +454,9 @@ pub(crate) mod tests {
 
     #[test]
     fn hop_by_hop_elsewhere_is_malformed() {
-        let body = [&opts_header(proto::HOP_BY_HOP, &[])[..], &opts_header(proto::UDP, &[]), &UDP8]
-            .concat();
+        let body = [&opts_header(proto::HOP_BY_HOP, &[])[..], &opts_header(proto::UDP, &[]), &UDP8].concat();
         let p = packet(&src(), &dst(), proto::DEST_OPTS, &body);
-        assert_eq!(
-            walk(&p),
-            Err(Error::Malformed { layer: "ipv6-ext", what: "hop-by-hop not first" })
-        );
+        assert_eq!(walk(&p), Err(Error::Malformed { layer: "ipv6-ext", what: "hop-by-hop not first" }));
     }
 
     #[test]
@@ -563,19 +476,9 @@ pub(crate) mod tests {
         assert_eq!(walk(&p), Err(Error::ChainTooLong));
 
         // A self-referencing chain that fills the packet ends in ChainTooLong or Truncated.
-        let p = packet(
-            &src(),
-            &dst(),
-            proto::DEST_OPTS,
-            &[proto::DEST_OPTS, 0, 1, 4, 0, 0, 0, 0].repeat(200),
-        );
+        let p = packet(&src(), &dst(), proto::DEST_OPTS, &[proto::DEST_OPTS, 0, 1, 4, 0, 0, 0, 0].repeat(200));
         assert_eq!(walk(&p), Err(Error::ChainTooLong));
-        let p = packet(
-            &src(),
-            &dst(),
-            proto::DEST_OPTS,
-            &[proto::DEST_OPTS, 0, 1, 4, 0, 0, 0, 0].repeat(3),
-        );
+        let p = packet(&src(), &dst(), proto::DEST_OPTS, &[proto::DEST_OPTS, 0, 1, 4, 0, 0, 0, 0].repeat(3));
         assert_eq!(walk(&p).unwrap_err().reason(), "truncated");
     }
 
@@ -602,27 +505,16 @@ pub(crate) mod tests {
         bad.pop();
         let body = [&opts_header(proto::UDP, &bad)[..], &UDP8].concat();
         let p = packet(&src(), &dst(), proto::DEST_OPTS, &body);
-        assert_eq!(
-            walk(&p),
-            Err(Error::Malformed { layer: "ipv6-ext", what: "home address option length" })
-        );
+        assert_eq!(walk(&p), Err(Error::Malformed { layer: "ipv6-ext", what: "home address option length" }));
 
         // Two in one header, or in two headers.
         let two = [hao_bytes(&home), hao_bytes(&home)].concat();
         let body = [&opts_header(proto::UDP, &two)[..], &UDP8].concat();
         let p = packet(&src(), &dst(), proto::DEST_OPTS, &body);
         assert_eq!(walk(&p).unwrap_err().reason(), "malformed");
-        let body = [
-            &opts_header(proto::DEST_OPTS, &hao_bytes(&home))[..],
-            &opts_header(proto::UDP, &hao_bytes(&home)),
-            &UDP8,
-        ]
-        .concat();
+        let body = [&opts_header(proto::DEST_OPTS, &hao_bytes(&home))[..], &opts_header(proto::UDP, &hao_bytes(&home)), &UDP8].concat();
         let p = packet(&src(), &dst(), proto::DEST_OPTS, &body);
-        assert_eq!(
-            walk(&p),
-            Err(Error::Malformed { layer: "ipv6-ext", what: "second home address option" })
-        );
+        assert_eq!(walk(&p), Err(Error::Malformed { layer: "ipv6-ext", what: "second home address option" }));
 
         // In a Hop-by-Hop header.
         let body = [&opts_header(proto::UDP, &hao_bytes(&home))[..], &UDP8].concat();
@@ -634,10 +526,7 @@ pub(crate) mod tests {
     fn option_overrunning_header() {
         // PadN claiming 10 bytes in an 8-byte header; a lone type byte at the very end.
         let p = packet(&src(), &dst(), proto::DEST_OPTS, &[proto::UDP, 0, 1, 10, 0, 0, 0, 0]);
-        assert_eq!(
-            walk(&p),
-            Err(Error::Malformed { layer: "ipv6-ext", what: "option overruns header" })
-        );
+        assert_eq!(walk(&p), Err(Error::Malformed { layer: "ipv6-ext", what: "option overruns header" }));
         let p = packet(&src(), &dst(), proto::DEST_OPTS, &[proto::UDP, 0, 1, 3, 0, 0, 0, 7]);
         assert_eq!(walk(&p).unwrap_err().reason(), "malformed");
     }
@@ -649,17 +538,11 @@ pub(crate) mod tests {
         let p = packet(&src(), &dst(), proto::AH, &body);
         assert_eq!(walk(&p).unwrap().upper_offset, 52);
         let p = packet(&src(), &dst(), proto::AH, &[proto::UDP, 255, 0, 0]);
-        assert_eq!(
-            walk(&p),
-            Err(Error::Truncated { layer: "ipv6-ext", required: 40 + 257 * 4, len: 44 })
-        );
+        assert_eq!(walk(&p), Err(Error::Truncated { layer: "ipv6-ext", required: 40 + 257 * 4, len: 44 }));
     }
 
     #[test]
     fn error_display() {
-        assert_eq!(
-            Error::Malformed { layer: LAYER, what: "hop-by-hop not first" }.to_string(),
-            "ipv6-ext: malformed hop-by-hop not first"
-        );
+        assert_eq!(Error::Malformed { layer: LAYER, what: "hop-by-hop not first" }.to_string(), "ipv6-ext: malformed hop-by-hop not first");
     }
 }

@@ -43,11 +43,7 @@ mod field {
 /// `buf` and returns its length.
 pub fn emit_dest_opts(buf: &mut [u8], next_header: u8, home: &Ipv6Addr) -> Result<usize> {
     let len = buf.len();
-    let b = buf.get_mut(..DEST_OPTS_LEN).ok_or(Error::NoRoom {
-        layer: LAYER,
-        required: DEST_OPTS_LEN,
-        len,
-    })?;
+    let b = buf.get_mut(..DEST_OPTS_LEN).ok_or(Error::NoRoom { layer: LAYER, required: DEST_OPTS_LEN, len })?;
     b[field::NEXT_HEADER] = next_header;
     b[field::HDR_EXT_LEN] = (DEST_OPTS_LEN / 8 - 1) as u8;
     b[field::PADN].copy_from_slice(&[ext::option::PADN, 2, 0, 0]);
@@ -89,24 +85,15 @@ fn malformed(what: &'static str) -> Error {
 #[inline] // worker hot path (cross-crate)
 pub fn strip(buf: &mut [u8], l2_len: usize, chain: &Chain) -> Result<Stripped> {
     let len = buf.len();
-    let pkt = buf.get(l2_len..).ok_or(Error::Truncated {
-        layer: LAYER,
-        required: l2_len.saturating_add(HEADER_LEN),
-        len,
-    })?;
+    let pkt = buf.get(l2_len..).ok_or(Error::Truncated { layer: LAYER, required: l2_len.saturating_add(HEADER_LEN), len })?;
     let h = Header::new_checked(pkt)?;
     let hao = chain.home_address.ok_or(malformed("no home address option"))?;
 
     // The chain is the caller's: check it against the bytes before touching anything.
-    let hdr_end = hao
-        .header_offset
-        .checked_add(hao.header_len)
-        .filter(|e| *e <= h.total_len())
-        .ok_or(malformed("chain does not match packet"))?;
+    let hdr_end = hao.header_offset.checked_add(hao.header_len).filter(|e| *e <= h.total_len()).ok_or(malformed("chain does not match packet"))?;
     let opt_end = hao.option_offset.saturating_add(OPTION_LEN);
     let prev_ok = hao.prev_next_header_offset == ipv6::field::NEXT_HEADER
-        || (hao.prev_next_header_offset >= HEADER_LEN
-            && hao.prev_next_header_offset < hao.header_offset);
+        || (hao.prev_next_header_offset >= HEADER_LEN && hao.prev_next_header_offset < hao.header_offset);
     if hao.header_offset < HEADER_LEN
         || hao.header_len < 8
         || hao.header_len % 8 != 0
@@ -124,8 +111,7 @@ pub fn strip(buf: &mut [u8], l2_len: usize, chain: &Chain) -> Result<Stripped> {
         // RFC 6275 §6.3: the option precedes the Fragment header.
         return Err(malformed("home address option after fragment header"));
     }
-    let home = ipv6::get_addr(pkt, hao.option_offset + 2)
-        .ok_or(malformed("chain does not match packet"))?;
+    let home = ipv6::get_addr(pkt, hao.option_offset + 2).ok_or(malformed("chain does not match packet"))?;
     if !addr::is_routable_unicast(&home) {
         return Err(malformed("home address not unicast routable"));
     }
@@ -288,7 +274,14 @@ mod tests {
         let mut ll = pkt.clone();
         ll[48..50].copy_from_slice(&[0xfe, 0x80]);
         let after = |nh: u8| packet(&coa(), &mn2(), proto::DEST_OPTS, &[&dest_opts(nh)[..], &udp()].concat());
-        for (what, p) in [("Pad1", pad1), ("multicast home", mcast), ("link-local home", ll), ("then Hop-by-Hop", after(proto::HOP_BY_HOP)), ("then Fragment", after(proto::FRAGMENT)), ("then MH", after(proto::MOBILITY))] {
+        for (what, p) in [
+            ("Pad1", pad1),
+            ("multicast home", mcast),
+            ("link-local home", ll),
+            ("then Hop-by-Hop", after(proto::HOP_BY_HOP)),
+            ("then Fragment", after(proto::FRAGMENT)),
+            ("then MH", after(proto::MOBILITY)),
+        ] {
             assert_eq!(canonical(&p, 0, &fixed(&p)), None, "{what}");
         }
         let plain = packet(&coa(), &mn2(), proto::UDP, &udp());
@@ -307,8 +300,7 @@ mod tests {
     #[test]
     fn strip_removes_whole_header() {
         let u = udp();
-        let pkt =
-            packet(&coa(), &mn2(), proto::DEST_OPTS, &[&dest_opts(proto::UDP)[..], &u].concat());
+        let pkt = packet(&coa(), &mn2(), proto::DEST_OPTS, &[&dest_opts(proto::UDP)[..], &u].concat());
         let mut buf = [&ETH[..], &pkt].concat();
         let chain = ext::walk(&buf[14..]).unwrap();
         let s = strip(&mut buf, 14, &chain).unwrap();
@@ -337,10 +329,7 @@ mod tests {
         assert_eq!(s, Stripped { removed: 0, home: hoa(), care_of: coa() });
         assert_eq!(buf.len(), pkt.len());
         let h = Header::new_checked(&buf[..]).unwrap();
-        assert_eq!(
-            (h.src_addr(), h.next_header(), h.payload_len()),
-            (hoa(), proto::DEST_OPTS, 24 + 13)
-        );
+        assert_eq!((h.src_addr(), h.next_header(), h.payload_len()), (hoa(), proto::DEST_OPTS, 24 + 13));
         assert_eq!(buf[46..48], [1, 16]);
         assert_eq!(buf[48..64], [0; 16]);
         assert_eq!(buf[42..46], [0x1e, 2, 0xab, 0xcd]);
@@ -353,13 +342,7 @@ mod tests {
     fn strip_with_hop_by_hop_and_fragment_after() {
         let u = udp();
         // HbH | DestOpts(HAO) | Fragment (atomic) | UDP: every fragment carries the option.
-        let body = [
-            &opts_header(proto::DEST_OPTS, &[])[..],
-            &dest_opts(proto::FRAGMENT),
-            &frag_bytes(proto::UDP, 0, false, 0x1234),
-            &u,
-        ]
-        .concat();
+        let body = [&opts_header(proto::DEST_OPTS, &[])[..], &dest_opts(proto::FRAGMENT), &frag_bytes(proto::UDP, 0, false, 0x1234), &u].concat();
         let pkt = packet(&coa(), &mn2(), proto::HOP_BY_HOP, &body);
         let mut buf = [&ETH[..], &pkt].concat();
         let chain = ext::walk(&buf[14..]).unwrap();
@@ -377,9 +360,7 @@ mod tests {
         assert_eq!(buf[24..38], ETH);
 
         // A later fragment of the same datagram: option removed the same way.
-        let body =
-            [&dest_opts(proto::FRAGMENT)[..], &frag_bytes(proto::UDP, 2, false, 0x1234), &[7; 8]]
-                .concat();
+        let body = [&dest_opts(proto::FRAGMENT)[..], &frag_bytes(proto::UDP, 2, false, 0x1234), &[7; 8]].concat();
         let mut buf = packet(&coa(), &mn2(), proto::DEST_OPTS, &body);
         let chain = ext::walk(&buf).unwrap();
         assert_eq!(strip(&mut buf, 0, &chain).unwrap().removed, 24);
@@ -392,15 +373,11 @@ mod tests {
     fn strip_refusals_leave_buffer_unchanged() {
         let u = udp();
         // Option after the Fragment header.
-        let body =
-            [&frag_bytes(proto::DEST_OPTS, 0, true, 1)[..], &dest_opts(proto::UDP), &u].concat();
+        let body = [&frag_bytes(proto::DEST_OPTS, 0, true, 1)[..], &dest_opts(proto::UDP), &u].concat();
         let mut buf = packet(&coa(), &mn2(), proto::FRAGMENT, &body);
         let before = buf.clone();
         let chain = ext::walk(&buf).unwrap();
-        assert_eq!(
-            strip(&mut buf, 0, &chain),
-            Err(malformed("home address option after fragment header"))
-        );
+        assert_eq!(strip(&mut buf, 0, &chain), Err(malformed("home address option after fragment header")));
         assert_eq!(buf, before);
 
         // No option.
@@ -409,8 +386,7 @@ mod tests {
         assert_eq!(strip(&mut buf, 0, &chain), Err(malformed("no home address option")));
 
         // Chain of another packet.
-        let good =
-            packet(&coa(), &mn2(), proto::DEST_OPTS, &[&dest_opts(proto::UDP)[..], &u].concat());
+        let good = packet(&coa(), &mn2(), proto::DEST_OPTS, &[&dest_opts(proto::UDP)[..], &u].concat());
         let chain = ext::walk(&good).unwrap();
         let mut other = packet(&coa(), &mn2(), proto::UDP, &[&u[..], &[0; 40]].concat());
         let before = other.clone();

@@ -193,39 +193,19 @@ impl ErrorKind {
 
     /// RFC 4443 §2.4(e.3): the errors that may answer a packet sent to a multicast address.
     pub fn allowed_for_multicast(&self) -> bool {
-        matches!(
-            self,
-            ErrorKind::PacketTooBig { .. }
-                | ErrorKind::ParameterProblem { code: param_problem::UNRECOGNIZED_OPTION, .. }
-        )
+        matches!(self, ErrorKind::PacketTooBig { .. } | ErrorKind::ParameterProblem { code: param_problem::UNRECOGNIZED_OPTION, .. })
     }
 }
 
 /// The IPv6 + ICMPv6 header and checksum around `out[48..48 + body_len]` (already written).
-pub(crate) fn finish(
-    out: &mut [u8],
-    src: &Ipv6Addr,
-    dst: &Ipv6Addr,
-    hop_limit: u8,
-    icmp_len: usize,
-) -> Result<usize> {
+pub(crate) fn finish(out: &mut [u8], src: &Ipv6Addr, dst: &Ipv6Addr, hop_limit: u8, icmp_len: usize) -> Result<usize> {
     let total = HEADER_LEN + icmp_len;
     let len = out.len();
-    let payload_len = u16::try_from(icmp_len)
-        .map_err(|_| Error::Malformed { layer: LAYER, what: "message too long" })?;
+    let payload_len = u16::try_from(icmp_len).map_err(|_| Error::Malformed { layer: LAYER, what: "message too long" })?;
     if len < total || icmp_len < field::BODY {
         return Err(Error::NoRoom { layer: LAYER, required: total.max(HEADER_LEN + 4), len });
     }
-    Repr {
-        src: *src,
-        dst: *dst,
-        next_header: proto::ICMPV6,
-        payload_len,
-        hop_limit,
-        traffic_class: 0,
-        flow_label: 0,
-    }
-    .emit(out)?;
+    Repr { src: *src, dst: *dst, next_header: proto::ICMPV6, payload_len, hop_limit, traffic_class: 0, flow_label: 0 }.emit(out)?;
     let mut msg = Message::new_checked(&mut out[HEADER_LEN..total])?;
     msg.fill_checksum(src, dst);
     Ok(total)
@@ -234,13 +214,7 @@ pub(crate) fn finish(
 /// Writes an IPv6 packet carrying an ICMPv6 error about `invoking` into `out` and returns
 /// its length. As much of the invoking packet is quoted as keeps the result within the
 /// minimum MTU, 1280 bytes (RFC 4443 §2.4(c)).
-pub fn build_error(
-    out: &mut [u8],
-    src: &Ipv6Addr,
-    dst: &Ipv6Addr,
-    kind: ErrorKind,
-    invoking: &[u8],
-) -> Result<usize> {
+pub fn build_error(out: &mut [u8], src: &Ipv6Addr, dst: &Ipv6Addr, kind: ErrorKind, invoking: &[u8]) -> Result<usize> {
     let quote = invoking.len().min(MIN_MTU - HEADER_LEN - HEADER_LEN_ICMP);
     let icmp_len = HEADER_LEN_ICMP + quote;
     let total = HEADER_LEN + icmp_len;
@@ -256,15 +230,7 @@ pub fn build_error(
 }
 
 /// Writes an IPv6 packet carrying an Echo Request (`request`) or Echo Reply (RFC 4443 §4).
-pub fn build_echo(
-    out: &mut [u8],
-    src: &Ipv6Addr,
-    dst: &Ipv6Addr,
-    request: bool,
-    id: u16,
-    seq: u16,
-    payload: &[u8],
-) -> Result<usize> {
+pub fn build_echo(out: &mut [u8], src: &Ipv6Addr, dst: &Ipv6Addr, request: bool, id: u16, seq: u16, payload: &[u8]) -> Result<usize> {
     let icmp_len = HEADER_LEN_ICMP + payload.len();
     let total = HEADER_LEN + icmp_len;
     let len = out.len();
@@ -299,11 +265,8 @@ pub fn may_send_error_kind(invoking_ipv6: &[u8], kind: &ErrorKind) -> bool {
 }
 
 fn may_send(pkt: &[u8], multicast_ok: bool) -> bool {
-    let (Some(first), Some(src), Some(dst)) = (
-        pkt.first(),
-        ipv6::get_addr(pkt, ipv6::field::SRC_ADDR.start),
-        ipv6::get_addr(pkt, ipv6::field::DST_ADDR.start),
-    ) else {
+    let (Some(first), Some(src), Some(dst)) = (pkt.first(), ipv6::get_addr(pkt, ipv6::field::SRC_ADDR.start), ipv6::get_addr(pkt, ipv6::field::DST_ADDR.start))
+    else {
         return false;
     };
     if first >> 4 != 6 || src.is_unspecified() || addr::is_multicast(&src) {
@@ -315,16 +278,12 @@ fn may_send(pkt: &[u8], multicast_ok: bool) -> bool {
     // Find the ICMPv6 type if there is one. The invoking packet may itself be the malformed
     // one being reported; fall back to the first next header then.
     let icmp_type = match ext::walk(pkt) {
-        Ok(c) if c.upper_proto == proto::ICMPV6 && !c.is_non_first_fragment() => {
-            get_u8(pkt, c.upper_offset)
-        }
+        Ok(c) if c.upper_proto == proto::ICMPV6 && !c.is_non_first_fragment() => get_u8(pkt, c.upper_offset),
         Ok(_) => None,
         Err(_) => match Header::new_checked(pkt) {
             Ok(h) if h.next_header() == proto::ICMPV6 => get_u8(pkt, HEADER_LEN),
             // Truncated copies: read what is there.
-            _ if get_u8(pkt, ipv6::field::NEXT_HEADER) == Some(proto::ICMPV6) => {
-                get_u8(pkt, HEADER_LEN)
-            }
+            _ if get_u8(pkt, ipv6::field::NEXT_HEADER) == Some(proto::ICMPV6) => get_u8(pkt, HEADER_LEN),
             _ => None,
         },
     };
@@ -347,8 +306,7 @@ mod tests {
     #[test]
     fn echo_fixture() {
         let mut out = [0u8; 64];
-        let n = build_echo(&mut out, &a("2001:db8::1"), &a("2001:db8::2"), true, 0x1234, 1, b"hi!")
-            .unwrap();
+        let n = build_echo(&mut out, &a("2001:db8::1"), &a("2001:db8::2"), true, 0x1234, 1, b"hi!").unwrap();
         assert_eq!(n, 51);
         // Header: payload length 11, next header 58, hop limit 64.
         assert_eq!(out[4..8], [0, 11, 58, 64]);
@@ -395,10 +353,7 @@ mod tests {
         assert_eq!(m.error_kind(), Some(kind));
         assert!(m.verify_checksum(&mag(), &mn2()));
         // Not enough room: refused, not truncated further.
-        assert_eq!(
-            build_error(&mut out[..1279], &mag(), &mn2(), kind, &invoking),
-            Err(Error::NoRoom { layer: "icmpv6", required: 1280, len: 1279 })
-        );
+        assert_eq!(build_error(&mut out[..1279], &mag(), &mn2(), kind, &invoking), Err(Error::NoRoom { layer: "icmpv6", required: 1280, len: 1279 }));
         // An empty invoking packet still makes a valid 48-byte message.
         assert_eq!(build_error(&mut out, &mag(), &mn2(), ErrorKind::TimeExceeded(0), &[]), Ok(48));
     }
@@ -436,9 +391,7 @@ mod tests {
         let n = build_echo(&mut out, &mn2(), &mag(), true, 1, 1, &[]).unwrap();
         assert!(may_send_error(&out[..n]));
         // An ICMPv6 error behind a Destination Options header is still an error.
-        let body =
-            [&crate::ext::tests::opts_header(proto::ICMPV6, &[])[..], &[1, 0, 0, 0, 0, 0, 0, 0]]
-                .concat();
+        let body = [&crate::ext::tests::opts_header(proto::ICMPV6, &[])[..], &[1, 0, 0, 0, 0, 0, 0, 0]].concat();
         assert!(!may_send_error(&packet(&mn2(), &mag(), proto::DEST_OPTS, &body)));
         // ...and in a truncated copy.
         let err = packet(&mn2(), &mag(), proto::ICMPV6, &[3, 0, 0, 0, 0, 0, 0, 0]);
@@ -471,10 +424,7 @@ mod tests {
     #[test]
     fn message_view_truncated() {
         for n in 0..4 {
-            assert_eq!(
-                Message::new_checked(&[0u8; 4][..n]),
-                Err(Error::Truncated { layer: "icmpv6", required: 4, len: n })
-            );
+            assert_eq!(Message::new_checked(&[0u8; 4][..n]), Err(Error::Truncated { layer: "icmpv6", required: 4, len: n }));
         }
         let m = Message::new_checked(&[1u8, 0, 0, 0][..]).unwrap();
         assert_eq!(m.error_word(), None);

@@ -247,13 +247,8 @@ impl Repr {
     /// Writes the 40-byte header into `buf[..40]`; the payload is the caller's.
     pub fn emit(&self, buf: &mut [u8]) -> Result<()> {
         let len = buf.len();
-        let b = buf.get_mut(..HEADER_LEN).ok_or(Error::NoRoom {
-            layer: LAYER,
-            required: HEADER_LEN,
-            len,
-        })?;
-        let w =
-            (6u32 << 28) | (u32::from(self.traffic_class) << 20) | (self.flow_label & 0x000f_ffff);
+        let b = buf.get_mut(..HEADER_LEN).ok_or(Error::NoRoom { layer: LAYER, required: HEADER_LEN, len })?;
+        let w = (6u32 << 28) | (u32::from(self.traffic_class) << 20) | (self.flow_label & 0x000f_ffff);
         b[field::VER_TC_FLOW].copy_from_slice(&w.to_be_bytes());
         b[field::PAYLOAD_LEN].copy_from_slice(&self.payload_len.to_be_bytes());
         b[field::NEXT_HEADER] = self.next_header;
@@ -395,20 +390,14 @@ pub(crate) mod tests {
             assert_eq!(e.reason(), "truncated", "len {n}");
         }
         assert!(Header::new_checked(&PKT[..44]).is_ok());
-        assert_eq!(
-            Header::new_checked(&PKT[..43]).unwrap_err().to_string(),
-            "ipv6: truncated, 44 bytes required, 43 present"
-        );
+        assert_eq!(Header::new_checked(&PKT[..43]).unwrap_err().to_string(), "ipv6: truncated, 44 bytes required, 43 present");
     }
 
     #[test]
     fn wrong_version() {
         let mut p = PKT;
         p[0] = 0x45;
-        assert_eq!(
-            Header::new_checked(&p[..]),
-            Err(Error::Malformed { layer: "ipv6", what: "version" })
-        );
+        assert_eq!(Header::new_checked(&p[..]), Err(Error::Malformed { layer: "ipv6", what: "version" }));
         assert_eq!(Header::new_checked(&p[..]).unwrap_err().to_string(), "ipv6: malformed version");
     }
 
@@ -437,10 +426,7 @@ pub(crate) mod tests {
         match (Fixed::parse(b), Header::new_checked(b)) {
             (Some(f), Ok(h)) => {
                 let r = Repr::parse(&h).unwrap();
-                assert_eq!(
-                    (Ipv6Addr::from(f.src), Ipv6Addr::from(f.dst), f.next_header, f.hop_limit),
-                    (r.src, r.dst, r.next_header, r.hop_limit)
-                );
+                assert_eq!((Ipv6Addr::from(f.src), Ipv6Addr::from(f.dst), f.next_header, f.hop_limit), (r.src, r.dst, r.next_header, r.hop_limit));
                 assert_eq!((f.payload_len, f.traffic_class), (usize::from(r.payload_len), r.traffic_class));
             }
             (None, Err(_)) => {}

@@ -11,15 +11,15 @@ pub mod checksum;
 pub mod error;
 
 pub mod ethernet;
-pub mod ipv6;
 pub mod ext;
-pub mod icmpv6;
-pub mod nd;
-pub mod tunnel;
-pub mod rh2;
 pub mod hao;
+pub mod icmpv6;
+pub mod ipv6;
 pub mod mobility;
+pub mod nd;
 pub mod pmip;
+pub mod rh2;
+pub mod tunnel;
 
 #[cfg(any(test, feature = "test-support"))]
 pub mod testpkt;

@@ -126,11 +126,11 @@ pub(crate) mod field {
 /// why [`Header::new_checked`] does not enforce it.
 pub fn min_header_len(mh_type: u8) -> Option<u8> {
     match mh_type {
-        mh_type::BINDING_REFRESH_REQUEST => Some(0), // 8 bytes
+        mh_type::BINDING_REFRESH_REQUEST => Some(0),                     // 8 bytes
         mh_type::HOME_TEST_INIT | mh_type::CARE_OF_TEST_INIT => Some(1), // 16 bytes
-        mh_type::HOME_TEST | mh_type::CARE_OF_TEST => Some(2), // 24 bytes
-        mh_type::BINDING_UPDATE | mh_type::BINDING_ACK => Some(1), // 12 bytes, rounded to 16
-        mh_type::BINDING_ERROR => Some(2),           // 24 bytes
+        mh_type::HOME_TEST | mh_type::CARE_OF_TEST => Some(2),           // 24 bytes
+        mh_type::BINDING_UPDATE | mh_type::BINDING_ACK => Some(1),       // 12 bytes, rounded to 16
+        mh_type::BINDING_ERROR => Some(2),                               // 24 bytes
         _ => None,
     }
 }
@@ -312,49 +312,31 @@ impl<'a> Iterator for Options<'a> {
         }
         let Some(&len) = self.mh.get(offset + 1) else {
             self.failed = true;
-            return Some(Err(Error::Truncated {
-                layer: OPT_LAYER,
-                required: offset + 2,
-                len: self.mh.len(),
-            }));
+            return Some(Err(Error::Truncated { layer: OPT_LAYER, required: offset + 2, len: self.mh.len() }));
         };
         let end = offset + 2 + usize::from(len);
         if end > self.mh.len() {
             self.failed = true;
-            return Some(Err(Error::Truncated {
-                layer: OPT_LAYER,
-                required: end,
-                len: self.mh.len(),
-            }));
+            return Some(Err(Error::Truncated { layer: OPT_LAYER, required: end, len: self.mh.len() }));
         }
         let data = &self.mh[offset + 2..end];
         self.pos = end;
         let be16 = |i: usize| u16::from_be_bytes([data[i], data[i + 1]]);
         let option = match (kind, data.len()) {
             (opt_type::PADN, _) => MobilityOption::PadN { len },
-            (opt_type::BINDING_REFRESH_ADVICE, 2) => {
-                MobilityOption::BindingRefreshAdvice { interval: be16(0) }
-            }
+            (opt_type::BINDING_REFRESH_ADVICE, 2) => MobilityOption::BindingRefreshAdvice { interval: be16(0) },
             (opt_type::ALTERNATE_CARE_OF, 16) => {
                 let mut a = [0u8; 16];
                 a.copy_from_slice(data);
                 MobilityOption::AlternateCareOf(Ipv6Addr::from(a))
             }
-            (opt_type::NONCE_INDICES, 4) => {
-                MobilityOption::NonceIndices { home: be16(0), care_of: be16(2) }
-            }
+            (opt_type::NONCE_INDICES, 4) => MobilityOption::NonceIndices { home: be16(0), care_of: be16(2) },
             (opt_type::BINDING_AUTH_DATA, AUTHENTICATOR_LEN) => {
                 let mut a = [0u8; AUTHENTICATOR_LEN];
                 a.copy_from_slice(data);
                 MobilityOption::BindingAuthData(a)
             }
-            (
-                opt_type::BINDING_REFRESH_ADVICE
-                | opt_type::ALTERNATE_CARE_OF
-                | opt_type::NONCE_INDICES
-                | opt_type::BINDING_AUTH_DATA,
-                _,
-            ) => {
+            (opt_type::BINDING_REFRESH_ADVICE | opt_type::ALTERNATE_CARE_OF | opt_type::NONCE_INDICES | opt_type::BINDING_AUTH_DATA, _) => {
                 self.failed = true;
                 return Some(Err(opt_len_error("option length")));
             }
@@ -380,10 +362,7 @@ fn gather(mh: &[u8], start: usize) -> Result<Gathered> {
     for item in Options::new(mh, start) {
         let OptionAt { offset, option } = item?;
         if g.bad.is_some() {
-            return Err(Error::Malformed {
-                layer: OPT_LAYER,
-                what: "binding authorization data not last",
-            });
+            return Err(Error::Malformed { layer: OPT_LAYER, what: "binding authorization data not last" });
         }
         match option {
             MobilityOption::BindingRefreshAdvice { interval } => {
@@ -396,8 +375,7 @@ fn gather(mh: &[u8], start: usize) -> Result<Gathered> {
                 g.nonce_indices.get_or_insert((home, care_of));
             }
             MobilityOption::BindingAuthData(a) => g.bad = Some((offset, a)),
-            MobilityOption::Pad1 | MobilityOption::PadN { .. } | MobilityOption::Unknown { .. } => {
-            }
+            MobilityOption::Pad1 | MobilityOption::PadN { .. } | MobilityOption::Unknown { .. } => {}
         }
     }
     Ok(g)
@@ -942,11 +920,7 @@ mod tests {
 
     #[test]
     fn home_test_known_answer() {
-        let hot = HomeTest {
-            nonce_index: 1,
-            cookie: COOKIE,
-            token: hex("c71a754160cffb9a").try_into().unwrap(),
-        };
+        let hot = HomeTest { nonce_index: 1, cookie: COOKIE, token: hex("c71a754160cffb9a").try_into().unwrap() };
         let mut b = hot.to_bytes();
         fill_checksum(&mut b, &mn2(), &hoa()).unwrap();
         assert_eq!(b, hex(HOT));
@@ -956,11 +930,7 @@ mod tests {
 
     #[test]
     fn care_of_test_known_answer() {
-        let cot = CareOfTest {
-            nonce_index: 2,
-            cookie: COOKIE,
-            token: hex("e24f4365fdaeafa7").try_into().unwrap(),
-        };
+        let cot = CareOfTest { nonce_index: 2, cookie: COOKIE, token: hex("e24f4365fdaeafa7").try_into().unwrap() };
         let mut b = cot.to_bytes();
         fill_checksum(&mut b, &mn2(), &coa()).unwrap();
         assert_eq!(b, hex(COT));
@@ -971,14 +941,7 @@ mod tests {
     #[test]
     fn binding_update_known_layout() {
         let want = hex(BU);
-        let bu = BindingUpdate {
-            seq: 0x10,
-            ack: true,
-            lifetime_units: 100,
-            nonce_indices: Some((1, 2)),
-            has_bad: true,
-            ..Default::default()
-        };
+        let bu = BindingUpdate { seq: 0x10, ack: true, lifetime_units: 100, nonce_indices: Some((1, 2)), has_bad: true, ..Default::default() };
         assert_eq!(bu.buffer_len(), 32);
         assert_eq!(bu.emitted_bad_offset(), Some(18));
         let mut b = bu.to_bytes();
@@ -1001,13 +964,7 @@ mod tests {
     #[test]
     fn binding_ack_known_layout() {
         let want = hex(BA);
-        let ba = BindingAck {
-            status: 0,
-            seq: 0x10,
-            lifetime_units: 100,
-            with_bad: true,
-            ..Default::default()
-        };
+        let ba = BindingAck { status: 0, seq: 0x10, lifetime_units: 100, with_bad: true, ..Default::default() };
         let mut b = ba.to_bytes();
         assert_eq!(b.len(), 32);
         set_authenticator(&mut b, want[20..32].try_into().unwrap()).unwrap();
@@ -1029,13 +986,7 @@ mod tests {
 
     #[test]
     fn bu_with_alternate_care_of_layout() {
-        let bu = BindingUpdate {
-            seq: 1,
-            nonce_indices: Some((3, 4)),
-            alt_care_of: Some(coa()),
-            has_bad: true,
-            ..Default::default()
-        };
+        let bu = BindingUpdate { seq: 1, nonce_indices: Some((3, 4)), alt_care_of: Some(coa()), has_bad: true, ..Default::default() };
         let b = bu.to_bytes();
         assert_eq!(b.len() % 8, 0);
         let p = BindingUpdate::parse(&b).unwrap();
@@ -1065,10 +1016,7 @@ mod tests {
         let mut short = b[..8].to_vec();
         short[1] = 0;
         assert!(Header::new_checked(&short[..]).is_ok());
-        assert_eq!(
-            HomeTestInit::parse(&short),
-            Err(Error::Malformed { layer: LAYER, what: "header len" })
-        );
+        assert_eq!(HomeTestInit::parse(&short), Err(Error::Malformed { layer: LAYER, what: "header len" }));
     }
 
     #[test]
@@ -1087,10 +1035,7 @@ mod tests {
     fn header_checks_declared_length() {
         let b = hex(BU);
         for n in 0..b.len() {
-            assert!(
-                matches!(Header::new_checked(&b[..n]), Err(Error::Truncated { .. })),
-                "len {n}"
-            );
+            assert!(matches!(Header::new_checked(&b[..n]), Err(Error::Truncated { .. })), "len {n}");
         }
         let h = Header::new_checked(&b[..]).unwrap();
         assert_eq!(h.payload_proto(), 59);
@@ -1129,31 +1074,20 @@ mod tests {
         assert!(matches!(BindingUpdate::parse(&b), Err(Error::Malformed { .. })));
         // A lone type byte at the end.
         let mut it = Options::new(&[1, 0, 5], 0);
-        assert_eq!(
-            it.next(),
-            Some(Ok(OptionAt { offset: 0, option: MobilityOption::PadN { len: 0 } }))
-        );
+        assert_eq!(it.next(), Some(Ok(OptionAt { offset: 0, option: MobilityOption::PadN { len: 0 } })));
         assert!(matches!(it.next(), Some(Err(Error::Truncated { .. }))));
         assert_eq!(it.next(), None);
     }
 
     #[test]
     fn unknown_options_skipped_and_bad_must_be_last() {
-        let mut bu = BindingUpdate {
-            seq: 1,
-            nonce_indices: Some((1, 1)),
-            has_bad: true,
-            ..Default::default()
-        };
+        let mut bu = BindingUpdate { seq: 1, nonce_indices: Some((1, 1)), has_bad: true, ..Default::default() };
         let b = bu.to_bytes();
         // Replace the trailing part: BAD followed by padding is refused.
         let mut trailing = b.clone();
         trailing.extend_from_slice(&[1, 6, 0, 0, 0, 0, 0, 0]);
         trailing[1] += 1;
-        assert_eq!(
-            BindingUpdate::parse(&trailing),
-            Err(Error::Malformed { layer: OPT_LAYER, what: "binding authorization data not last" })
-        );
+        assert_eq!(BindingUpdate::parse(&trailing), Err(Error::Malformed { layer: OPT_LAYER, what: "binding authorization data not last" }));
         // An unknown option is skipped.
         bu.has_bad = false;
         let mut u = bu.to_bytes(); // 12 + NI(6) + PadN(6) = 24

@@ -68,20 +68,9 @@ const MTU_OPT_LEN: usize = 8;
 /// A validated ND message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Nd {
-    RouterSolicit {
-        source_ll: Option<MacAddr>,
-    },
-    NeighborSolicit {
-        target: Ipv6Addr,
-        source_ll: Option<MacAddr>,
-    },
-    NeighborAdvert {
-        target: Ipv6Addr,
-        router: bool,
-        solicited: bool,
-        override_: bool,
-        target_ll: Option<MacAddr>,
-    },
+    RouterSolicit { source_ll: Option<MacAddr> },
+    NeighborSolicit { target: Ipv6Addr, source_ll: Option<MacAddr> },
+    NeighborAdvert { target: Ipv6Addr, router: bool, solicited: bool, override_: bool, target_ll: Option<MacAddr> },
 }
 
 fn malformed(what: &'static str) -> Error {
@@ -214,11 +203,7 @@ fn write_ll_option(buf: &mut [u8], opt_type: u8, mac: &MacAddr) {
 fn icmp_area(out: &mut [u8], icmp_len: usize) -> Result<&mut [u8]> {
     let len = out.len();
     let total = HEADER_LEN + icmp_len;
-    let area = out.get_mut(HEADER_LEN..total).ok_or(Error::NoRoom {
-        layer: LAYER,
-        required: total,
-        len,
-    })?;
+    let area = out.get_mut(HEADER_LEN..total).ok_or(Error::NoRoom { layer: LAYER, required: total, len })?;
     area.fill(0);
     Ok(area)
 }
@@ -239,9 +224,8 @@ pub fn build_neighbor_advert(
     let icmp_len = field::NS_NA_OPTIONS + LL_OPT_LEN;
     let m = icmp_area(out, icmp_len)?;
     m[0] = NA;
-    m[field::FLAGS] = if router { field::NA_ROUTER } else { 0 }
-        | if solicited { field::NA_SOLICITED } else { 0 }
-        | if override_ { field::NA_OVERRIDE } else { 0 };
+    m[field::FLAGS] =
+        if router { field::NA_ROUTER } else { 0 } | if solicited { field::NA_SOLICITED } else { 0 } | if override_ { field::NA_OVERRIDE } else { 0 };
     m[field::TARGET..field::TARGET + 16].copy_from_slice(&target.octets());
     write_ll_option(&mut m[field::NS_NA_OPTIONS..], option::TARGET_LL, mac);
     icmpv6::finish(out, src, dst, HOP_LIMIT, icmp_len)
@@ -250,12 +234,7 @@ pub fn build_neighbor_advert(
 /// Writes a Neighbor Solicitation for `target` to its solicited-node address (RFC 4861
 /// §7.2.2) with a Source Link-Layer Address option, omitted when `src` is unspecified
 /// (duplicate address detection, §4.3).
-pub fn build_neighbor_solicit(
-    out: &mut [u8],
-    src: &Ipv6Addr,
-    target: &Ipv6Addr,
-    mac: &MacAddr,
-) -> Result<usize> {
+pub fn build_neighbor_solicit(out: &mut [u8], src: &Ipv6Addr, target: &Ipv6Addr, mac: &MacAddr) -> Result<usize> {
     let slla = !src.is_unspecified();
     let icmp_len = field::NS_NA_OPTIONS + if slla { LL_OPT_LEN } else { 0 };
     let m = icmp_area(out, icmp_len)?;
@@ -279,17 +258,7 @@ pub fn build_router_advert(
     router_lifetime_s: u16,
     mtu: Option<u32>,
 ) -> Result<usize> {
-    build_router_advert_with_lifetimes(
-        out,
-        src_link_local,
-        dst,
-        mac,
-        prefixes,
-        router_lifetime_s,
-        mtu,
-        DEFAULT_VALID_LIFETIME,
-        DEFAULT_PREFERRED_LIFETIME,
-    )
+    build_router_advert_with_lifetimes(out, src_link_local, dst, mac, prefixes, router_lifetime_s, mtu, DEFAULT_VALID_LIFETIME, DEFAULT_PREFERRED_LIFETIME)
 }
 
 /// [`build_router_advert`] with explicit prefix lifetimes in seconds (`u32::MAX` = infinity).
@@ -389,7 +358,6 @@ mod tests {
         m
     }
 
-
     #[test]
     fn nd_types_are_133_to_137() {
         let nd: Vec<u8> = (0..=255).filter(|t| is_nd_type(*t)).collect();
@@ -400,12 +368,8 @@ mod tests {
     #[test]
     fn neighbor_solicit_fixture() {
         // From Linux: NS fe80::2 -> ff02::1:ff00:300 for 2001:db8:3::300 with SLLA.
-        let p =
-            icmp(&a("fe80::2"), &a("ff02::1:ff00:300"), &ns_msg(&mn2(), Some([2, 0, 0, 0, 0, 2])));
-        assert_eq!(
-            parse(&p),
-            Ok(Some(Nd::NeighborSolicit { target: mn2(), source_ll: Some([2, 0, 0, 0, 0, 2]) }))
-        );
+        let p = icmp(&a("fe80::2"), &a("ff02::1:ff00:300"), &ns_msg(&mn2(), Some([2, 0, 0, 0, 0, 2])));
+        assert_eq!(parse(&p), Ok(Some(Nd::NeighborSolicit { target: mn2(), source_ll: Some([2, 0, 0, 0, 0, 2]) })));
         for n in 0..p.len() {
             assert!(parse(&p[..n]).is_err(), "len {n}");
         }
@@ -418,61 +382,25 @@ mod tests {
         assert_eq!(n, 72);
         let h = Header::new_checked(&out[..n]).unwrap();
         assert_eq!((h.dst_addr(), h.hop_limit()), (a("ff02::1:ff00:300"), 255));
-        assert_eq!(
-            parse(&out[..n]),
-            Ok(Some(Nd::NeighborSolicit { target: mn2(), source_ll: Some(MAC) }))
-        );
+        assert_eq!(parse(&out[..n]), Ok(Some(Nd::NeighborSolicit { target: mn2(), source_ll: Some(MAC) })));
 
         // DAD: no SLLA.
         let n = build_neighbor_solicit(&mut out, &a("::"), &mn2(), &MAC).unwrap();
         assert_eq!(n, 64);
-        assert_eq!(
-            parse(&out[..n]),
-            Ok(Some(Nd::NeighborSolicit { target: mn2(), source_ll: None }))
-        );
+        assert_eq!(parse(&out[..n]), Ok(Some(Nd::NeighborSolicit { target: mn2(), source_ll: None })));
 
-        let n =
-            build_neighbor_advert(&mut out, &ll(), &a("fe80::2"), &mn2(), &MAC, true, true, false)
-                .unwrap();
+        let n = build_neighbor_advert(&mut out, &ll(), &a("fe80::2"), &mn2(), &MAC, true, true, false).unwrap();
         assert_eq!(n, 72);
         assert_eq!(out[44], 0xc0);
-        assert_eq!(
-            parse(&out[..n]),
-            Ok(Some(Nd::NeighborAdvert {
-                target: mn2(),
-                router: true,
-                solicited: true,
-                override_: false,
-                target_ll: Some(MAC),
-            }))
-        );
-        assert!(build_neighbor_advert(
-            &mut out[..71],
-            &ll(),
-            &ll(),
-            &mn2(),
-            &MAC,
-            false,
-            false,
-            true
-        )
-        .is_err());
+        assert_eq!(parse(&out[..n]), Ok(Some(Nd::NeighborAdvert { target: mn2(), router: true, solicited: true, override_: false, target_ll: Some(MAC) })));
+        assert!(build_neighbor_advert(&mut out[..71], &ll(), &ll(), &mn2(), &MAC, false, false, true).is_err());
     }
 
     #[test]
     fn router_advert_layout() {
         let mut out = [0u8; 512];
         let prefixes = [(a("2001:db8:3::1"), 64), (a("2001:db8:4::"), 64)];
-        let n = build_router_advert(
-            &mut out,
-            &ll(),
-            &ipv6::ALL_NODES,
-            &MAC,
-            &prefixes,
-            1800,
-            Some(1500),
-        )
-        .unwrap();
+        let n = build_router_advert(&mut out, &ll(), &ipv6::ALL_NODES, &MAC, &prefixes, 1800, Some(1500)).unwrap();
         assert_eq!(n, 40 + 16 + 8 + 8 + 64);
         let h = Header::new_checked(&out[..n]).unwrap();
         assert_eq!((h.hop_limit(), h.src_addr(), h.dst_addr()), (255, ll(), ipv6::ALL_NODES));
@@ -491,35 +419,15 @@ mod tests {
         // RA is not one of the parsed messages.
         assert_eq!(parse(&out[..n]), Ok(None));
 
-        let n =
-            build_router_advert_with_lifetimes(&mut out, &ll(), &mn2(), &MAC, &[], 0, None, 10, 5)
-                .unwrap();
+        let n = build_router_advert_with_lifetimes(&mut out, &ll(), &mn2(), &MAC, &[], 0, None, 10, 5).unwrap();
         assert_eq!(n, 64);
         assert_eq!(
             build_router_advert(&mut out, &mn2(), &mn2(), &MAC, &prefixes, 1800, None),
-            Err(Error::Malformed {
-                layer: "nd",
-                what: "router advertisement source not link-local"
-            })
+            Err(Error::Malformed { layer: "nd", what: "router advertisement source not link-local" })
         );
-        assert!(
-            build_router_advert(&mut out, &ll(), &mn2(), &MAC, &[(mn2(), 129)], 1, None).is_err()
-        );
-        assert!(build_router_advert_with_lifetimes(
-            &mut out,
-            &ll(),
-            &mn2(),
-            &MAC,
-            &[],
-            0,
-            None,
-            5,
-            10
-        )
-        .is_err());
-        assert!(
-            build_router_advert(&mut out[..100], &ll(), &mn2(), &MAC, &prefixes, 1, None).is_err()
-        );
+        assert!(build_router_advert(&mut out, &ll(), &mn2(), &MAC, &[(mn2(), 129)], 1, None).is_err());
+        assert!(build_router_advert_with_lifetimes(&mut out, &ll(), &mn2(), &MAC, &[], 0, None, 5, 10).is_err());
+        assert!(build_router_advert(&mut out[..100], &ll(), &mn2(), &MAC, &prefixes, 1, None).is_err());
     }
 
     #[test]
@@ -529,15 +437,10 @@ mod tests {
         let p = icmp(&a("::"), &ipv6::ALL_ROUTERS, &[RS, 0, 0, 0, 0, 0, 0, 0]);
         assert_eq!(parse(&p), Ok(Some(Nd::RouterSolicit { source_ll: None })));
         // §6.1.1: SLLA from the unspecified address.
-        let p =
-            icmp(&a("::"), &ipv6::ALL_ROUTERS, &[RS, 0, 0, 0, 0, 0, 0, 0, 1, 1, 2, 0, 0, 0, 0, 9]);
+        let p = icmp(&a("::"), &ipv6::ALL_ROUTERS, &[RS, 0, 0, 0, 0, 0, 0, 0, 1, 1, 2, 0, 0, 0, 0, 9]);
         assert_eq!(parse(&p).unwrap_err().reason(), "malformed");
         // A non-Ethernet-sized link-layer option is skipped, not misread.
-        let p = icmp(
-            &ll(),
-            &ipv6::ALL_ROUTERS,
-            &[&[RS, 0, 0, 0, 0, 0, 0, 0, 1, 2][..], &[0; 14]].concat(),
-        );
+        let p = icmp(&ll(), &ipv6::ALL_ROUTERS, &[&[RS, 0, 0, 0, 0, 0, 0, 0, 1, 2][..], &[0; 14]].concat());
         assert_eq!(parse(&p), Ok(Some(Nd::RouterSolicit { source_ll: None })));
     }
 
@@ -562,10 +465,7 @@ mod tests {
         // Option of length 0.
         let mut m = ns_msg(&mn2(), None);
         m.extend_from_slice(&[1, 0, 0, 0, 0, 0, 0, 0]);
-        assert_eq!(
-            parse(&icmp(&ll(), &mn2(), &m)),
-            Err(Error::Malformed { layer: "nd", what: "option length 0" })
-        );
+        assert_eq!(parse(&icmp(&ll(), &mn2(), &m)), Err(Error::Malformed { layer: "nd", what: "option length 0" }));
         // Option running past the end.
         let mut m = ns_msg(&mn2(), None);
         m.extend_from_slice(&[1, 2, 0, 0, 0, 0, 0, 0]);
@@ -576,10 +476,7 @@ mod tests {
 
         // Short message.
         let m = &ns_msg(&mn2(), None)[..20];
-        assert_eq!(
-            parse(&icmp(&ll(), &mn2(), m)),
-            Err(Error::Truncated { layer: "nd", required: 24, len: 20 })
-        );
+        assert_eq!(parse(&icmp(&ll(), &mn2(), m)), Err(Error::Truncated { layer: "nd", required: 24, len: 20 }));
 
         // Multicast target.
         let p = icmp(&ll(), &mn2(), &ns_msg(&a("ff02::1"), None));
@@ -598,16 +495,10 @@ mod tests {
         na[0] = NA;
         na[4] = 0x40;
         let p = icmp(&ll(), &ipv6::ALL_NODES, &na);
-        assert_eq!(
-            parse(&p),
-            Err(Error::Malformed { layer: "nd", what: "solicited advertisement to multicast" })
-        );
+        assert_eq!(parse(&p), Err(Error::Malformed { layer: "nd", what: "solicited advertisement to multicast" }));
         na[4] = 0x20;
         let p = icmp(&ll(), &ipv6::ALL_NODES, &na);
-        assert!(matches!(
-            parse(&p),
-            Ok(Some(Nd::NeighborAdvert { override_: true, solicited: false, .. }))
-        ));
+        assert!(matches!(parse(&p), Ok(Some(Nd::NeighborAdvert { override_: true, solicited: false, .. }))));
     }
 
     #[test]
@@ -623,17 +514,9 @@ mod tests {
         assert_eq!(parse(&packet(&ll(), &mn2(), proto::FRAGMENT, &body)), Ok(None));
         // A first fragment of an NS is refused (RFC 6980).
         let body = [&frag_bytes(proto::ICMPV6, 0, true, 1)[..], &ns_msg(&mn2(), None)].concat();
-        assert_eq!(
-            parse(&packet(&ll(), &mn2(), proto::FRAGMENT, &body)).unwrap_err().reason(),
-            "malformed"
-        );
+        assert_eq!(parse(&packet(&ll(), &mn2(), proto::FRAGMENT, &body)).unwrap_err().reason(), "malformed");
         // Behind a Destination Options header it still parses.
-        let mut p = packet(
-            &ll(),
-            &mn2(),
-            proto::DEST_OPTS,
-            &[&opts_header(proto::ICMPV6, &[])[..], &ns_msg(&mn2(), None)].concat(),
-        );
+        let mut p = packet(&ll(), &mn2(), proto::DEST_OPTS, &[&opts_header(proto::ICMPV6, &[])[..], &ns_msg(&mn2(), None)].concat());
         p[7] = 255;
         let c = checksum::upper_layer(&ll(), &mn2(), proto::ICMPV6, &p[48..]);
         p[50..52].copy_from_slice(&c.to_be_bytes());

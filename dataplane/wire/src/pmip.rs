@@ -15,9 +15,7 @@
 use core::net::Ipv6Addr;
 use std::time::Duration;
 
-use crate::mobility::{
-    self, field, mh_type, MobilityOption, OptionAt, OptionWriter, Options, PAYLOAD_PROTO_NONE,
-};
+use crate::mobility::{self, field, mh_type, MobilityOption, OptionAt, OptionWriter, Options, PAYLOAD_PROTO_NONE};
 use crate::{Error, Result};
 
 const LAYER: &str = "pmip";
@@ -821,24 +819,15 @@ mod tests {
     fn header_checks() {
         let mut b = PBU_BYTES.to_vec();
         b[8] = 0xc0; // P flag clear: a plain (MIPv6) Binding Update
-        assert_eq!(
-            ProxyBindingUpdate::parse(&b),
-            Err(Error::Malformed { layer: LAYER, what: "proxy registration flag" })
-        );
+        assert_eq!(ProxyBindingUpdate::parse(&b), Err(Error::Malformed { layer: LAYER, what: "proxy registration flag" }));
         let mut b = PBA_BYTES.to_vec();
         b[7] = 0x80;
-        assert_eq!(
-            ProxyBindingAck::parse(&b),
-            Err(Error::Malformed { layer: LAYER, what: "proxy registration flag" })
-        );
+        assert_eq!(ProxyBindingAck::parse(&b), Err(Error::Malformed { layer: LAYER, what: "proxy registration flag" }));
         assert!(ProxyBindingAck::parse(&PBU_BYTES).is_err(), "MH type is checked");
         assert!(ProxyBindingUpdate::parse(&PBA_BYTES).is_err(), "MH type is checked");
         let mut b = PBU_BYTES.to_vec();
         b[0] = 6;
-        assert_eq!(
-            ProxyBindingUpdate::parse(&b),
-            Err(Error::Malformed { layer: LAYER, what: "payload proto" })
-        );
+        assert_eq!(ProxyBindingUpdate::parse(&b), Err(Error::Malformed { layer: LAYER, what: "payload proto" }));
         let e = ProxyBindingUpdate::parse(&b).unwrap_err();
         assert_eq!(e.to_string(), "pmip: malformed payload proto");
     }

@@ -6,8 +6,8 @@ use core::net::Ipv6Addr;
 
 use crate::addr;
 use crate::ext::{self, Chain};
-use crate::nd;
 use crate::ipv6::{self, get_u8, proto, Header, HEADER_LEN};
+use crate::nd;
 use crate::{Error, Result};
 
 /// Bytes of a Type 2 Routing Header, and so the bytes `insert` adds.
@@ -114,11 +114,7 @@ pub struct Repr {
 
 impl Repr {
     pub fn parse<T: AsRef<[u8]>>(h: &Type2<T>) -> Result<Repr> {
-        Ok(Repr {
-            next_header: h.next_header(),
-            segments_left: h.segments_left(),
-            home_address: h.home_address(),
-        })
+        Ok(Repr { next_header: h.next_header(), segments_left: h.segments_left(), home_address: h.home_address() })
     }
 
     pub const fn buffer_len(&self) -> usize {
@@ -181,10 +177,7 @@ pub fn insertable(ipv6_packet: &[u8]) -> Result<Chain> {
         proto::MOBILITY => {
             return Err(Error::Malformed { layer: LAYER, what: "mobility header" });
         }
-        proto::ICMPV6
-            if !chain.is_non_first_fragment()
-                && get_u8(ipv6_packet, chain.upper_offset).is_some_and(nd::is_nd_type) =>
-        {
+        proto::ICMPV6 if !chain.is_non_first_fragment() && get_u8(ipv6_packet, chain.upper_offset).is_some_and(nd::is_nd_type) => {
             return Err(Error::Malformed { layer: LAYER, what: "neighbor discovery" });
         }
         _ => {}
@@ -220,15 +213,9 @@ pub fn insertable_plain(ip: &ipv6::Fixed, first_payload_byte: Option<u8>) -> boo
 /// is unchanged.
 #[inline] // worker hot path (cross-crate)
 pub fn insert(buf: &mut [u8], l2_len: usize, care_of: &Ipv6Addr) -> Result<()> {
-    let start = LEN
-        .checked_add(l2_len)
-        .ok_or(Error::Malformed { layer: LAYER, what: "link header length" })?;
+    let start = LEN.checked_add(l2_len).ok_or(Error::Malformed { layer: LAYER, what: "link header length" })?;
     let len = buf.len();
-    let pkt = buf.get(start..).ok_or(Error::Truncated {
-        layer: LAYER,
-        required: start.saturating_add(HEADER_LEN),
-        len,
-    })?;
+    let pkt = buf.get(start..).ok_or(Error::Truncated { layer: LAYER, required: start.saturating_add(HEADER_LEN), len })?;
     let chain = insertable(pkt)?;
     let h = Header::new_checked(pkt)?;
     let home = h.dst_addr();
@@ -323,10 +310,7 @@ pub(crate) mod tests {
     fn view_and_repr_round_trip() {
         let bytes = rh2_bytes(proto::UDP, 1, &hoa());
         let v = Type2::new_checked(&bytes[..]).unwrap();
-        assert_eq!(
-            (v.next_header(), v.header_len(), v.routing_type(), v.segments_left()),
-            (17, 2, 2, 1)
-        );
+        assert_eq!((v.next_header(), v.header_len(), v.routing_type(), v.segments_left()), (17, 2, 2, 1));
         assert_eq!(v.home_address(), hoa());
         let r = Repr::parse(&v).unwrap();
         assert_eq!(r, Repr { next_header: 17, segments_left: 1, home_address: hoa() });
@@ -348,9 +332,7 @@ pub(crate) mod tests {
         for n in 0..24 {
             assert_eq!(Type2::new_checked(&bytes[..n]).unwrap_err().reason(), "truncated");
         }
-        for (i, v, what) in
-            [(1, 4, "header length"), (2, 0, "routing type"), (3, 2, "segments left")]
-        {
+        for (i, v, what) in [(1, 4, "header length"), (2, 0, "routing type"), (3, 2, "segments left")] {
             let mut b = bytes.clone();
             b[i] = v;
             assert_eq!(Type2::new_checked(&b[..]), Err(Error::Malformed { layer: "rh2", what }));
@@ -375,10 +357,7 @@ pub(crate) mod tests {
         assert_eq!(h.hop_limit(), 64);
         let c = ext::walk(out).unwrap();
         let r = c.routing.unwrap();
-        assert_eq!(
-            (r.offset, r.routing_type, r.segments_left, r.home_address),
-            (40, 2, 1, Some(hoa()))
-        );
+        assert_eq!((r.offset, r.routing_type, r.segments_left, r.home_address), (40, 2, 1, Some(hoa())));
         assert_eq!((c.upper_proto, c.upper_offset), (proto::UDP, 64));
         let udp_out = &out[64..h.total_len()];
         assert_eq!(udp_out, &u[..]);
@@ -427,32 +406,15 @@ pub(crate) mod tests {
     fn insert_refusals() {
         let u = udp(&mn2(), &hoa(), b"x");
         let body = [&rh2_bytes(proto::UDP, 1, &hoa())[..], &u].concat();
-        assert_refused(
-            &packet(&mn2(), &coa(), proto::ROUTING, &body),
-            "routing header already present",
-        );
-        assert_refused(
-            &packet(&mn2(), &a("fe80::1"), proto::UDP, &u),
-            "link-local or multicast destination",
-        );
-        assert_refused(
-            &packet(&mn2(), &a("ff0e::1"), proto::UDP, &u),
-            "link-local or multicast destination",
-        );
+        assert_refused(&packet(&mn2(), &coa(), proto::ROUTING, &body), "routing header already present");
+        assert_refused(&packet(&mn2(), &a("fe80::1"), proto::UDP, &u), "link-local or multicast destination");
+        assert_refused(&packet(&mn2(), &a("ff0e::1"), proto::UDP, &u), "link-local or multicast destination");
         for t in 133..=137 {
-            assert_refused(
-                &packet(&mn2(), &hoa(), proto::ICMPV6, &[t, 0, 0, 0, 0, 0, 0, 0]),
-                "neighbor discovery",
-            );
+            assert_refused(&packet(&mn2(), &hoa(), proto::ICMPV6, &[t, 0, 0, 0, 0, 0, 0, 0]), "neighbor discovery");
         }
-        assert_refused(
-            &packet(&mn2(), &hoa(), proto::MOBILITY, &[59, 0, 6, 0, 0, 0, 0, 0]),
-            "mobility header",
-        );
+        assert_refused(&packet(&mn2(), &hoa(), proto::MOBILITY, &[59, 0, 6, 0, 0, 0, 0, 0]), "mobility header");
         // Echo is fine.
-        let mut buf =
-            [vec![0; LEN], packet(&mn2(), &hoa(), proto::ICMPV6, &[128, 0, 0, 0, 0, 0, 0, 0])]
-                .concat();
+        let mut buf = [vec![0; LEN], packet(&mn2(), &hoa(), proto::ICMPV6, &[128, 0, 0, 0, 0, 0, 0, 0])].concat();
         assert!(insert(&mut buf, 0, &coa()).is_ok());
 
         // payload_len 65512 + 24 > 65535.

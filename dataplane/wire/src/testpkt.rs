@@ -17,9 +17,7 @@ pub fn a(s: &str) -> Ipv6Addr {
 pub fn ip6(src: Ipv6Addr, dst: Ipv6Addr, next_header: u8, hop_limit: u8, payload: &[u8]) -> Vec<u8> {
     let mut p = vec![0u8; ipv6::HEADER_LEN];
     let payload_len = u16::try_from(payload.len()).expect("payload fits the payload length");
-    ipv6::Repr { src, dst, next_header, payload_len, hop_limit, traffic_class: 0, flow_label: 0 }
-        .emit(&mut p)
-        .expect("40 bytes");
+    ipv6::Repr { src, dst, next_header, payload_len, hop_limit, traffic_class: 0, flow_label: 0 }.emit(&mut p).expect("40 bytes");
     p.extend_from_slice(payload);
     p
 }

@@ -28,12 +28,10 @@ pub struct Decap {
 /// Checks the inner packet at `buf[at..]` and returns the outer header to write.
 fn outer_for(buf: &[u8], at: usize, src: &Ipv6Addr, dst: &Ipv6Addr, hop_limit: u8) -> Result<Repr> {
     let len = buf.len();
-    let inner =
-        buf.get(at..).ok_or(Error::Truncated { layer: LAYER, required: at + HEADER_LEN, len })?;
+    let inner = buf.get(at..).ok_or(Error::Truncated { layer: LAYER, required: at + HEADER_LEN, len })?;
     let h = Header::new_checked(inner)?;
     // RFC 2473 §7 would fragment (or use a jumbogram); the agent refuses instead.
-    let payload_len = u16::try_from(h.total_len())
-        .map_err(|_| Error::Malformed { layer: LAYER, what: "inner packet too long for tunnel" })?;
+    let payload_len = u16::try_from(h.total_len()).map_err(|_| Error::Malformed { layer: LAYER, what: "inner packet too long for tunnel" })?;
     Ok(Repr {
         src: *src,
         dst: *dst,
@@ -122,12 +120,7 @@ pub fn decapsulate_walked(packet: &[u8], chain: &Chain) -> Result<Decap> {
     let outer = Header::new_checked(packet)?;
     let inner = packet.get(chain.upper_offset..outer.total_len()).unwrap_or(&[]);
     let ih = Header::new_checked(inner)?;
-    Ok(Decap {
-        outer_src: outer.src_addr(),
-        outer_dst: outer.dst_addr(),
-        inner_offset: chain.upper_offset,
-        inner_len: ih.total_len(),
-    })
+    Ok(Decap { outer_src: outer.src_addr(), outer_dst: outer.dst_addr(), inner_offset: chain.upper_offset, inner_len: ih.total_len() })
 }
 
 #[cfg(test)]
@@ -158,7 +151,8 @@ mod tests {
         let udp = |n: usize| crate::rh2::tests::udp(&mn2, &home, &vec![0; n]);
         let echo = [128, 0, 0, 0, 0, 1, 0, 1];
         let l2 = [2, 0, 0, 0, 0, 0xa, 2, 0, 0, 0, 3, 0, 0x86, 0xdd];
-        for (nh, payload) in [(proto::UDP, udp(30)), (proto::UDP, udp(0)), (proto::TCP, vec![7; 20]), (proto::ICMPV6, echo.to_vec()), (proto::NO_NEXT, vec![])] {
+        for (nh, payload) in [(proto::UDP, udp(30)), (proto::UDP, udp(0)), (proto::TCP, vec![7; 20]), (proto::ICMPV6, echo.to_vec()), (proto::NO_NEXT, vec![])]
+        {
             let mut pkt = packet(&mn2, &home, nh, &payload);
             pkt[0] = 0x6b; // traffic class 0xb8, copied to the outer header
             pkt[1] = 0x85;
@@ -206,10 +200,7 @@ mod tests {
         assert_eq!(buf[..40], expect[..]);
         assert_eq!(buf[40..92], inner[..]);
         let d = decapsulate(&buf).unwrap();
-        assert_eq!(
-            d,
-            Decap { outer_src: mag(), outer_dst: lma(), inner_offset: 40, inner_len: 52 }
-        );
+        assert_eq!(d, Decap { outer_src: mag(), outer_dst: lma(), inner_offset: 40, inner_len: 52 });
     }
 
     #[test]
@@ -222,18 +213,12 @@ mod tests {
             assert_eq!(buf[..n], before[..]);
         }
         buf[40] = 0x45;
-        assert_eq!(
-            encapsulate(&mut buf, &mag(), &lma(), 64),
-            Err(Error::Malformed { layer: "ipv6", what: "version" })
-        );
+        assert_eq!(encapsulate(&mut buf, &mag(), &lma(), 64), Err(Error::Malformed { layer: "ipv6", what: "version" }));
         // 40 + 65535 cannot fit in the outer payload length.
         let mut big = vec![0u8; 80 + 65535];
         big[40] = 0x60;
         big[44..46].copy_from_slice(&65535u16.to_be_bytes());
-        assert_eq!(
-            encapsulate(&mut big, &mag(), &lma(), 64),
-            Err(Error::Malformed { layer: "tunnel", what: "inner packet too long for tunnel" })
-        );
+        assert_eq!(encapsulate(&mut big, &mag(), &lma(), 64), Err(Error::Malformed { layer: "tunnel", what: "inner packet too long for tunnel" }));
         big[44..46].copy_from_slice(&65495u16.to_be_bytes());
         encapsulate(&mut big, &mag(), &lma(), 64).unwrap();
         assert_eq!(decapsulate(&big).unwrap().inner_len, 65535);
@@ -260,20 +245,14 @@ mod tests {
         q[4..6].copy_from_slice(&51u16.to_be_bytes());
         assert_eq!(decapsulate(&q).unwrap_err().reason(), "truncated");
         // Not 41.
-        assert_eq!(
-            decapsulate(&packet(&lma(), &mag(), proto::UDP, &inner())),
-            Err(Error::Malformed { layer: "tunnel", what: "not ipv6-in-ipv6" })
-        );
+        assert_eq!(decapsulate(&packet(&lma(), &mag(), proto::UDP, &inner())), Err(Error::Malformed { layer: "tunnel", what: "not ipv6-in-ipv6" }));
         // Inner not IPv6.
         let mut q = p.clone();
         q[40] = 0x45;
         assert_eq!(decapsulate(&q).unwrap_err().reason(), "malformed");
         // Fragmented outer.
         let body = [&crate::ext::tests::frag_bytes(proto::IPV6, 0, true, 1)[..], &inner()].concat();
-        assert_eq!(
-            decapsulate(&packet(&lma(), &mag(), proto::FRAGMENT, &body)),
-            Err(Error::Malformed { layer: "tunnel", what: "fragmented tunnel packet" })
-        );
+        assert_eq!(decapsulate(&packet(&lma(), &mag(), proto::FRAGMENT, &body)), Err(Error::Malformed { layer: "tunnel", what: "fragmented tunnel packet" }));
         // Empty outer payload.
         assert!(decapsulate(&packet(&lma(), &mag(), proto::IPV6, &[])).is_err());
         // A chain that does not belong to the packet is checked, not trusted.

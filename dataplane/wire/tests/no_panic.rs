@@ -21,8 +21,7 @@ fn udp(src: &Ipv6Addr, dst: &Ipv6Addr) -> Vec<u8> {
 
 /// Valid packets of every shape the dataplane sees.
 fn seeds() -> Vec<Vec<u8>> {
-    let (mn2, hoa, coa) =
-        (addr("2001:db8:3::300"), addr("2001:db8:1::100"), addr("2001:db8:2::200"));
+    let (mn2, hoa, coa) = (addr("2001:db8:3::300"), addr("2001:db8:1::100"), addr("2001:db8:2::200"));
     let mut out = Vec::new();
     out.push(ipv6_packet(&mn2, &hoa, proto::UDP, &udp(&mn2, &hoa)));
 
@@ -34,12 +33,7 @@ fn seeds() -> Vec<Vec<u8>> {
     let mut d = [0u8; 24];
     hao::emit_dest_opts(&mut d, proto::FRAGMENT, &hoa).unwrap();
     let frag = [proto::UDP, 0, 0, 1, 0, 0, 0, 7];
-    out.push(ipv6_packet(
-        &coa,
-        &mn2,
-        proto::HOP_BY_HOP,
-        &[&hbh[..], &d, &frag, &udp(&hoa, &mn2)].concat(),
-    ));
+    out.push(ipv6_packet(&coa, &mn2, proto::HOP_BY_HOP, &[&hbh[..], &d, &frag, &udp(&hoa, &mn2)].concat()));
 
     let mut r = [0u8; 24];
     rh2::emit(&mut r, proto::UDP, &hoa).unwrap();
@@ -51,20 +45,9 @@ fn seeds() -> Vec<Vec<u8>> {
     out.push(t);
 
     let mut ns = [0u8; 128];
-    let n =
-        nd::build_neighbor_solicit(&mut ns, &addr("fe80::1"), &mn2, &[2, 0, 0, 0, 0, 1]).unwrap();
+    let n = nd::build_neighbor_solicit(&mut ns, &addr("fe80::1"), &mn2, &[2, 0, 0, 0, 0, 1]).unwrap();
     out.push(ns[..n].to_vec());
-    let n = nd::build_neighbor_advert(
-        &mut ns,
-        &addr("fe80::1"),
-        &addr("fe80::2"),
-        &mn2,
-        &[2, 0, 0, 0, 0, 1],
-        true,
-        true,
-        true,
-    )
-    .unwrap();
+    let n = nd::build_neighbor_advert(&mut ns, &addr("fe80::1"), &addr("fe80::2"), &mn2, &[2, 0, 0, 0, 0, 1], true, true, true).unwrap();
     out.push(ns[..n].to_vec());
 
     let mut e = [0u8; 128];
@@ -77,9 +60,7 @@ fn seeds() -> Vec<Vec<u8>> {
 /// commit it) because the default persistence looks for a lib.rs that tests/ lacks.
 fn config() -> ProptestConfig {
     ProptestConfig {
-        failure_persistence: Some(Box::new(
-            proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"),
-        )),
+        failure_persistence: Some(Box::new(proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"))),
         ..ProptestConfig::default()
     }
 }
@@ -111,11 +92,9 @@ fn exercise_parsers(b: &[u8]) {
     let _ = icmpv6::may_send_error(b);
     let _ = icmpv6::may_send_error_kind(b, &icmpv6::ErrorKind::PacketTooBig { mtu: 1280 });
     if let Ok(m) = icmpv6::Message::new_checked(b) {
-        let _ =
-            (m.msg_type(), m.code(), m.checksum(), m.body().len(), m.error_kind(), m.echo_id_seq());
+        let _ = (m.msg_type(), m.code(), m.checksum(), m.body().len(), m.error_kind(), m.echo_id_seq());
     }
-    let _ =
-        rh2::Type2::new_checked(b).map(|t| (t.next_header(), t.segments_left(), t.home_address()));
+    let _ = rh2::Type2::new_checked(b).map(|t| (t.next_header(), t.segments_left(), t.home_address()));
 }
 
 /// The rewriters: on success the output re-parses; on failure the buffer is unchanged.
@@ -192,8 +171,7 @@ fn ext_strategy() -> impl Strategy<Value = Ext> {
         prop::collection::vec(any::<u8>(), 0..6).prop_map(Ext::HaoAfter),
         (0u8..3).prop_map(Ext::Rh2),
         (0u8..4, any::<u8>(), any::<u8>()).prop_map(|(l, t, s)| Ext::Routing(l, t, s)),
-        (prop_oneof![Just(0u16), any::<u16>()], any::<bool>())
-            .prop_map(|(o, m)| Ext::Fragment(o & 0x1fff, m)),
+        (prop_oneof![Just(0u16), any::<u16>()], any::<bool>()).prop_map(|(o, m)| Ext::Fragment(o & 0x1fff, m)),
         (0u8..6).prop_map(Ext::Ah),
     ]
 }
@@ -208,11 +186,7 @@ fn chain_packet(exts: &[Ext], upper: u8, dst: &Ipv6Addr) -> Vec<u8> {
         starts.push(body.len());
         let (kind, bytes): (u8, Vec<u8>) = match e {
             Ext::HopByHop(o) | Ext::DestOpts(o) => {
-                let kind = if matches!(e, Ext::HopByHop(_)) {
-                    proto::HOP_BY_HOP
-                } else {
-                    proto::DEST_OPTS
-                };
+                let kind = if matches!(e, Ext::HopByHop(_)) { proto::HOP_BY_HOP } else { proto::DEST_OPTS };
                 let mut v = vec![0, 0];
                 v.extend_from_slice(o);
                 while v.len() % 8 != 0 {

@@ -28,31 +28,15 @@ fn options() -> impl Strategy<Value = PmipOptions> {
 }
 
 fn pbu() -> impl Strategy<Value = ProxyBindingUpdate> {
-    (any::<u16>(), any::<[bool; 3]>(), any::<u16>(), options()).prop_map(
-        |(seq, [ack, home_reg, link_local_compat], lifetime_units, options)| ProxyBindingUpdate {
-            seq,
-            ack,
-            home_reg,
-            link_local_compat,
-            proxy_reg: true,
-            lifetime_units,
-            options,
-        },
-    )
+    (any::<u16>(), any::<[bool; 3]>(), any::<u16>(), options()).prop_map(|(seq, [ack, home_reg, link_local_compat], lifetime_units, options)| {
+        ProxyBindingUpdate { seq, ack, home_reg, link_local_compat, proxy_reg: true, lifetime_units, options }
+    })
 }
 
 fn pba() -> impl Strategy<Value = ProxyBindingAck> {
-    (any::<u8>(), any::<[bool; 2]>(), any::<u16>(), any::<u16>(), options()).prop_map(
-        |(status, [key_mgmt, router], seq, lifetime_units, options)| ProxyBindingAck {
-            status,
-            key_mgmt,
-            router,
-            proxy_reg: true,
-            seq,
-            lifetime_units,
-            options,
-        },
-    )
+    (any::<u8>(), any::<[bool; 2]>(), any::<u16>(), any::<u16>(), options()).prop_map(|(status, [key_mgmt, router], seq, lifetime_units, options)| {
+        ProxyBindingAck { status, key_mgmt, router, proxy_reg: true, seq, lifetime_units, options }
+    })
 }
 
 /// Flips, overwrites and truncations applied to a valid message.
