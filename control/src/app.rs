@@ -191,7 +191,11 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), Error> {
         bindings: control.plane.agent.view.clone(),
         tsc_hz: dataplane::tsc_hz(),
         dpdk: Some(crate::metrics::DpdkSources { pool: pool.clone(), ports: [access.id, core.id], rings: watchers }),
-        pmip: control.plane.registrations.as_ref().map(|r| crate::metrics::PmipSources { counters: r.counters.clone(), mobiles: r.view.clone() }),
+        // Exported in static mode too (all zero), so dashboards see the same series everywhere.
+        pmip: Some(match &control.plane.registrations {
+            Some(r) => crate::metrics::PmipSources { counters: r.counters.clone(), mobiles: r.view.clone() },
+            None => crate::metrics::PmipSources { counters: Arc::default(), mobiles: Arc::default() },
+        }),
     });
     let server = if cfg.metrics.address.is_empty() {
         None

@@ -231,7 +231,7 @@ impl<B: PacketBuf> Links<B> {
     pub fn tick(&mut self, now: Duration, out: &mut impl Egress<Buf = B>) {
         for slot in 0..self.pending.len() {
             let Some(p) = &self.pending[slot] else { continue };
-            if !p.last.is_some_and(|t| now.saturating_sub(t) >= RETRANS) {
+            if p.last.is_none_or(|t| now.saturating_sub(t) < RETRANS) {
                 continue;
             }
             if p.solicits >= SOLICIT_MAX {

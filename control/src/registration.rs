@@ -32,7 +32,7 @@ const MUTE: Duration = Duration::from_secs(1);
 const MAX_ROUTER_LIFETIME: u32 = 9000;
 
 pub struct Registrations {
-    mag: Mag,
+    pub(crate) mag: Mag,
     actions: Vec<Action>,
     pub counters: Arc<PmipCounters>,
     pub view: Arc<MobilesView>,
@@ -88,10 +88,6 @@ impl Registrations {
             ra_router_lifetime: router_lifetime,
             mtu: cfg.ports.access.mtu.into(),
         }
-    }
-
-    pub fn mag(&self) -> &Mag {
-        &self.mag
     }
 
     /// A worker punted the first frame of a node that has no route yet (`Punt::Attach`).
@@ -317,6 +313,11 @@ impl Registrations {
                 }
                 Action::Failed { mac, reason } => {
                     tracing::warn!("registration failed: {} ({reason})", fmt_mac(&mac));
+                    // Its next frame may try again (after the state machine's holdoff); until
+                    // then the frames are punted at most once per MUTE.
+                    if let Some(node) = node_of(&topo, &mac) {
+                        out.set_registration(node, DpState::Idle);
+                    }
                     touched.push(mac);
                 }
                 Action::Dropped(why) => tracing::debug!("PMIPv6 input dropped: {}", why.name()),
@@ -700,7 +701,115 @@ mod tests {
     }
 
     #[test]
+    fn after_a_silent_lma_is_given_up_the_nodes_next_frame_tries_again() {
+        let mut h = Harness::resolved(PMIPV6);
+        h.punt(Punt::NeighborDiscovery, Role::Access, &router_solicit());
+        let mut sent = pbus(&h.sent()).len();
+        for t in 1..=130 {
+            h.tick_at(f64::from(t));
+            sent += pbus(&h.sent()).len();
+        }
+        assert_eq!(sent, 8, "8 transmissions, then given up");
+        let c = h.plane.registrations.as_ref().unwrap().counters.clone();
+        assert_eq!(c.failures[0].get(), 1, "no_response");
+        assert_eq!(node(&h), Registration::Idle, "the workers punt its next frame");
+        // Within the holdoff a frame starts nothing, and the workers then drop its frames.
+        h.punt(Punt::Attach, Role::Access, &from_mn2(&udp_packet(a("2001:db8:99::1"), a(HOME), 64, 1, 2, b"x")));
+        assert!(pbus(&h.sent()).is_empty());
+        assert_eq!(node(&h), Registration::Registering);
+        h.tick_at(170.0);
+        assert_eq!(node(&h), Registration::Idle, "listened to again after a second");
+        h.punt(Punt::Attach, Role::Access, &from_mn2(&udp_packet(a("2001:db8:99::1"), a(HOME), 64, 1, 2, b"x")));
+        assert_eq!(pbus(&h.sent()).len(), 1, "a new registration after the holdoff");
+    }
+
+    #[test]
     fn probes_of_a_node_never_heard_on_nd_go_to_its_eui64_link_local() {
         assert_eq!(eui64_link_local(&MN2_MAC), a(MN2_LL));
+    }
+}
+
+#[cfg(test)]
+mod scale {
+    //! Registrations per second on one control core, and memory per registered node, at
+    //! 100,000 nodes in the policy: the real `ControlPlane` (the `mag` machine, the codec,
+    //! the framing, the attached-node table) against the test LMA's logic in process. No DPDK
+    //! I/O: the mbuf and ring costs are the signaling bench's (`scripts/bench-signaling`).
+    //! `cargo test --release -p control scale -- --ignored --nocapture` (benches/RESULTS.md).
+
+    use crate::testing::*;
+    use dataplane::attached::Registration;
+    use dataplane::counters::{Punt, Role};
+    use e2e::pmip_lma::{Knobs, Lma};
+    use std::fmt::Write;
+    use std::time::Instant;
+    use wire::ipv6;
+    use wire::testpkt::{ip6, udp_packet};
+
+    const NODES: u32 = 100_000;
+
+    fn mac(i: u32) -> [u8; 6] {
+        [2, 0x10, (i >> 24) as u8, (i >> 16) as u8, (i >> 8) as u8, i as u8]
+    }
+
+    #[test]
+    #[ignore = "a measurement: run with --release --ignored --nocapture"]
+    fn registrations_per_second_at_100k_nodes() {
+        let mut cfg = PMIPV6.replace("[[node]]\nname = \"mn2\"\nmn_id = \"mn2@roagent.test\"\nmac = \"02:00:00:00:03:00\"\n", "");
+        for i in 0..NODES {
+            let m = mac(i);
+            let _ = write!(
+                cfg,
+                "[[node]]\nname = \"n{i}\"\nmn_id = \"n{i}@roagent.test\"\nmac = \"{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}\"\n",
+                m[0], m[1], m[2], m[3], m[4], m[5]
+            );
+        }
+        let t = Instant::now();
+        let mut h = Harness::resolved(&cfg);
+        eprintln!("policy of {NODES} nodes loaded in {:.2} s", t.elapsed().as_secs_f64());
+        let mut lma = Lma::new(a(PROXY_COA), Knobs { pool: (a("2001:db8::"), 32), ..Knobs::default() });
+        let frames: Vec<Vec<u8>> = (0..NODES).map(|i| frame(ACCESS_MAC, mac(i), &udp_packet(a("2001:db8:99::1"), a(HOME), 64, 1, 2, b"x"))).collect();
+        let (mut pbu_time, mut pba_time) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
+        let start = Instant::now();
+        for f in &frames {
+            let t0 = Instant::now();
+            h.punt(Punt::Attach, Role::Access, f);
+            pbu_time += t0.elapsed();
+            for (role, out) in h.sent() {
+                let ip = &out[14..];
+                if role != Role::Core || ip[6] != ipv6::proto::MOBILITY {
+                    continue;
+                }
+                let hd = ipv6::Header::new_checked(ip).unwrap();
+                let reply = lma.handle(hd.src_addr(), hd.dst_addr(), &ip[ipv6::HEADER_LEN..hd.total_len()], Instant::now()).reply.unwrap();
+                let pba = from_lma(&ip6(reply.0, reply.1, ipv6::proto::MOBILITY, 64, &reply.2));
+                let t1 = Instant::now();
+                h.punt(Punt::ForUs, Role::Core, &pba);
+                pba_time += t1.elapsed();
+            }
+        }
+        let all = start.elapsed();
+        let registered = h.topo().attached.nodes().iter().filter(|n| n.registration() == Registration::Registered).count();
+        assert_eq!(registered, NODES as usize);
+        assert_eq!(h.out.routes.len(), NODES as usize);
+        let control = pbu_time + pba_time;
+        eprintln!(
+            "{NODES} registrations: {:.0}/s on the control plane alone (attach -> PBU -> PBA -> route + RA: {:.2} s), {:.0}/s with the in-process test LMA ({:.2} s)",
+            f64::from(NODES) / control.as_secs_f64(),
+            control.as_secs_f64(),
+            f64::from(NODES) / all.as_secs_f64(),
+            all.as_secs_f64()
+        );
+        let regs = h.plane.registrations.as_ref().unwrap();
+        let mem = regs.mag.approx_memory();
+        let topo = h.topo();
+        let dataplane_bytes = std::mem::size_of::<dataplane::attached::AttachedNode>() + 8 /* neighbor slot */ + 2 * 12 /* route slots */ + 12 /* MAC map slot x2 */;
+        let view_bytes = regs.view.len() * (std::mem::size_of::<([u8; 6], crate::mobiles_view::MobileRow)>() + 24);
+        eprintln!(
+            "memory per registered node: {} B in the state machine ({mem:?}), ~{dataplane_bytes} B in the workers' tables, ~{} B in the admin view; {} nodes in the attached table",
+            mem.total() / NODES as usize,
+            view_bytes / NODES as usize,
+            topo.attached.len()
+        );
     }
 }

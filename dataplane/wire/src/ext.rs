@@ -129,7 +129,8 @@ impl Chain {
 }
 
 /// True for the next-header values the walk steps over.
-pub fn is_walked(next_header: u8) -> bool {
+#[inline(always)] // worker hot path (cross-crate)
+pub const fn is_walked(next_header: u8) -> bool {
     matches!(next_header, proto::HOP_BY_HOP | proto::DEST_OPTS | proto::ROUTING | proto::FRAGMENT | proto::AH)
 }
 
