@@ -370,6 +370,11 @@ pub struct GeneratorSpec {
     pub keys: Vec<u64>,
 }
 
+/// Reflector settings with the reply rate limits opened (signed BUs made ahead of a run).
+fn unlimited() -> reflector::Config {
+    reflector::Config { replies_per_sec_per_source: u32::MAX, reply_burst_per_source: u32::MAX, replies_per_sec_total: u32::MAX, reply_burst_total: u32::MAX, ..Default::default() }
+}
+
 /// Binding Updates that roagent started with `ROAGENT_INSECURE_TEST_ENTROPY=seed` accepts:
 /// mobile node `k` (home `home(k)`, care-of `care_of(k)`, correspondent `attached(k)`) runs
 /// return routability against a reflector made from the same seed at the same instant
@@ -381,13 +386,7 @@ pub struct GeneratorSpec {
 pub fn signed_binding_updates(seed: u64, nodes: u64, per_node: u16, mag_mac: MacAddr) -> Result<Vec<Vec<u8>>, String> {
     use reflector::{crypto, Action, Inbound, Reflector, Reply, TestEntropy};
     use wire::mobility::{self, BindingUpdate, CareOfTest, HomeTest};
-    let open = reflector::Config {
-        replies_per_sec_per_source: u32::MAX,
-        reply_burst_per_source: u32::MAX,
-        replies_per_sec_total: u32::MAX,
-        reply_burst_total: u32::MAX,
-        ..Default::default()
-    };
+    let open = unlimited();
     let mut rng = TestEntropy::new(seed);
     let mut r = Reflector::new(open, Duration::ZERO, &mut rng);
     let mut tokens = Vec::new();
@@ -544,13 +543,7 @@ mod tests {
         use reflector::{Action, Inbound, Reflector, Reply, TestEntropy};
         let m = [2, 0x70, 0x63, 0x61, 0x70, 1];
         let frames = signed_binding_updates(7, 3, 1, m).unwrap();
-        let open = reflector::Config {
-            replies_per_sec_per_source: u32::MAX,
-            reply_burst_per_source: u32::MAX,
-            replies_per_sec_total: u32::MAX,
-            reply_burst_total: u32::MAX,
-            ..Default::default()
-        };
+        let open = super::unlimited();
         let mut r = Reflector::new(open, Duration::ZERO, &mut TestEntropy::new(7));
         for expected in [0u8, 135] {
             for f in &frames {

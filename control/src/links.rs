@@ -434,31 +434,24 @@ mod tests {
 
     // --- Neighbor Advertisements for the MAG's own addresses (RFC 4861 §7.2.4) ---
 
+    /// The NA for each of the MAG's addresses: unicast back, Solicited and Override, and the
+    /// Router flag on the access link only (where the MAG is the nodes' default router).
     #[test]
-    fn ns_for_the_access_link_local_gets_a_router_solicited_override_na() {
-        let mut h = Harness::new(TUNNEL);
-        h.punt(Punt::NeighborDiscovery, Role::Access, &from_mn2(&neighbor_solicit(a(MN2), a(MAG_LL), MN2_MAC)));
-        let sent = h.sent();
-        assert_eq!(sent.len(), 1);
-        let (role, f) = &sent[0];
-        assert_eq!(*role, Role::Access);
-        assert_eq!((&f[..6], &f[6..12]), (&MN2_MAC[..], &ACCESS_MAC[..]));
-        assert_eq!(src_dst(f), (a(MAG_LL), a(MN2)));
-        assert_eq!(nd_of(f), Nd::NeighborAdvert { target: a(MAG_LL), router: true, solicited: true, override_: true, target_ll: Some(ACCESS_MAC) });
-        assert_eq!(h.plane.links.counters.na_sent.get(), 1);
-    }
-
-    #[test]
-    fn ns_for_the_proxy_coa_gets_an_na_without_the_router_flag() {
-        let mut h = Harness::new(TUNNEL);
-        h.punt(Punt::NeighborDiscovery, Role::Core, &from_lma(&neighbor_solicit(a(LMA), a(PROXY_COA), LMA_MAC)));
-        let sent = h.sent();
-        assert_eq!(sent.len(), 1);
-        let (role, f) = &sent[0];
-        assert_eq!(*role, Role::Core);
-        assert_eq!((&f[..6], &f[6..12]), (&LMA_MAC[..], &CORE_MAC[..]));
-        assert_eq!(src_dst(f), (a(PROXY_COA), a(LMA)));
-        assert_eq!(nd_of(f), Nd::NeighborAdvert { target: a(PROXY_COA), router: false, solicited: true, override_: true, target_ll: Some(CORE_MAC) });
+    fn ns_for_each_own_address_gets_a_solicited_override_na_router_on_access_only() {
+        for (role, peer, peer_mac, mine, our_mac, router) in
+            [(Role::Access, MN2, MN2_MAC, MAG_LL, ACCESS_MAC, true), (Role::Core, LMA, LMA_MAC, PROXY_COA, CORE_MAC, false)]
+        {
+            let mut h = Harness::new(TUNNEL);
+            h.punt(Punt::NeighborDiscovery, role, &frame(our_mac, peer_mac, &neighbor_solicit(a(peer), a(mine), peer_mac)));
+            let sent = h.sent();
+            assert_eq!(sent.len(), 1, "{role}");
+            let (r, f) = &sent[0];
+            assert_eq!(*r, role);
+            assert_eq!((&f[..6], &f[6..12]), (&peer_mac[..], &our_mac[..]));
+            assert_eq!(src_dst(f), (a(mine), a(peer)));
+            assert_eq!(nd_of(f), Nd::NeighborAdvert { target: a(mine), router, solicited: true, override_: true, target_ll: Some(our_mac) });
+            assert_eq!(h.plane.links.counters.na_sent.get(), 1);
+        }
     }
 
     #[test]

@@ -309,7 +309,10 @@ pub fn uplink(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut im
     topo.neighbors.learn(node as usize, src_mac);
     let (lma, agent) = match topo.attached.node(node) {
         Some(n) => {
-            n.seen(topo.clock.load(Relaxed));
+            // PMIPv6 only: the activity stamp the control core's idle detection reads.
+            if topo.signaling == Signaling::Pmipv6 {
+                n.seen(topo.clock.load(Relaxed));
+            }
             (n.lma as usize, n.agent())
         }
         None => (0, false),
@@ -794,16 +797,22 @@ mod tests {
 
     #[test]
     fn uplink_stamps_last_seen_with_the_clock_only_when_it_changes() {
+        // Static mode has no idle detection: no stamp, not even a load of the clock.
         let (t, c) = (topo(true), WorkerCounters::default());
+        t.set_clock(40);
+        assert_eq!(uplink(&t, &Map::default(), &c, &mut from_mn2(MN2)), Verdict::Forward(Role::Core));
+        assert_eq!(t.attached.node(0).unwrap().last_seen(), 0);
+        let mut t = topo(true);
+        t.signaling = Signaling::Pmipv6;
         let mn2 = t.attached.node(0).unwrap();
         t.set_clock(41);
         for _ in 0..3 {
             assert_eq!(uplink(&t, &Map::default(), &c, &mut from_mn2(MN2)), Verdict::Forward(Role::Core));
         }
         assert_eq!((mn2.last_seen(), mn2.stamps.load(Relaxed)), (41, 1));
-        // Frames the node did not send (another source) do not count.
+        // Frames the node did not send (another source, here a MAC without policy) do not count.
         t.set_clock(42);
-        assert_eq!(uplink(&t, &Map::default(), &c, &mut from_mn2("2001:db8:9::1")), Verdict::Drop(Drop::UnknownSource));
+        assert_eq!(uplink(&t, &Map::default(), &c, &mut from_mn2("2001:db8:9::1")), Verdict::Drop(Drop::UnknownMac));
         assert_eq!(mn2.last_seen(), 41);
         // Dropped or punted frames from the node do (hop limit 1: punted after the lookup).
         let mut p = from_mn2(MN2);
