@@ -372,7 +372,13 @@ pub struct GeneratorSpec {
 
 /// Reflector settings with the reply rate limits opened (signed BUs made ahead of a run).
 fn unlimited() -> reflector::Config {
-    reflector::Config { replies_per_sec_per_source: u32::MAX, reply_burst_per_source: u32::MAX, replies_per_sec_total: u32::MAX, reply_burst_total: u32::MAX, ..Default::default() }
+    reflector::Config {
+        replies_per_sec_per_source: u32::MAX,
+        reply_burst_per_source: u32::MAX,
+        replies_per_sec_total: u32::MAX,
+        reply_burst_total: u32::MAX,
+        ..Default::default()
+    }
 }
 
 /// Binding Updates that roagent started with `ROAGENT_INSECURE_TEST_ENTROPY=seed` accepts:

@@ -225,6 +225,15 @@ fn link_in(p: &mut impl PacketBuf, our_mac: &MacAddr) -> Result<(MacAddr, Ip), D
     Ok((src_mac, ip))
 }
 
+/// Whether the extension-header chain of the frame's IPv6 packet does not parse. Out of
+/// line and cold: few packets carry extension headers, and the walk inlined into the
+/// forwarding decisions cost every packet ~25 instructions (callgrind).
+#[cold]
+#[inline(never)]
+fn chain_is_malformed(frame: &[u8]) -> bool {
+    frame.get(ETH..).is_none_or(|ip| ext::walk(ip).is_err())
+}
+
 /// Rewrites the Ethernet header for the next hop in neighbor slot `slot`, or punts.
 #[inline(always)]
 fn link_out(topo: &Topology, p: &mut impl PacketBuf, slot: usize, role: Role) -> Verdict {
@@ -320,7 +329,7 @@ pub fn uplink(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut im
     // A chain that does not parse is dropped and counted, as Linux does (RFC 8200 §4); the
     // decisions below (no RH2 on ND or a Mobility Header) need to know what it holds. Only
     // packets with an extension header pay for the walk.
-    if ext::is_walked(ip.next_header) && ext::walk(&p.data()[ETH..]).is_err() {
+    if ext::is_walked(ip.next_header) && chain_is_malformed(p.data()) {
         return Verdict::Drop(Drop::ExtensionHeaders);
     }
     if ip.hop_limit <= 1 {
@@ -483,7 +492,7 @@ fn deliver(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut impl 
         if let Err(v) = stripped {
             return v;
         }
-    } else if ext::is_walked(nh) && ext::walk(&p.data()[ETH..]).is_err() {
+    } else if ext::is_walked(nh) && chain_is_malformed(p.data()) {
         // As on the uplink: a chain that does not parse is not delivered.
         return Verdict::Drop(Drop::ExtensionHeaders);
     }
