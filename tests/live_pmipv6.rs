@@ -24,7 +24,7 @@ const LMA: &str = "2001:db8:c0::2";
 const HNP_START: &str = "2001:db8:20:1:";
 const MN_ID: &str = "mn2@roagent.test";
 
-fn config(prefix: &str, mac: &str) -> String {
+fn config(prefix: &str, mac: &str, pmipv6: &str) -> String {
     format!(
         r#"[eal]
 args = ["-l", "0-1", "--no-huge", "-m", "512", "--no-shconf", "--file-prefix", "{prefix}pmip", "--log-level", "lib.eal:warning"]
@@ -42,7 +42,7 @@ name = "mn2"
 mn_id = "{MN_ID}"
 mac = "{mac}"
 [pmipv6]
-lifetime = 60
+{pmipv6}
 [metrics]
 address = "127.0.0.1:9477"
 "#
@@ -85,7 +85,7 @@ struct Run {
     lma: NsProcess,
 }
 
-fn start(tag: &str, lma_args: &[&str]) -> Run {
+fn start(tag: &str, lma_args: &[&str], pmipv6: &str) -> Run {
     let scratch = Scratch::new(tag);
     let prefix = Topology::unique_prefix(&tag[tag.len() - 2..]);
     let topo = Topology::up(&prefix);
@@ -98,7 +98,7 @@ fn start(tag: &str, lma_args: &[&str]) -> Run {
     assert!(del.status.success());
     let dir = &scratch.0;
     let config_path = dir.join("roagent.toml");
-    std::fs::write(&config_path, config(&prefix, &mn2_mac(&mn2))).unwrap();
+    std::fs::write(&config_path, config(&prefix, &mn2_mac(&mn2), pmipv6)).unwrap();
     let mut args = vec!["--tun", "lmatun", "--mag", PROXY_COA, "--duration", "40"];
     args.extend_from_slice(lma_args);
     let mut lma = NsProcess::spawn(&topo.lma(), "lma-peer", dir, env!("CARGO_BIN_EXE_lma-peer"), &args);
@@ -119,7 +119,7 @@ fn attach_gives_an_lma_assigned_prefix_and_the_ping_crosses_the_tunnel() {
         return;
     }
     let started = Instant::now();
-    let r = start("pmip", &[]);
+    let r = start("pmip", &[], "lifetime = 60");
     let mn2 = r.topo.mn2();
     let addr = slaac_address(&mn2, Duration::from_secs(12));
     let (ok, pinged) = ping(&mn2, CORRESPONDENT, 3);
@@ -162,7 +162,7 @@ fn a_rejected_registration_keeps_mn2_offline() {
         eprintln!("SKIPPED live_pmipv6: {why}");
         return;
     }
-    let r = start("pmiprej", &["--pba-status", "153"]);
+    let r = start("pmiprej", &["--pba-status", "153"], "lifetime = 60");
     let mn2 = r.topo.mn2();
     let addr = slaac_address(&mn2, Duration::from_secs(6));
     let roagent_out = r.mag.stop(Duration::from_secs(5));
@@ -176,4 +176,83 @@ fn a_rejected_registration_keeps_mn2_offline() {
     assert_eq!(c.get("roagent_router_advertisements_sent_total"), 0, "no prefix advertised{explain}");
     assert_eq!(c.get("roagent_tunnel_encapsulations_total"), 0, "nothing of MN2's tunnelled{explain}");
     assert!(roagent_out.stderr.contains("registration failed") && roagent_out.stderr.contains("NOT_LMA_FOR_THIS_MOBILE_NODE"), "{explain}");
+}
+
+#[test]
+fn an_lma_that_drops_the_first_two_pbus_still_registers_mn2() {
+    if let Some(why) = e2e::netns::skip_reason() {
+        eprintln!("SKIPPED live_pmipv6: {why}");
+        return;
+    }
+    let r = start("pmipdr", &["--drop-first-pbus", "2"], "lifetime = 60");
+    let mn2 = r.topo.mn2();
+    // Retransmissions 1 s and 2 s later (RFC 6275 §11.8): the third PBU is answered.
+    let addr = slaac_address(&mn2, Duration::from_secs(15));
+    let (ok, pinged) = ping(&mn2, CORRESPONDENT, 2);
+    let roagent_out = r.mag.stop(Duration::from_secs(5));
+    let peer_out = r.lma.stop(Duration::from_secs(3));
+    drop(r.topo);
+    let explain = format!("\n--- roagent stderr:\n{}--- lma-peer:\n{}{}", roagent_out.stderr, peer_out.stdout, peer_out.stderr);
+    assert!(addr.is_some(), "MN2 got no address{explain}");
+    assert!(ok, "ping failed:\n{pinged}{explain}");
+    let c = Counters::parse(&roagent_out.stdout);
+    assert!(c.get("roagent_pbu_sent_total{kind=\"retransmit\"}") >= 2, "{explain}");
+    assert_eq!(c.get("roagent_registrations_total"), 1, "{explain}");
+}
+
+#[test]
+fn a_short_lifetime_is_refreshed_with_no_ping_lost() {
+    if let Some(why) = e2e::netns::skip_reason() {
+        eprintln!("SKIPPED live_pmipv6: {why}");
+        return;
+    }
+    // The LMA grants 8 s; the MAG refreshes before it runs out, twice in the 13 s of pings.
+    let r = start("pmiplt", &["--lifetime", "8"], "lifetime = 60");
+    let mn2 = r.topo.mn2();
+    let addr = slaac_address(&mn2, Duration::from_secs(12));
+    let (ok, pinged) = ping(&mn2, CORRESPONDENT, 40);
+    let roagent_out = r.mag.stop(Duration::from_secs(5));
+    let peer_out = r.lma.stop(Duration::from_secs(3));
+    drop(r.topo);
+    let explain = format!("\n--- roagent stderr:\n{}--- lma-peer:\n{}{}", roagent_out.stderr, peer_out.stdout, peer_out.stderr);
+    assert!(addr.is_some(), "MN2 got no address{explain}");
+    assert!(ok && pinged.contains("40 received"), "pings lost across the refreshes:\n{pinged}{explain}");
+    let c = Counters::parse(&roagent_out.stdout);
+    assert!(c.get("roagent_pbu_sent_total{kind=\"refresh\"}") >= 1, "{explain}");
+    assert!(c.get("roagent_registration_refreshes_total") >= 1, "{explain}");
+    assert_eq!(c.get("roagent_registration_failures_total"), 0, "{explain}");
+}
+
+#[test]
+fn mn2_going_silent_is_deregistered() {
+    if let Some(why) = e2e::netns::skip_reason() {
+        eprintln!("SKIPPED live_pmipv6: {why}");
+        return;
+    }
+    let r = start("pmipsl", &[], "lifetime = 60\nidle_timeout = 2");
+    let mn2 = r.topo.mn2();
+    let addr = slaac_address(&mn2, Duration::from_secs(12));
+    let (ok, _) = ping(&mn2, CORRESPONDENT, 1);
+    // MN2 leaves: its link goes down, so it answers no NUD probe.
+    assert!(exec(&mn2, "ip", &["link", "set", "mn2", "down"]).status.success());
+    let t = Instant::now();
+    let mut mobiles = String::new();
+    while t.elapsed() < Duration::from_secs(15) {
+        mobiles = e2e::netns::http_get(&r.topo.mag(), "127.0.0.1:9477", "/mobiles").unwrap_or_default();
+        if !mobiles.contains("\"registered\"") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let gone_after = t.elapsed();
+    let roagent_out = r.mag.stop(Duration::from_secs(5));
+    let peer_out = r.lma.stop(Duration::from_secs(3));
+    drop(r.topo);
+    let explain = format!("\n--- roagent stderr:\n{}--- lma-peer:\n{}{}", roagent_out.stderr, peer_out.stdout, peer_out.stderr);
+    assert!(addr.is_some() && ok, "MN2 never worked{explain}");
+    assert!(!mobiles.contains("\"registered\""), "still registered after {gone_after:?}: {mobiles}{explain}");
+    let c = Counters::parse(&roagent_out.stdout);
+    assert!(c.get("roagent_nud_probes_sent_total") >= 3, "{explain}");
+    assert!(c.get("roagent_pbu_sent_total{kind=\"deregistration\"}") >= 1, "{explain}");
+    assert!(roagent_out.stderr.contains("deregistered:") && roagent_out.stderr.contains("unreachable"), "{explain}");
 }
