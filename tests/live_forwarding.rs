@@ -11,7 +11,7 @@
 //!
 //! Needs root; skipped (passes with a message) otherwise. About 10 s.
 
-use e2e::netns::{exec, NsProcess, Topology};
+use e2e::netns::{exec, ping, NsProcess, Topology};
 use e2e::pcap;
 use e2e::run::{roagent_bin, Counters, Scratch};
 use std::net::Ipv6Addr;
@@ -68,14 +68,6 @@ fn tunneled_echo(frame: &[u8]) -> Option<TunneledEcho> {
 fn is_na_for(frame: &[u8], target: Ipv6Addr) -> bool {
     let Some(ip) = frame.get(14..).filter(|_| frame.get(12..14) == Some(&[0x86, 0xdd])) else { return false };
     ip.len() >= 64 && ip[6] == 58 && ip[40] == 136 && addr(&ip[8..]) == target && addr(&ip[48..]) == target
-}
-
-fn ping(ns: &str, dst: &str, count: u32) -> (bool, String) {
-    let c = count.to_string();
-    // Bounded by -c and -W (no -w: with a deadline, ping waits all of it for lost replies).
-    let out = exec(ns, "ping", &["-6", "-n", "-c", &c, "-i", "0.3", "-W", "2", dst]);
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    (out.status.success(), text)
 }
 
 fn config(prefix: &str) -> String {

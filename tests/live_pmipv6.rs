@@ -13,7 +13,7 @@
 //!
 //! Needs root; skipped (passes with a message) otherwise. About 15 s per test.
 
-use e2e::netns::{exec, NsProcess, Topology};
+use e2e::netns::{exec, ping, Finished, NsProcess, Topology};
 use e2e::run::{roagent_bin, Counters, Scratch};
 use std::time::{Duration, Instant};
 
@@ -69,13 +69,6 @@ fn slaac_address(ns: &str, within: Duration) -> Option<String> {
     None
 }
 
-fn ping(ns: &str, dst: &str, count: u32) -> (bool, String) {
-    let c = count.to_string();
-    let out = exec(ns, "ping", &["-6", "-n", "-c", &c, "-i", "0.3", "-W", "2", dst]);
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    (out.status.success(), text)
-}
-
 /// The topology with MN2 as a SLAAC host: no configured global address, RAs accepted; then
 /// its link bounced so it solicits at once.
 struct Run {
@@ -112,6 +105,25 @@ fn start(tag: &str, lma_args: &[&str], pmipv6: &str) -> Run {
     Run { topo, scratch, mag, lma }
 }
 
+impl Run {
+    /// Stops roagent and the LMA and removes the topology: roagent's output, and both
+    /// outputs as a text for failure messages.
+    fn stop(self) -> (Finished, String) {
+        let roagent = self.mag.stop(Duration::from_secs(5));
+        let peer = self.lma.stop(Duration::from_secs(3));
+        drop(self.topo);
+        let explain = format!(
+            "\n--- roagent stdout:\n{}--- roagent stderr:\n{}--- lma-peer:\n{}{}--- in {}",
+            roagent.stdout,
+            roagent.stderr,
+            peer.stdout,
+            peer.stderr,
+            self.scratch.0.display()
+        );
+        (roagent, explain)
+    }
+}
+
 #[test]
 fn attach_gives_an_lma_assigned_prefix_and_the_ping_crosses_the_tunnel() {
     if let Some(why) = e2e::netns::skip_reason() {
@@ -128,17 +140,7 @@ fn attach_gives_an_lma_assigned_prefix_and_the_ping_crosses_the_tunnel() {
     let table = exec(&r.topo.mag(), roagent_bin().to_str().unwrap(), &["mobiles"]);
     let table = String::from_utf8_lossy(&table.stdout).to_string();
     eprintln!("--- roagent mobiles:\n{table}");
-    let roagent_out = r.mag.stop(Duration::from_secs(5));
-    let peer_out = r.lma.stop(Duration::from_secs(3));
-    drop(r.topo);
-    let explain = format!(
-        "\n--- roagent stdout:\n{}--- roagent stderr:\n{}--- lma-peer:\n{}{}--- in {}",
-        roagent_out.stdout,
-        roagent_out.stderr,
-        peer_out.stdout,
-        peer_out.stderr,
-        r.scratch.0.display()
-    );
+    let (roagent_out, explain) = r.stop();
 
     let addr = addr.unwrap_or_else(|| panic!("MN2 formed no address in the LMA's pool{explain}"));
     assert!(ok && pinged.contains("3 received"), "ping {CORRESPONDENT} from MN2's SLAAC address {addr} failed:\n{pinged}{explain}");
@@ -165,10 +167,7 @@ fn a_rejected_registration_keeps_mn2_offline() {
     let r = start("pmiprej", &["--pba-status", "153"], "lifetime = 60");
     let mn2 = r.topo.mn2();
     let addr = slaac_address(&mn2, Duration::from_secs(6));
-    let roagent_out = r.mag.stop(Duration::from_secs(5));
-    let peer_out = r.lma.stop(Duration::from_secs(3));
-    drop(r.topo);
-    let explain = format!("\n--- roagent stderr:\n{}--- lma-peer:\n{}{}", roagent_out.stderr, peer_out.stdout, peer_out.stderr);
+    let (roagent_out, explain) = r.stop();
     assert_eq!(addr, None, "MN2 got an address although the LMA refused it{explain}");
     let c = Counters::parse(&roagent_out.stdout);
     assert!(c.get("roagent_pba_received_total{status=\"153\"}") >= 1, "{explain}");
@@ -189,10 +188,7 @@ fn an_lma_that_drops_the_first_two_pbus_still_registers_mn2() {
     // Retransmissions 1 s and 2 s later (RFC 6275 §11.8): the third PBU is answered.
     let addr = slaac_address(&mn2, Duration::from_secs(15));
     let (ok, pinged) = ping(&mn2, CORRESPONDENT, 2);
-    let roagent_out = r.mag.stop(Duration::from_secs(5));
-    let peer_out = r.lma.stop(Duration::from_secs(3));
-    drop(r.topo);
-    let explain = format!("\n--- roagent stderr:\n{}--- lma-peer:\n{}{}", roagent_out.stderr, peer_out.stdout, peer_out.stderr);
+    let (roagent_out, explain) = r.stop();
     assert!(addr.is_some(), "MN2 got no address{explain}");
     assert!(ok, "ping failed:\n{pinged}{explain}");
     let c = Counters::parse(&roagent_out.stdout);
@@ -211,10 +207,7 @@ fn a_short_lifetime_is_refreshed_with_no_ping_lost() {
     let mn2 = r.topo.mn2();
     let addr = slaac_address(&mn2, Duration::from_secs(12));
     let (ok, pinged) = ping(&mn2, CORRESPONDENT, 40);
-    let roagent_out = r.mag.stop(Duration::from_secs(5));
-    let peer_out = r.lma.stop(Duration::from_secs(3));
-    drop(r.topo);
-    let explain = format!("\n--- roagent stderr:\n{}--- lma-peer:\n{}{}", roagent_out.stderr, peer_out.stdout, peer_out.stderr);
+    let (roagent_out, explain) = r.stop();
     assert!(addr.is_some(), "MN2 got no address{explain}");
     assert!(ok && pinged.contains("40 received"), "pings lost across the refreshes:\n{pinged}{explain}");
     let c = Counters::parse(&roagent_out.stdout);
@@ -245,10 +238,7 @@ fn mn2_going_silent_is_deregistered() {
         std::thread::sleep(Duration::from_millis(500));
     }
     let gone_after = t.elapsed();
-    let roagent_out = r.mag.stop(Duration::from_secs(5));
-    let peer_out = r.lma.stop(Duration::from_secs(3));
-    drop(r.topo);
-    let explain = format!("\n--- roagent stderr:\n{}--- lma-peer:\n{}{}", roagent_out.stderr, peer_out.stdout, peer_out.stderr);
+    let (roagent_out, explain) = r.stop();
     assert!(addr.is_some() && ok, "MN2 never worked{explain}");
     assert!(!mobiles.contains("\"registered\""), "still registered after {gone_after:?}: {mobiles}{explain}");
     let c = Counters::parse(&roagent_out.stdout);

@@ -90,6 +90,17 @@ impl Agent {
         self.actions = actions;
     }
 
+    /// Purges the bindings of every attached address `gone` says is going (a node detached,
+    /// its prefix withdrawn, its agent turned off), each address once.
+    pub fn purge_attached<B: PacketBuf>(&mut self, now: Duration, gone: impl Fn(&Ipv6Addr) -> bool, links: &mut Links<B>, out: &mut impl Egress<Buf = B>) {
+        let mut addrs: Vec<Ipv6Addr> = self.reflector.bindings().map(|b| b.attached).filter(|a| gone(a)).collect();
+        addrs.sort();
+        addrs.dedup();
+        for a in addrs {
+            self.detach_address(now, a, links, out);
+        }
+    }
+
     /// Whether a replay-triggered line may be logged at `now`; if so, the note to append
     /// about the lines suppressed since the last one.
     fn may_log_bu(&mut self, now: Duration) -> Option<String> {

@@ -180,7 +180,7 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), Error> {
     }
     let registrations = (cfg.mag.signaling == crate::config::Signaling::Pmipv6).then(|| {
         let wall = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().saturating_sub(start.elapsed());
-        crate::registration::Registrations::new(&cfg, &topo, wall, start)
+        crate::registration::Registrations::new(&cfg, &topo, wall)
     });
     let mut control = ControlCore::new(topo.clone(), pool.clone(), from_workers, to_workers, cfg.control.icmp_errors_per_sec, agent, registrations, table);
     let sources = Arc::new(Sources {
@@ -191,11 +191,11 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), Error> {
         bindings: control.plane.agent.view.clone(),
         tsc_hz: dataplane::tsc_hz(),
         dpdk: Some(crate::metrics::DpdkSources { pool: pool.clone(), ports: [access.id, core.id], rings: watchers }),
-        // Exported in static mode too (all zero), so dashboards see the same series everywhere.
-        pmip: Some(match &control.plane.registrations {
-            Some(r) => crate::metrics::PmipSources { counters: r.counters.clone(), mobiles: r.view.clone() },
-            None => crate::metrics::PmipSources { counters: Arc::default(), mobiles: Arc::default() },
-        }),
+        pmip: control
+            .plane
+            .registrations
+            .as_ref()
+            .map_or_else(Default::default, |r| crate::metrics::PmipSources { counters: r.counters.clone(), mobiles: r.view.clone() }),
     });
     let server = if cfg.metrics.address.is_empty() {
         None

@@ -9,7 +9,6 @@ use crate::links::Links;
 use crate::registration::Registrations;
 use dataplane::counters::{Punt, Role};
 use dataplane::forward::{PacketBuf, Topology};
-use std::net::Ipv6Addr;
 use std::sync::Arc;
 use std::time::Duration;
 use wire::ethernet;
@@ -79,13 +78,7 @@ impl<B: PacketBuf> ControlPlane<B> {
     /// `nodes` (a node detached, or its agent turned off).
     pub fn purge_nodes(&mut self, now: Duration, nodes: &[u32], out: &mut impl Egress<Buf = B>) {
         let topo = self.links.topo().clone();
-        let mut addrs: Vec<Ipv6Addr> =
-            self.agent.reflector.bindings().map(|b| b.attached).filter(|a| topo.attached.lookup_any(&a.octets()).is_some_and(|i| nodes.contains(&i))).collect();
-        addrs.sort();
-        addrs.dedup();
-        for a in addrs {
-            self.agent.detach_address(now, a, &mut self.links, out);
-        }
+        self.agent.purge_attached(now, |a| topo.attached.lookup_any(&a.octets()).is_some_and(|i| nodes.contains(&i)), &mut self.links, out);
     }
 
     /// A reload removed attached nodes `nodes` from the configuration: with PMIPv6, each is

@@ -115,6 +115,10 @@ impl AgentCounters {
     }
 }
 
+/// One `FailReason` per `FailReason::NAMES` entry, in that order (`Rejected` counts every
+/// status).
+const FAIL_REASONS: [mag::FailReason; 3] = [mag::FailReason::NoResponse, mag::FailReason::Rejected(0), mag::FailReason::Expired];
+
 /// What the MAG's PMIPv6 signaling counts: copies of the state machine's statistics (set on
 /// every tick) and what the control core counts around it.
 pub struct PmipCounters {
@@ -175,9 +179,8 @@ impl PmipCounters {
         for (st, c) in self.pba_received.iter().enumerate() {
             c.set(s.pba_received(st as u8));
         }
-        for r in [mag::FailReason::NoResponse, mag::FailReason::Rejected(128), mag::FailReason::Expired] {
-            let i = mag::FailReason::NAMES.iter().position(|n| *n == r.name()).unwrap_or(0);
-            self.failures[i].set(s.failures(r));
+        for (c, r) in self.failures.iter().zip(FAIL_REASONS) {
+            c.set(s.failures(r));
         }
         for (i, d) in mag::DropReason::ALL.iter().enumerate() {
             self.dropped[i].set(s.dropped(*d));
@@ -209,6 +212,11 @@ mod tests {
             c.deleted(r).inc();
         }
         assert_eq!([c.deleted_deregistered.get(), c.deleted_expired.get(), c.deleted_detached.get()], [1, 1, 1]);
+    }
+
+    #[test]
+    fn failure_counters_follow_the_state_machines_names() {
+        assert_eq!(FAIL_REASONS.map(|r| r.name()), mag::FailReason::NAMES);
     }
 
     #[test]

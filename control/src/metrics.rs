@@ -30,10 +30,12 @@ pub struct Sources {
     pub tsc_hz: u64,
     /// DPDK's own counters; `None` where there is no EAL (unit tests).
     pub dpdk: Option<DpdkSources>,
-    /// The MAG's PMIPv6 signaling; `None` in static mode.
-    pub pmip: Option<PmipSources>,
+    /// The MAG's PMIPv6 signaling (all zero and no mobile node in static mode, so dashboards
+    /// see the same series everywhere).
+    pub pmip: PmipSources,
 }
 
+#[derive(Default)]
 pub struct PmipSources {
     pub counters: Arc<PmipCounters>,
     pub mobiles: Arc<MobilesView>,
@@ -285,9 +287,7 @@ impl Sources {
             f.add(&[("reason", label)], a.deleted(r).get() as f64);
         }
         out.push(f.0);
-        if let Some(p) = &self.pmip {
-            pmip_families(&p.counters, &mut out);
-        }
+        pmip_families(&self.pmip.counters, &mut out);
         out
     }
 
@@ -309,7 +309,7 @@ impl Sources {
 
     /// `/mobiles`: the mobile nodes (PMIPv6), `[]` in static mode.
     pub fn mobiles_json(&self) -> String {
-        let rows = self.pmip.as_ref().map_or_else(Vec::new, |p| mobiles_view::rows(&p.mobiles, &self.bindings, Instant::now()));
+        let rows = mobiles_view::rows(&self.pmip.mobiles, &self.bindings, Instant::now());
         serde_json::to_string_pretty(&rows).unwrap_or_else(|_| "[]".into())
     }
 
@@ -520,7 +520,7 @@ mod tests {
             bindings: Arc::default(),
             tsc_hz: 2_000_000_000,
             dpdk: None,
-            pmip: None,
+            pmip: PmipSources::default(),
         }
     }
 
@@ -547,6 +547,17 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn pmipv6_series_are_exported_in_static_mode_too() {
+        let s = sources(1);
+        let t = s.render();
+        assert_eq!(value(&t, r#"roagent_pbu_sent_total{kind="initial"}"#), Some(0.0));
+        assert_eq!(value(&t, r#"roagent_mobile_nodes{state="registered"}"#), Some(0.0));
+        s.pmip.counters.pba_received[153].inc();
+        assert_eq!(value(&s.render(), r#"roagent_pba_received_total{status="153"}"#), Some(1.0));
+        assert_eq!(s.mobiles_json(), "[]");
     }
 
     #[test]

@@ -36,8 +36,6 @@ pub struct Registrations {
     actions: Vec<Action>,
     pub counters: Arc<PmipCounters>,
     pub view: Arc<MobilesView>,
-    /// The instant `now` counts from, for the view's expiry times.
-    start: Instant,
     /// Per attached node: its activity stamp at the last sweep.
     seen: Vec<u32>,
     next_sweep: Duration,
@@ -52,7 +50,7 @@ pub struct Registrations {
 impl Registrations {
     /// The policy store from the configuration's nodes (RFC 5213 §6.2). `wall` is the Unix
     /// time at `now` = 0, for the PBUs' Timestamp option (§5.5).
-    pub fn new(cfg: &Config, topo: &Topology, wall: Duration, start: Instant) -> Registrations {
+    pub fn new(cfg: &Config, topo: &Topology, wall: Duration) -> Registrations {
         let p = &cfg.pmipv6;
         let mcfg = mag::Config {
             access_link_local: cfg.mag.access_link_local,
@@ -80,7 +78,6 @@ impl Registrations {
             actions: ignored,
             counters: Arc::default(),
             view: Arc::default(),
-            start,
             seen: vec![0; topo.attached.len()],
             next_sweep: Duration::ZERO,
             link_local: HashMap::new(),
@@ -260,11 +257,7 @@ impl Registrations {
                     let Some(node) = node_of(&topo, &mac) else { continue };
                     // The reflector's bindings for addresses in the prefix go first, while
                     // the route still says whose they are (draft §4.1.3).
-                    let addrs: Vec<Ipv6Addr> =
-                        agent.reflector.bindings().map(|b| b.attached).filter(|a| hnps.iter().any(|&(p, l)| in_prefix(a, &p, l))).collect();
-                    for a in addrs {
-                        agent.detach_address(now, a, links, out);
-                    }
+                    agent.purge_attached(now, |a| hnps.iter().any(|&(p, l)| ipv6::mask(a, l) == ipv6::mask(&p, l)), links, out);
                     out.withdraw_route(node);
                     out.set_registration(node, DpState::Idle);
                     tracing::info!("routes withdrawn: {} {}", fmt_mac(&mac), hnps.iter().map(|(p, l)| format!("{p}/{l}")).collect::<Vec<_>>().join(", "));
@@ -346,7 +339,6 @@ impl Registrations {
                 self.view.remove(mac);
             }
         }
-        let _ = self.start;
     }
 }
 
@@ -390,11 +382,6 @@ fn eui64_link_local(mac: &MacAddr) -> Ipv6Addr {
 /// routes must still be withdrawn).
 fn node_of(topo: &Topology, mac: &MacAddr) -> Option<u32> {
     topo.attached.lookup_mac(mac).or_else(|| topo.attached.nodes().iter().position(|n| n.mac == Some(*mac)).map(|i| i as u32))
-}
-
-fn in_prefix(a: &Ipv6Addr, p: &Ipv6Addr, len: u8) -> bool {
-    let mask = if len == 0 { 0 } else { u128::MAX << (128 - u32::from(len.min(128))) };
-    u128::from(*a) & mask == u128::from(*p) & mask
 }
 
 #[cfg(test)]

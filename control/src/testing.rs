@@ -172,7 +172,7 @@ impl Harness {
         let cfg = Config::parse(config, "test").unwrap();
         let topo = Arc::new(crate::topology::build(&cfg, ACCESS_MAC, CORE_MAC));
         let agent = Agent::new(cfg.reflector.to_reflector(), Box::new(reflector::TestEntropy::new(7)), Instant::now());
-        let registrations = (cfg.mag.signaling == crate::config::Signaling::Pmipv6).then(|| Registrations::new(&cfg, &topo, WALL, Instant::now()));
+        let registrations = (cfg.mag.signaling == crate::config::Signaling::Pmipv6).then(|| Registrations::new(&cfg, &topo, WALL));
         let plane = ControlPlane::new(topo.clone(), cfg.control.icmp_errors_per_sec, agent, registrations);
         let out =
             Recorder { topo, sent: Vec::new(), learned: Vec::new(), bindings: HashMap::new(), routes: HashMap::new(), buffers: None, table_cap: usize::MAX };

@@ -203,3 +203,13 @@ pub fn http_get(ns: &str, addr: &str, path: &str) -> Result<String, String> {
     .join()
     .map_err(|_| "http thread panicked".to_string())?
 }
+
+/// `ping -6` from namespace `ns` to `dst`, `count` echoes 0.3 s apart, each waited for 2 s:
+/// whether it succeeded, and what it printed. Bounded by -c and -W (no -w: with a deadline,
+/// ping waits all of it for lost replies).
+pub fn ping(ns: &str, dst: &str, count: u32) -> (bool, String) {
+    let c = count.to_string();
+    let out = exec(ns, "ping", &["-6", "-n", "-c", &c, "-i", "0.3", "-W", "2", dst]);
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
