@@ -131,7 +131,10 @@ impl Chain {
 /// True for the next-header values the walk steps over.
 #[inline(always)] // worker hot path (cross-crate)
 pub const fn is_walked(next_header: u8) -> bool {
-    matches!(next_header, proto::HOP_BY_HOP | proto::DEST_OPTS | proto::ROUTING | proto::FRAGMENT | proto::AH)
+    // One bit test: all five values are below 64 (a `matches!` compiled to a compare chain
+    // cost the uplink ~10 instructions per packet, callgrind).
+    const WALKED: u64 = 1 << proto::HOP_BY_HOP | 1 << proto::DEST_OPTS | 1 << proto::ROUTING | 1 << proto::FRAGMENT | 1 << proto::AH;
+    next_header < 64 && (WALKED >> next_header) & 1 != 0
 }
 
 /// Walks the extension headers of the IPv6 packet at the start of `ipv6_packet` (a longer
