@@ -8,13 +8,20 @@
 //! and MN Identifier are in the policy. Its Router Solicitation starts the registration; the
 //! LMA assigns a /64 from its pool; roagent installs the route and advertises the prefix;
 //! MN2 autoconfigures an address in it and pings a correspondent behind the LMA through the
-//! tunnel. Controls: an LMA that rejects the registration keeps MN2 without an address and
+//! tunnel. Then route optimization on that address (the draft's Figure 3): MN1, played by the
+//! test at the LMA, runs return routability and a Binding Update with MN2's SLAAC address,
+//! roagent answers for MN2, and MN2's ping to MN1's home address is route-optimized both
+//! ways. Controls: an LMA that rejects the registration keeps MN2 without an address and
 //! offline.
 //!
 //! Needs root; skipped (passes with a message) otherwise. About 15 s per test.
 
-use e2e::netns::{exec, ping, Finished, NsProcess, Topology};
+use e2e::mn1::Mn1;
+use e2e::netns::{exec, ping, spawn_ping, Finished, NsProcess, Topology};
+use e2e::pcap;
 use e2e::run::{roagent_bin, Counters, Scratch};
+use e2e::tunnel_end::TunnelEnd;
+use std::net::Ipv6Addr;
 use std::time::{Duration, Instant};
 
 const CORRESPONDENT: &str = "2001:db8:9::9";
@@ -23,6 +30,13 @@ const LMA: &str = "2001:db8:c0::2";
 /// The test LMA's pool gives the first MN 2001:db8:20:1::/64.
 const HNP_START: &str = "2001:db8:20:1:";
 const MN_ID: &str = "mn2@roagent.test";
+/// MN1, the Mobile IPv6 node behind the LMA that binds to MN2.
+const HOME: &str = "2001:db8:1::100";
+const CARE_OF: &str = "2001:db8:2::200";
+
+fn a(s: &str) -> Ipv6Addr {
+    s.parse().unwrap()
+}
 
 fn config(prefix: &str, mac: &str, pmipv6: &str) -> String {
     format!(
@@ -156,6 +170,64 @@ fn attach_gives_an_lma_assigned_prefix_and_the_ping_crosses_the_tunnel() {
     assert!(roagent_out.stderr.contains("registered:") && roagent_out.stderr.contains("routes installed: mn2@roagent.test"), "{explain}");
     assert!(roagent_out.status.success(), "roagent did not exit cleanly{explain}");
     eprintln!("live_pmipv6 attach: ok in {:.1} s", started.elapsed().as_secs_f64());
+}
+
+#[test]
+fn mn1_binds_to_mn2s_slaac_address_and_the_ping_is_route_optimized() {
+    if let Some(why) = e2e::netns::skip_reason() {
+        eprintln!("SKIPPED live_pmipv6: {why}");
+        return;
+    }
+    let started = Instant::now();
+    let r = start("pmipro", &[], "lifetime = 60");
+    eprintln!("--- logs in {}", r.scratch.0.display());
+    let (mn2, mag, proxy_coa) = (r.topo.mn2(), r.topo.mag(), a(PROXY_COA));
+    let capture = r.scratch.0.join("mn2.pcap");
+    let mut tcpdump =
+        NsProcess::spawn(&mn2, "tcpdump", &r.scratch.0, "tcpdump", &["-i", "mn2", "-n", "-U", "--immediate-mode", "-w", capture.to_str().unwrap(), "ip6"]);
+    tcpdump.wait_for_stderr("listening on", Duration::from_secs(10)).unwrap();
+    let slaac = slaac_address(&mn2, Duration::from_secs(12)).unwrap_or_else(|| panic!("MN2 formed no address in the LMA's pool"));
+    let config = std::fs::read_to_string(r.scratch.0.join("roagent.toml")).unwrap();
+    assert!(!config.contains(&slaac[..HNP_START.len() - 1]), "the prefix is the LMA's, not roagent's configuration's:\n{config}");
+
+    // MN1 at the LMA: return routability and a Binding Update with MN2's SLAAC address,
+    // through the tunnel; roagent answers for MN2.
+    let tun = TunnelEnd::open(&r.topo.lma()).unwrap();
+    let mut mn1 = Mn1::new(a(HOME), a(CARE_OF), a(&slaac));
+    let (hotis, cotis) = mn1.return_routability(&tun, &proxy_coa);
+    let ba = mn1.bind(&tun, &proxy_coa, 1);
+    let bindings = exec(&mag, roagent_bin().to_str().unwrap(), &["bindings"]);
+    let bindings = String::from_utf8_lossy(&bindings.stdout).to_string();
+    eprintln!("--- roagent bindings:\n{bindings}");
+
+    // MN2 pings MN1's home address; MN1 answers each request, route-optimized.
+    let (status, pinged, optimized) = mn1.answer_pings(&tun, &proxy_coa, spawn_ping(&mn2, HOME, 3));
+    eprintln!("--- ping {HOME} from {slaac}:\n{pinged}");
+    drop(tcpdump.stop(Duration::from_secs(3)));
+    let replies = pcap::plain_echo_replies(&capture).unwrap();
+    let (roagent_out, explain) = r.stop();
+
+    assert_eq!((ba.status, ba.seq), (0, 1), "binding accepted{explain}");
+    let row = bindings.lines().find(|l| l.starts_with(HOME)).unwrap_or_else(|| panic!("no binding row:\n{bindings}{explain}"));
+    for field in [CARE_OF, slaac.as_str(), "mn2", "yes"] {
+        assert!(row.contains(field), "{field:?} missing from {row:?}{explain}");
+    }
+    assert!(status.success() && pinged.contains("3 received"), "ping {HOME} over the optimized path:\n{pinged}{explain}");
+    assert_eq!(optimized, 3, "echo requests with RH2 to the care-of address{explain}");
+    // What MN2 received: plain echo replies from the home address, no Home Address option.
+    assert_eq!(replies, vec![(a(HOME), a(&slaac)); 3], "plain echo replies on MN2's link{explain}");
+    let c = Counters::parse(&roagent_out.stdout);
+    assert_eq!(c.get("roagent_registrations_total"), 1, "{explain}");
+    assert_eq!(c.get("roagent_signaling_sent_total{type=\"home_test\"}"), hotis, "{explain}");
+    assert_eq!(c.get("roagent_signaling_sent_total{type=\"care_of_test\"}"), cotis, "{explain}");
+    assert_eq!(c.get("roagent_binding_acks_sent_total{status=\"0\"}"), 1, "{explain}");
+    assert_eq!((c.get("roagent_bindings_created_total"), c.get("roagent_bindings")), (1, 1), "{explain}");
+    assert_eq!(c.get("roagent_rh2_inserted_total"), optimized, "{explain}");
+    assert_eq!(c.get("roagent_hao_rewritten_total"), 3, "{explain}");
+    let created = format!("binding created: home {HOME} care-of {CARE_OF}");
+    assert!(roagent_out.stderr.contains(&created), "{explain}");
+    assert!(roagent_out.status.success(), "roagent did not exit cleanly{explain}");
+    eprintln!("live_pmipv6 route optimization: ok in {:.1} s", started.elapsed().as_secs_f64());
 }
 
 #[test]

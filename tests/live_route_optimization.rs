@@ -14,14 +14,14 @@
 //! Needs root; skipped (passes with a message) otherwise.
 
 use e2e::mn1::Mn1;
-use e2e::netns::{exec, http_get, skip_reason, NsProcess, Topology};
+use e2e::netns::{exec, http_get, skip_reason, spawn_ping, NsProcess, Topology};
 use e2e::pcap;
 use e2e::run::{roagent_bin, Counters, Scratch};
 use e2e::tunnel_end::TunnelEnd;
 use std::net::Ipv6Addr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use wire::{ext, icmpv6, ipv6};
+use wire::{icmpv6, ipv6};
 
 const MN2: &str = "2001:db8:3::300";
 const HOME: &str = "2001:db8:1::100";
@@ -78,30 +78,6 @@ fn start_with(tag: &str, agent: bool) -> Option<(Topology, Scratch, NsProcess, s
     Some((topo, dir, roagent, cfg))
 }
 
-/// MN1 retransmits HoTI and CoTI until both tests come back (RFC 6275 §11.6.1); returns
-/// how many of each it sent.
-fn return_routability(tun: &TunnelEnd, mn1: &mut Mn1) -> (u64, u64) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut sent = (0, 0);
-    while mn1.home_token.is_none() || mn1.care_of_token.is_none() {
-        assert!(Instant::now() < deadline, "no HoT/CoT within 20 s");
-        if mn1.home_token.is_none() {
-            tun.send(&mn1.hoti(), &a(PROXY_COA)).unwrap();
-            sent.0 += 1;
-        }
-        if mn1.care_of_token.is_none() {
-            tun.send(&mn1.coti(), &a(PROXY_COA)).unwrap();
-            sent.1 += 1;
-        }
-        let until = Instant::now() + Duration::from_secs(1);
-        while let Some((from, ip)) = tun.recv(until.saturating_duration_since(Instant::now())) {
-            assert_eq!(from, a(PROXY_COA), "tunnel packets come from the MAG's Proxy-CoA");
-            let _ = mn1.take_hot(&ip).or_else(|_| mn1.take_cot(&ip));
-        }
-    }
-    sent
-}
-
 /// roagent's metrics, scraped inside the MAG namespace and checked by `promtool check
 /// metrics` (Debian package prometheus, installed by scripts/setup-host).
 fn scrape(topo: &Topology) -> Counters {
@@ -133,48 +109,12 @@ fn mn2_pings_mn1_over_the_route_optimized_path() {
 
     let before = scrape(&topo);
     let mut mn1 = Mn1::new(a(HOME), a(CARE_OF), a(MN2));
-    let (hotis, cotis) = return_routability(&tun, &mut mn1);
-    tun.send(&mn1.bu(1, 100, true), &a(PROXY_COA)).unwrap();
-    let ba = loop {
-        let (_, ip) = tun.recv(Duration::from_secs(5)).expect("a Binding Acknowledgement");
-        if let Ok(ba) = mn1.take_ba(&ip) {
-            break ba;
-        }
-    };
+    let (hotis, cotis) = mn1.return_routability(&tun, &a(PROXY_COA));
+    let ba = mn1.bind(&tun, &a(PROXY_COA), 1);
     assert_eq!((ba.status, ba.seq), (0, 1), "binding accepted");
 
     // MN2 pings MN1's home address; MN1 answers each request, route-optimized.
-    let mut ping = Command::new("ip")
-        .args(["netns", "exec", &topo.mn2(), "ping", "-6", "-n", "-c", "3", "-i", "0.5", "-W", "3", HOME])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut optimized = 0u64;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(st) = ping.try_wait().unwrap() {
-            break st;
-        }
-        assert!(Instant::now() < deadline, "ping did not finish");
-        let Some((_, ip)) = tun.recv(Duration::from_millis(100)) else { continue };
-        let Ok(h) = ipv6::Header::new_checked(&ip[..]) else { continue };
-        let Ok(ch) = ext::walk(&ip) else { continue };
-        if ch.upper_proto != ipv6::proto::ICMPV6 || ip.get(ch.upper_offset) != Some(&icmpv6::ECHO_REQUEST) {
-            continue;
-        }
-        // The request left MN2 for the home address and arrives for the care-of address,
-        // the home address in a Type 2 Routing Header (RFC 6275 §6.4).
-        assert_eq!((h.src_addr(), h.dst_addr()), (a(MN2), a(CARE_OF)));
-        let rh = ch.routing.expect("a routing header");
-        assert_eq!((rh.routing_type, rh.home_address), (2, Some(a(HOME))));
-        optimized += 1;
-        let icmp = &ip[ch.upper_offset..h.total_len()];
-        let (id, seq) = (u16::from_be_bytes([icmp[4], icmp[5]]), u16::from_be_bytes([icmp[6], icmp[7]]));
-        tun.send(&mn1.echo_reply_with_hao(id, seq, &icmp[8..]), &a(PROXY_COA)).unwrap();
-    };
-    let out = ping.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let (status, text, optimized) = mn1.answer_pings(&tun, &a(PROXY_COA), spawn_ping(&topo.mn2(), HOME, 3));
     assert!(status.success() && text.contains("3 received"), "ping over the optimized path:\n{text}\n{}", roagent.stderr_text());
     assert!(optimized >= 3, "{optimized} optimized requests");
 
@@ -205,16 +145,8 @@ fn mn2_pings_mn1_over_the_route_optimized_path() {
 
     // What MN2 received: plain echo replies from the home address, no Destination Options.
     drop(tcpdump.stop(Duration::from_secs(3)));
-    let replies: Vec<_> = pcap::read(&capture)
-        .unwrap()
-        .into_iter()
-        .filter(|f| f.get(14 + 40) == Some(&icmpv6::ECHO_REPLY) && f.get(14 + 6) == Some(&ipv6::proto::ICMPV6))
-        .collect();
-    assert_eq!(replies.len(), 3, "3 plain echo replies on MN2's link");
-    for f in &replies {
-        let h = ipv6::Header::new_checked(&f[14..]).unwrap();
-        assert_eq!((h.src_addr(), h.dst_addr()), (a(HOME), a(MN2)));
-    }
+    let replies = pcap::plain_echo_replies(&capture).unwrap();
+    assert_eq!(replies, vec![(a(HOME), a(MN2)); 3], "3 plain echo replies from the home address on MN2's link");
 
     // A reload with a broken configuration is refused whole: the binding stays.
     let good = std::fs::read_to_string(&cfg).unwrap();

@@ -13,6 +13,9 @@
 //!   the draft's Figure 3 through the tunnel (see `mn1_mode.rs`). Tunnel packets for MN1's
 //!   home or care-of address go to MN1, never to the TUN; everything else is forwarded as
 //!   above. Return routability starts 1 s after start, or on SIGUSR1 with `--mn1-on-usr1`.
+//!   With `--cn-from FILE` in place of `--cn` (and `--mn1-on-usr1`), MN2's address is read
+//!   from FILE at the cue: a PMIPv6 MN2's address exists only once the LMA (this peer) has
+//!   assigned its prefix and MN2 has autoconfigured it, so the demo writes it there then.
 //!   If MN2 never answers, the peer exits with status 1.
 //!
 //! - PMIPv6 (RFC 5213 §5.3): Proxy Binding Updates from the MAG to any address of this host
@@ -27,7 +30,7 @@
 //!   2001:db8:20::/48). One stderr line per PBU and per PBA.
 //!
 //! usage: lma-peer --tun NAME --mag ADDR [--duration SECONDS]
-//!                 [--mn1 HOME,CARE_OF --cn MN2_ADDR [--mn1-on-usr1]]
+//!                 [--mn1 HOME,CARE_OF (--cn MN2_ADDR | --cn-from FILE) [--mn1-on-usr1]]
 //!                 [--pba-status N] [--drop-first-pbus N] [--lifetime SECONDS] [--silent]
 //!                 [--pool PREFIX/LEN]
 //! Stops on SIGINT/SIGTERM or after the duration and prints its counters on stdout.
@@ -67,12 +70,33 @@ struct Args {
     mag: Ipv6Addr,
     duration: Option<Duration>,
     /// MN1 mode: (home address, care-of address, correspondent MN2, start on SIGUSR1).
-    mn1: Option<(Ipv6Addr, Ipv6Addr, Ipv6Addr, bool)>,
+    mn1: Option<(Ipv6Addr, Ipv6Addr, Correspondent, bool)>,
     /// How PBUs are answered.
     knobs: Knobs,
 }
 
-const USAGE: &str = "usage: lma-peer --tun NAME --mag ADDR [--duration SECONDS] [--mn1 HOME,CARE_OF --cn MN2_ADDR [--mn1-on-usr1]] [--pba-status N] [--drop-first-pbus N] [--lifetime SECONDS] [--silent] [--pool PREFIX/LEN]";
+/// MN1 mode's correspondent, MN2: its address, or the file its address is read from at the
+/// SIGUSR1 cue.
+#[derive(Clone, Debug, PartialEq)]
+enum Correspondent {
+    Address(Ipv6Addr),
+    FromFile(std::path::PathBuf),
+}
+
+impl Correspondent {
+    /// The address, reading the file if need be (one address, surrounding white space ignored).
+    fn address(&self) -> Result<Ipv6Addr, String> {
+        match self {
+            Correspondent::Address(a) => Ok(*a),
+            Correspondent::FromFile(p) => {
+                let text = std::fs::read_to_string(p).map_err(|e| format!("--cn-from {}: {e}", p.display()))?;
+                address(&format!("--cn-from {}", p.display()), text.trim())
+            }
+        }
+    }
+}
+
+const USAGE: &str = "usage: lma-peer --tun NAME --mag ADDR [--duration SECONDS] [--mn1 HOME,CARE_OF (--cn MN2_ADDR | --cn-from FILE) [--mn1-on-usr1]] [--pba-status N] [--drop-first-pbus N] [--lifetime SECONDS] [--silent] [--pool PREFIX/LEN]";
 
 fn number<T: std::str::FromStr>(flag: &str, v: &str, what: &str) -> Result<T, String> {
     v.parse::<T>().map_err(|_| format!("{flag}: {v:?} is not {what}"))
@@ -122,7 +146,8 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
                 let (h, c) = v.split_once(',').ok_or_else(|| format!("--mn1: {v:?} is not HOME,CARE_OF"))?;
                 mn1 = Some((address("--mn1", h)?, address("--mn1", c)?));
             }
-            "--cn" => cn = Some(address("--cn", &value("an IPv6 address")?)?),
+            "--cn" => cn = Some(Correspondent::Address(address("--cn", &value("an IPv6 address")?)?)),
+            "--cn-from" => cn = Some(Correspondent::FromFile(value("a file name")?.into())),
             "--mn1-on-usr1" => on_usr1 = true,
             "--pba-status" => knobs.pba_status = Some(number(&flag, &value("a status 0..=255")?, "a status 0..=255")?),
             "--drop-first-pbus" => knobs.drop_first_pbus = number(&flag, &value("a count")?, "a count")?,
@@ -142,6 +167,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         }
     }
     let mn1 = match (mn1, cn) {
+        (Some(_), Some(Correspondent::FromFile(_))) if !on_usr1 => return Err(format!("--cn-from needs --mn1-on-usr1 (the file is read at the cue); {USAGE}")),
         (Some((home, care_of)), Some(cn)) => Some((home, care_of, cn, on_usr1)),
         (None, None) if !on_usr1 => None,
         _ => return Err(format!("--mn1 and --cn go together, and --mn1-on-usr1 needs both; {USAGE}")),
@@ -598,17 +624,26 @@ fn run(args: &Args) -> io::Result<Counters> {
     let mag = sockaddr(args.mag);
     install_signal_handlers(args.mn1.is_some());
     let start = Instant::now();
-    let mut mn1 = args.mn1.map(|(home, care_of, cn, on_usr1)| {
-        // Without the cue, give neighbor discovery with the MAG a moment first.
-        Mn1Mode::new(home, care_of, cn, (!on_usr1).then(|| start + Duration::from_secs(1)))
+    let mut mn1 = args.mn1.as_ref().map(|(home, care_of, cn, on_usr1)| {
+        // Without the cue, give neighbor discovery with the MAG a moment first. A file's
+        // address is set at the cue.
+        let cn = match cn {
+            Correspondent::Address(a) => *a,
+            Correspondent::FromFile(_) => Ipv6Addr::UNSPECIFIED,
+        };
+        Mn1Mode::new(*home, *care_of, cn, (!on_usr1).then(|| start + Duration::from_secs(1)))
     });
-    match args.mn1 {
+    match &args.mn1 {
         None => eprintln!("lma-peer: running (tun {}, MAG {})", args.tun, args.mag),
         Some((home, care_of, cn, on_usr1)) => eprintln!(
-            "lma-peer: running (tun {}, MAG {}; MN1 home {home} care-of {care_of} with MN2 {cn}, starting {})",
+            "lma-peer: running (tun {}, MAG {}; MN1 home {home} care-of {care_of} with MN2 {}, starting {})",
             args.tun,
             args.mag,
-            if on_usr1 { "on SIGUSR1" } else { "in 1 s" }
+            match cn {
+                Correspondent::Address(a) => a.to_string(),
+                Correspondent::FromFile(p) => format!("(address read from {} at the cue)", p.display()),
+            },
+            if *on_usr1 { "on SIGUSR1" } else { "in 1 s" }
         ),
     }
 
@@ -659,7 +694,8 @@ fn run(args: &Args) -> io::Result<Counters> {
         }
         if let Some(m) = mn1.as_mut() {
             if USR1.swap(false, Ordering::Relaxed) {
-                m.start(Instant::now());
+                let cn = args.mn1.as_ref().map(|(_, _, cn, _)| cn.address()).transpose().map_err(io::Error::other)?;
+                m.start(Instant::now(), cn);
             }
             m.tick(Instant::now(), &mut mn1_sender(&raw, &mag, &mut c)).map_err(io::Error::other)?;
         }
@@ -711,6 +747,24 @@ mod tests {
         assert!(k.silent);
         assert_eq!(k.pool, ("2001:db8:40::".parse().unwrap(), 56));
         assert_eq!(args(&["--lifetime", "1000000"]).unwrap().knobs.max_lifetime_units, u16::MAX);
+    }
+
+    #[test]
+    fn the_correspondent_comes_from_a_file_at_the_cue() {
+        let mn1 = ["--mn1", "2001:db8:1::100,2001:db8:2::200"];
+        let a = args(&[&mn1[..], &["--cn-from", "/nonexistent/mn2", "--mn1-on-usr1"]].concat()).unwrap();
+        let (_, _, cn, on_usr1) = a.mn1.unwrap();
+        assert_eq!((cn.clone(), on_usr1), (Correspondent::FromFile("/nonexistent/mn2".into()), true));
+        assert!(cn.address().unwrap_err().contains("/nonexistent/mn2"));
+        assert!(args(&[&mn1[..], &["--cn-from", "/nonexistent/mn2"]].concat()).is_err(), "without the cue there is no time to read it");
+        let dir = std::env::temp_dir().join(format!("lma-peer-cn-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("mn2");
+        std::fs::write(&f, "2001:db8:20:1::300\n").unwrap();
+        assert_eq!(Correspondent::FromFile(f.clone()).address().unwrap(), "2001:db8:20:1::300".parse::<Ipv6Addr>().unwrap());
+        std::fs::write(&f, "not an address").unwrap();
+        assert!(Correspondent::FromFile(f).address().is_err());
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

@@ -77,9 +77,13 @@ impl Mn1Mode {
         }
     }
 
-    /// The start cue: return routability begins after the ND wait. Ignored once started.
-    pub fn start(&mut self, now: Instant) {
+    /// The start cue: return routability with `cn` (if given, else the correspondent given at
+    /// creation) begins after the ND wait. Ignored once started.
+    pub fn start(&mut self, now: Instant, cn: Option<Ipv6Addr>) {
         if self.state == State::Idle {
+            if let Some(cn) = cn {
+                self.mn1.cn = cn;
+            }
             self.next_send = Some(now + ND_WAIT);
             self.deadline = now + ND_WAIT + GIVE_UP;
         }

@@ -1,13 +1,17 @@
 //! MN1: a Mobile IPv6 mobile node (RFC 6275 §11) as far as the tests need one. It starts
 //! return routability with an attached node, sends the signed Binding Update, checks the
-//! Binding Acknowledgement, and sends route-optimized traffic with a Home Address option.
+//! Binding Acknowledgement, and sends route-optimized traffic with a Home Address option;
+//! live, through a [`TunnelEnd`] at the LMA, it also waits for the answers.
 //! Built from the product's own `wire` and `reflector::crypto`, as a real peer would compute.
 
 use crate::packets::ip6;
+use crate::tunnel_end::TunnelEnd;
 use reflector::crypto;
 use std::net::Ipv6Addr;
+use std::process::{Child, ExitStatus};
+use std::time::{Duration, Instant};
 use wire::mobility::{self, BindingAck, BindingUpdate, CareOfTest, CareOfTestInit, HomeTest, HomeTestInit};
-use wire::{checksum, ext, ipv6, testpkt};
+use wire::{checksum, ext, icmpv6, ipv6, testpkt};
 
 pub struct Mn1 {
     pub home: Ipv6Addr,
@@ -157,5 +161,76 @@ impl Mn1 {
 
     fn with_hao(&self, next: u8, upper: &[u8]) -> Vec<u8> {
         testpkt::with_hao(self.care_of, self.cn, self.home, next, upper)
+    }
+}
+
+/// MN1 live, at the LMA: its packets go down the tunnel `tun` to the MAG at `mag`, and the
+/// attached node's answers come up it.
+impl Mn1 {
+    /// Retransmits HoTI and CoTI every second until both tests come back (RFC 6275 §11.6.1);
+    /// how many of each it sent. Panics after 20 s.
+    pub fn return_routability(&mut self, tun: &TunnelEnd, mag: &Ipv6Addr) -> (u64, u64) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut sent = (0, 0);
+        while self.home_token.is_none() || self.care_of_token.is_none() {
+            assert!(Instant::now() < deadline, "no HoT/CoT from {} within 20 s", self.cn);
+            if self.home_token.is_none() {
+                tun.send(&self.hoti(), mag).unwrap();
+                sent.0 += 1;
+            }
+            if self.care_of_token.is_none() {
+                tun.send(&self.coti(), mag).unwrap();
+                sent.1 += 1;
+            }
+            let until = Instant::now() + Duration::from_secs(1);
+            while let Some((from, ip)) = tun.recv(until.saturating_duration_since(Instant::now())) {
+                assert_eq!(from, *mag, "tunnel packets come from the MAG's Proxy-CoA");
+                let _ = self.take_hot(&ip).or_else(|_| self.take_cot(&ip));
+            }
+        }
+        sent
+    }
+
+    /// Sends the signed Binding Update `seq` (lifetime 400 s, acknowledgement requested) and
+    /// returns the Binding Acknowledgement; panics if none comes within 5 s of a packet.
+    pub fn bind(&self, tun: &TunnelEnd, mag: &Ipv6Addr, seq: u16) -> BindingAck {
+        tun.send(&self.bu(seq, 100, true), mag).unwrap();
+        loop {
+            let (_, ip) = tun.recv(Duration::from_secs(5)).expect("a Binding Acknowledgement");
+            if let Ok(ba) = self.take_ba(&ip) {
+                return ba;
+            }
+        }
+    }
+
+    /// Answers the route-optimized echo requests from the correspondent until `ping` (its
+    /// ping to the home address) exits, each with an echo reply carrying a Home Address
+    /// option. Every request must arrive for the care-of address with the home address in a
+    /// Type 2 Routing Header (RFC 6275 §6.4). Returns ping's status and stdout, and how many
+    /// requests arrived route-optimized. Panics if ping runs longer than 20 s.
+    pub fn answer_pings(&self, tun: &TunnelEnd, mag: &Ipv6Addr, mut ping: Child) -> (ExitStatus, String, u64) {
+        let mut optimized = 0u64;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(st) = ping.try_wait().unwrap() {
+                break st;
+            }
+            assert!(Instant::now() < deadline, "ping did not finish");
+            let Some((_, ip)) = tun.recv(Duration::from_millis(100)) else { continue };
+            let Ok(h) = ipv6::Header::new_checked(&ip[..]) else { continue };
+            let Ok(ch) = ext::walk(&ip) else { continue };
+            if ch.upper_proto != ipv6::proto::ICMPV6 || ip.get(ch.upper_offset) != Some(&icmpv6::ECHO_REQUEST) {
+                continue;
+            }
+            assert_eq!((h.src_addr(), h.dst_addr()), (self.cn, self.care_of), "an echo request from the correspondent to the care-of address");
+            let rh = ch.routing.expect("a routing header");
+            assert_eq!((rh.routing_type, rh.home_address), (2, Some(self.home)));
+            optimized += 1;
+            let icmp = &ip[ch.upper_offset..h.total_len()];
+            let (id, seq) = (u16::from_be_bytes([icmp[4], icmp[5]]), u16::from_be_bytes([icmp[6], icmp[7]]));
+            tun.send(&self.echo_reply_with_hao(id, seq, &icmp[8..]), mag).unwrap();
+        };
+        let out = ping.wait_with_output().unwrap();
+        (status, String::from_utf8_lossy(&out.stdout).into_owned(), optimized)
     }
 }

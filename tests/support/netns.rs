@@ -213,3 +213,16 @@ pub fn ping(ns: &str, dst: &str, count: u32) -> (bool, String) {
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     (out.status.success(), text)
 }
+
+/// `ping -6` from namespace `ns` to `dst` started in the background: `count` echoes 0.5 s
+/// apart, each waited for 3 s, stdout and stderr piped (for a test that answers the echoes
+/// itself while it runs).
+pub fn spawn_ping(ns: &str, dst: &str, count: u32) -> std::process::Child {
+    Command::new("ip")
+        .args(["netns", "exec", ns, "ping", "-6", "-n", "-c", &count.to_string(), "-i", "0.5", "-W", "3", dst])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run ping in {ns}: {e}"))
+}

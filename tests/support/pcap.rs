@@ -70,6 +70,19 @@ pub fn read(path: &Path) -> io::Result<Vec<Vec<u8>>> {
     Ok(frames)
 }
 
+/// The (source, destination) of every ICMPv6 echo reply in a capture of an Ethernet link
+/// whose IPv6 header is followed by nothing but the ICMPv6 message: the plain packets an
+/// IPv6 host without Mobile IPv6 accepts.
+pub fn plain_echo_replies(path: &Path) -> io::Result<Vec<(std::net::Ipv6Addr, std::net::Ipv6Addr)>> {
+    const ETH: usize = 14;
+    let addr = |f: &[u8], at: usize| std::net::Ipv6Addr::from(<[u8; 16]>::try_from(&f[ETH + at..ETH + at + 16]).unwrap());
+    Ok(read(path)?
+        .into_iter()
+        .filter(|f| f.len() > ETH + 40 && f[12..14] == [0x86, 0xdd] && f[ETH + 6] == wire::ipv6::proto::ICMPV6 && f[ETH + 40] == wire::icmpv6::ECHO_REPLY)
+        .map(|f| (addr(&f, 8), addr(&f, 24)))
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
