@@ -153,7 +153,7 @@ impl std::ops::Drop for Open {
 }
 
 async fn connection(http: http1::Builder, tcp: TcpStream, sources: Arc<Sources>) {
-    let _open = Open::new(sources.clone());
+    let open = Open::new(sources.clone());
     let state = Arc::new(ConnState::default());
     let io = TokioIo::new(Counted { tcp, state: state.clone() });
     let st = state.clone();
@@ -162,7 +162,7 @@ async fn connection(http: http1::Builder, tcp: TcpStream, sources: Arc<Sources>)
         st.answered.fetch_add(1, Relaxed);
         std::future::ready(Ok::<_, std::convert::Infallible>(respond(&sources, &req)))
     });
-    let c = &_open.0.http;
+    let c = &open.0.http;
     match tokio::time::timeout(CONNECTION_LIFETIME, http.serve_connection(io, service)).await {
         Err(_) => c.refused(HttpRefusal::Lifetime).inc(),
         Ok(Ok(())) => {}
