@@ -215,6 +215,46 @@ fn a_head_without_end_is_cut_off_at_its_bound_and_memory_stays_flat() {
     assert_eq!(m.get(r#"roagent_http_refused_total{reason="head_too_large"}"#), 2);
 }
 
+/// The server's bound on a connection's life (`control/src/http.rs`).
+const CONNECTION_LIFETIME: Duration = Duration::from_secs(30);
+
+#[test]
+fn a_client_that_does_not_read_its_answers_is_cut_off_at_the_connection_lifetime() {
+    // Not one at a time: this test mostly waits, and the others need not wait for it.
+    let r = Roagent::start("http-reader");
+    r.scrape_within(Duration::from_secs(1));
+    let before = r.rss_kb();
+    // Requests pipelined as fast as the server takes them, no answer ever read: the server's
+    // writes stall once the socket buffers are full, and so does its reading.
+    let addr = r.addr.clone();
+    let reader = std::thread::spawn(move || {
+        let t = Instant::now();
+        let mut c = TcpStream::connect(&addr).unwrap();
+        c.set_write_timeout(Some(Duration::from_millis(500))).unwrap();
+        let req = b"GET /metrics HTTP/1.1\r\nHost: roagent\r\n\r\n".repeat(64);
+        loop {
+            match c.write(&req) {
+                Ok(_) => {}
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                Err(_) => break t.elapsed(),
+            }
+            assert!(t.elapsed() < CONNECTION_LIFETIME + Duration::from_secs(10), "a client that does not read was never cut off");
+        }
+    });
+    let mut worst = Duration::ZERO;
+    while !reader.is_finished() {
+        std::thread::sleep(Duration::from_millis(500));
+        worst = worst.max(r.scrape_within(Duration::from_secs(1)).1);
+    }
+    let lasted = reader.join().unwrap();
+    let (m, _) = r.scrape_within(Duration::from_secs(1));
+    let after = r.rss_kb();
+    eprintln!("a client that does not read: cut off after {lasted:?}; VmRSS {before} kB before, {after} kB after; the slowest scrape took {worst:?}");
+    assert!(lasted >= CONNECTION_LIFETIME - Duration::from_millis(100) && lasted < CONNECTION_LIFETIME + SLACK, "cut off after {lasted:?}");
+    assert_eq!(m.get(r#"roagent_http_refused_total{reason="lifetime"}"#), 1);
+    assert!(after < before + 4096, "VmRSS grew from {before} kB to {after} kB");
+}
+
 /// Raw exchange on one connection: writes `req`, reads until the server closes or `wait` passes.
 fn exchange(addr: &str, req: &[u8], wait: Duration) -> String {
     let mut c = TcpStream::connect(addr).unwrap();

@@ -120,7 +120,7 @@ async fn serve(listener: TcpListener, max_connections: usize, sources: Arc<Sourc
                 sources.http.refused(HttpRefusal::ConnectionCap).inc();
             }
         }
-        open.push_back(tokio::spawn(connection(http.clone(), tcp, sources.clone())).abort_handle());
+        open.push_back(tokio::spawn(connection(http.clone(), tcp, Open::new(sources.clone()))).abort_handle());
     }
 }
 
@@ -133,7 +133,8 @@ struct ConnState {
     answered: AtomicU64,
 }
 
-/// Counts a connection open while it lives (also when aborted).
+/// Counts a connection open from its accept until its task ends or is aborted (also before
+/// the task first ran).
 struct Open(Arc<Sources>);
 
 impl Open {
@@ -152,8 +153,8 @@ impl std::ops::Drop for Open {
     }
 }
 
-async fn connection(http: http1::Builder, tcp: TcpStream, sources: Arc<Sources>) {
-    let open = Open::new(sources.clone());
+async fn connection(http: http1::Builder, tcp: TcpStream, open: Open) {
+    let sources = open.0.clone();
     let state = Arc::new(ConnState::default());
     let io = TokioIo::new(Counted { tcp, state: state.clone() });
     let st = state.clone();
