@@ -4,7 +4,8 @@
 use crate::config::Config;
 use crate::control_core::ControlCore;
 use crate::error::Error;
-use crate::metrics::{Server, Sources};
+use crate::http::Server;
+use crate::metrics::Sources;
 use crate::report;
 use dataplane::counters::WorkerCounters;
 use dataplane::eal::Eal;
@@ -196,12 +197,13 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), Error> {
             .registrations
             .as_ref()
             .map_or_else(Default::default, |r| crate::metrics::PmipSources { counters: r.counters.clone(), mobiles: r.view.clone() }),
+        http: Arc::default(),
     });
     let server = if cfg.metrics.address.is_empty() {
         None
     } else {
         let cpu = eal.cpu_of(eal.main_lcore());
-        let s = Server::start(&cfg.metrics.address, sources.clone(), cpu)?;
+        let s = Server::start(&cfg.metrics.address, cfg.metrics.max_connections, sources.clone(), cpu)?;
         info!("metrics on http://{}/metrics, bindings on http://{}/bindings, mobile nodes on http://{}/mobiles", s.addr, s.addr, s.addr);
         Some(s)
     };

@@ -35,22 +35,35 @@ pub struct Config {
     pub bench: crate::bench::BenchCfg,
 }
 
-/// The HTTP endpoint for `/metrics` and `/bindings`.
+/// The HTTP endpoint for `/metrics`, `/bindings` and `/mobiles`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Metrics {
     /// `host:port`; loopback by default (the admin view is not for the world). Empty: off.
     #[serde(default = "default_metrics_address")]
     pub address: String,
+    /// Connections open at once; one more closes the oldest (`control/src/http.rs`).
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
 }
 
 impl Default for Metrics {
     fn default() -> Self {
-        Metrics { address: default_metrics_address() }
+        Metrics { address: default_metrics_address(), max_connections: default_max_connections() }
     }
 }
 
 pub const DEFAULT_METRICS_ADDRESS: &str = "127.0.0.1:9477";
+
+/// Ample for Prometheus servers and operators; each open connection costs at most its bounded
+/// buffers.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 64;
+/// Far below the default open-file limit (1024), which the dataplane shares.
+pub const MAX_MAX_CONNECTIONS: usize = 512;
+
+fn default_max_connections() -> usize {
+    DEFAULT_MAX_CONNECTIONS
+}
 
 fn default_metrics_address() -> String {
     DEFAULT_METRICS_ADDRESS.to_string()
@@ -457,6 +470,9 @@ impl Config {
         if !self.metrics.address.is_empty() && self.metrics.address.parse::<std::net::SocketAddr>().is_err() {
             return Err(err("metrics.address", format!("{:?} is not host:port (e.g. 127.0.0.1:9477, [::1]:9477)", self.metrics.address)));
         }
+        if !(1..=MAX_MAX_CONNECTIONS).contains(&self.metrics.max_connections) {
+            return Err(err("metrics.max_connections", format!("{} is outside 1..={MAX_MAX_CONNECTIONS}", self.metrics.max_connections)));
+        }
         let r = &self.reflector;
         if !(1..=30).contains(&r.nonce_interval) {
             return Err(err("reflector.nonce_interval", format!("{} is outside 1..=30 seconds (tokens must live 210 s, RFC 6275 §5.2.7)", r.nonce_interval)));
@@ -649,6 +665,7 @@ prefixes = ["2001:db8:3::/64"]
         assert!(c.nodes[0].agent);
         assert_eq!((c.reflector.nonce_interval, c.reflector.max_lifetime, c.reflector.max_bindings), (30, 420, 1 << 20));
         assert_eq!(c.lma_of(&c.nodes[0]), 0);
+        assert_eq!(c.metrics.max_connections, DEFAULT_MAX_CONNECTIONS);
     }
 
     #[test]
@@ -672,6 +689,7 @@ prefixes = ["2001:db8:3::/64"]
             problem(&format!("{GOOD}[metrics]\naddress = \"localhost\"\n")),
             "metrics.address: \"localhost\" is not host:port (e.g. 127.0.0.1:9477, [::1]:9477)"
         );
+        assert_eq!(problem(&format!("{GOOD}[metrics]\nmax_connections = 0\n")), "metrics.max_connections: 0 is outside 1..=512");
         assert_eq!(
             problem(&format!("{GOOD}[reflector]\nmax_lifetime = 600\n")),
             "reflector.max_lifetime: 600 is outside 4..=420 seconds (RFC 6275 §12 MAX_RR_BINDING_LIFETIME)"

@@ -194,6 +194,62 @@ impl PmipCounters {
     }
 }
 
+/// Why the HTTP endpoint closed a connection or refused a request (`roagent_http_refused_total`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HttpRefusal {
+    /// Every connection slot was taken: the oldest connection was closed to make room.
+    ConnectionCap,
+    /// The request head passed the size bound or the header count bound (answered 431).
+    HeadTooLarge,
+    /// The request head was not complete by its deadline (bytes were sent, or none ever).
+    HeadTimeout,
+    /// The connection reached its lifetime bound (a client reading its answer too slowly).
+    Lifetime,
+    /// Not HTTP/1 (answered 400).
+    BadRequest,
+    /// Not GET (answered 405).
+    Method,
+}
+
+impl HttpRefusal {
+    pub const ALL: [HttpRefusal; 6] =
+        [HttpRefusal::ConnectionCap, HttpRefusal::HeadTooLarge, HttpRefusal::HeadTimeout, HttpRefusal::Lifetime, HttpRefusal::BadRequest, HttpRefusal::Method];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            HttpRefusal::ConnectionCap => "connection_cap",
+            HttpRefusal::HeadTooLarge => "head_too_large",
+            HttpRefusal::HeadTimeout => "head_timeout",
+            HttpRefusal::Lifetime => "lifetime",
+            HttpRefusal::BadRequest => "bad_request",
+            HttpRefusal::Method => "method",
+        }
+    }
+}
+
+/// The paths the HTTP endpoint answers, then one slot for any other (answered 404).
+pub const HTTP_PATHS: [&str; 4] = ["/metrics", "/bindings", "/mobiles", "other"];
+
+/// What the HTTP endpoint counts. Its thread is the only writer.
+#[derive(Default)]
+pub struct HttpCounters {
+    pub connections_accepted: Counter,
+    /// Connections open now (a gauge).
+    pub connections_open: Counter,
+    /// Keep-alive connections closed when no new request came by the idle deadline.
+    pub idle_closed: Counter,
+    /// GET requests answered, by [`HTTP_PATHS`] slot.
+    pub requests: [Counter; HTTP_PATHS.len()],
+    /// By `HttpRefusal as usize`.
+    pub refused: [Counter; HttpRefusal::ALL.len()],
+}
+
+impl HttpCounters {
+    pub fn refused(&self, why: HttpRefusal) -> &Counter {
+        &self.refused[why as usize]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,6 +273,13 @@ mod tests {
     #[test]
     fn failure_counters_follow_the_state_machines_names() {
         assert_eq!(FAIL_REASONS.map(|r| r.name()), mag::FailReason::NAMES);
+    }
+
+    #[test]
+    fn http_refusals_index_in_declaration_order() {
+        for (i, r) in HttpRefusal::ALL.iter().enumerate() {
+            assert_eq!(*r as usize, i, "{r:?}");
+        }
     }
 
     #[test]

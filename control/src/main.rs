@@ -15,6 +15,7 @@ mod control_plane;
 mod counters;
 mod egress;
 mod error;
+mod http;
 mod links;
 mod metrics;
 mod mobiles_view;

@@ -1,9 +1,10 @@
-//! `/metrics` (Prometheus text format) and `/bindings` (JSON) on a small HTTP server in an
-//! ordinary thread. Scrapes read the per-core counters with relaxed loads and sum them: the
-//! workers' cache lines are never written from here. The same text is printed at exit.
+//! What `/metrics` (Prometheus text format), `/bindings` and `/mobiles` (JSON) answer, served
+//! by `http.rs`, and `roagent bindings|mobiles`. Scrapes read the per-core counters with
+//! relaxed loads and sum them: the workers' cache lines are never written from here. The same
+//! text is printed at exit.
 
 use crate::bindings_view::{self, BindingJson, BindingsView};
-use crate::counters::{AgentCounters, ControlCounters, PmipCounters, DELETE_REASONS, MH_TYPES};
+use crate::counters::{AgentCounters, ControlCounters, HttpCounters, HttpRefusal, PmipCounters, DELETE_REASONS, HTTP_PATHS, MH_TYPES};
 use crate::error::Error;
 use crate::mobiles_view::{self, MobileJson, MobilesView};
 use dataplane::counters::{Counter, Drop, Punt, Role, WorkerBlock, WorkerCounters};
@@ -13,9 +14,8 @@ use dataplane::ring::Watcher;
 use prometheus::proto::{Counter as PCounter, Gauge as PGauge, LabelPair, Metric, MetricFamily, MetricType};
 use prometheus::{Encoder, TextEncoder};
 use reflector::DropReason;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::io::Write;
+use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -33,6 +33,8 @@ pub struct Sources {
     /// The MAG's PMIPv6 signaling (all zero and no mobile node in static mode, so dashboards
     /// see the same series everywhere).
     pub pmip: PmipSources,
+    /// The HTTP endpoint's own counters (its thread writes them).
+    pub http: Arc<HttpCounters>,
 }
 
 #[derive(Default)]
@@ -288,6 +290,7 @@ impl Sources {
         }
         out.push(f.0);
         pmip_families(&self.pmip.counters, &mut out);
+        http_families(&self.http, &mut out);
         out
     }
 
@@ -316,6 +319,28 @@ impl Sources {
     pub fn bindings_json(&self) -> String {
         serde_json::to_string_pretty(&bindings_view::rows(&self.bindings, Instant::now())).unwrap_or_else(|_| "[]".into())
     }
+}
+
+/// The HTTP endpoint's series: what it answered, and every bound it enforced (`http.rs`).
+fn http_families(c: &HttpCounters, out: &mut Vec<MetricFamily>) {
+    let mut f = counter("roagent_http_requests_total", "GET requests answered by the HTTP endpoint, by path (other: 404).");
+    for (i, p) in HTTP_PATHS.iter().enumerate() {
+        f.add(&[("path", p)], c.requests[i].get() as f64);
+    }
+    out.push(f.0);
+    let mut f = counter("roagent_http_refused_total", "HTTP connections closed or requests refused by a bound, by reason.");
+    for r in HttpRefusal::ALL {
+        f.add(&[("reason", r.name())], c.refused(r).get() as f64);
+    }
+    out.push(f.0);
+    out.push(counter("roagent_http_connections_accepted_total", "HTTP connections accepted.").add(&[], c.connections_accepted.get() as f64).0.clone());
+    out.push(gauge("roagent_http_connections", "HTTP connections open.").add(&[], c.connections_open.get() as f64).0.clone());
+    out.push(
+        counter("roagent_http_idle_closed_total", "Keep-alive HTTP connections closed with no new request by the head deadline.")
+            .add(&[], c.idle_closed.get() as f64)
+            .0
+            .clone(),
+    );
 }
 
 /// The PMIPv6 signaling's series (RFC 5213).
@@ -361,81 +386,6 @@ fn pmip_families(c: &PmipCounters, out: &mut Vec<MetricFamily>) {
     ] {
         out.push(counter(name, help).add(&[], v.get() as f64).0.clone());
     }
-}
-
-/// The running HTTP server; stopped and joined on drop.
-pub struct Server {
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-    pub addr: SocketAddr,
-}
-
-impl Server {
-    /// Listens on `addr` and serves from a thread pinned to `cpu` (the control core's, so a
-    /// scrape never takes a worker's core).
-    pub fn start(addr: &str, sources: Arc<Sources>, cpu: Option<usize>) -> Result<Server, Error> {
-        let listener = TcpListener::bind(addr).map_err(Error::os(format!("metrics.address: cannot listen on {addr}")))?;
-        listener.set_nonblocking(true).map_err(Error::os("metrics.address"))?;
-        let local = listener.local_addr().map_err(Error::os("metrics.address"))?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let s = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("roagent-metrics".into())
-            .spawn(move || {
-                if let Some(id) = cpu {
-                    core_affinity::set_for_current(core_affinity::CoreId { id });
-                }
-                while !s.load(Ordering::Relaxed) {
-                    match listener.accept() {
-                        Ok((conn, _)) => serve(conn, &sources),
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::sleep(Duration::from_millis(20)),
-                        Err(e) => {
-                            tracing::warn!("metrics: accept failed: {e}");
-                            std::thread::sleep(Duration::from_millis(100));
-                        }
-                    }
-                }
-            })
-            .map_err(Error::os("metrics thread"))?;
-        Ok(Server { stop, thread: Some(thread), addr: local })
-    }
-}
-
-impl std::ops::Drop for Server {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// One request, one response, then close: enough for Prometheus and `roagent bindings`.
-fn serve(conn: TcpStream, sources: &Sources) {
-    let _ = conn.set_nonblocking(false);
-    let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
-    let _ = conn.set_write_timeout(Some(Duration::from_secs(2)));
-    let mut reader = BufReader::new(&conn);
-    let mut line = String::new();
-    if reader.read_line(&mut line).is_err() {
-        return;
-    }
-    // Skip the request headers.
-    let mut h = String::new();
-    while reader.read_line(&mut h).map(|n| n > 2).unwrap_or(false) {
-        h.clear();
-    }
-    let mut parts = line.split_whitespace();
-    let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    let (status, ctype, body) = match (method, path.split('?').next().unwrap_or("")) {
-        ("GET", "/metrics") => ("200 OK", prometheus::TEXT_FORMAT, sources.render()),
-        ("GET", "/bindings") => ("200 OK", "application/json", sources.bindings_json()),
-        ("GET", "/mobiles") => ("200 OK", "application/json", sources.mobiles_json()),
-        ("GET", _) => ("404 Not Found", "text/plain", "not found: try /metrics, /bindings or /mobiles\n".to_string()),
-        _ => ("405 Method Not Allowed", "text/plain", "only GET\n".to_string()),
-    };
-    let mut w = &conn;
-    let _ = write!(w, "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
 }
 
 /// `GET path` from an HTTP server at `addr`; the body, or an error naming what failed.
@@ -521,6 +471,7 @@ mod tests {
             tsc_hz: 2_000_000_000,
             dpdk: None,
             pmip: PmipSources::default(),
+            http: Arc::default(),
         }
     }
 
@@ -558,6 +509,23 @@ mod tests {
         s.pmip.counters.pba_received[153].inc();
         assert_eq!(value(&s.render(), r#"roagent_pba_received_total{status="153"}"#), Some(1.0));
         assert_eq!(s.mobiles_json(), "[]");
+    }
+
+    #[test]
+    fn http_series_have_every_path_and_refusal_reason() {
+        let s = sources(1);
+        s.http.refused(HttpRefusal::HeadTimeout).add(3);
+        s.http.requests[0].inc();
+        let t = s.render();
+        assert_eq!(value(&t, r#"roagent_http_refused_total{reason="head_timeout"}"#), Some(3.0));
+        assert_eq!(value(&t, r#"roagent_http_requests_total{path="/metrics"}"#), Some(1.0));
+        for r in HttpRefusal::ALL {
+            assert!(value(&t, &format!(r#"roagent_http_refused_total{{reason="{}"}}"#, r.name())).is_some(), "{r:?}");
+        }
+        for p in HTTP_PATHS {
+            assert!(value(&t, &format!(r#"roagent_http_requests_total{{path="{p}"}}"#)).is_some(), "{p}");
+        }
+        assert_eq!(value(&t, "roagent_http_connections"), Some(0.0));
     }
 
     #[test]
