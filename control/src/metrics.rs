@@ -433,18 +433,19 @@ pub fn print_bindings(addr: &str) -> Result<(), Error> {
     let body = http_get(addr, "/bindings")?;
     let rows: Vec<BindingJson> = serde_json::from_str(&body).map_err(|e| Error::Admin { addr: addr.to_string(), problem: format!("/bindings: {e}") })?;
     let mut out = std::io::stdout().lock();
+    // Address columns as wide as their longest entry (an IPv6 address takes up to 39).
+    let cells: Vec<[String; 3]> = rows.iter().map(|r| [r.home_address.to_string(), r.care_of_address.to_string(), r.attached_address.to_string()]).collect();
+    let w = |i: usize, title: &str| cells.iter().map(|c| c[i].len()).chain([title.len(), 15]).max().unwrap_or(15);
+    let (wh, wc, wa) = (w(0, "HOME ADDRESS"), w(1, "CARE-OF ADDRESS"), w(2, "ATTACHED NODE"));
     let _ = writeln!(
         out,
-        "{:<28} {:<28} {:<28} {:<12} {:>8} {:>8} {:>5}",
+        "{:<wh$} {:<wc$} {:<wa$} {:<12} {:>8} {:>8} {:>5}",
         "HOME ADDRESS", "CARE-OF ADDRESS", "ATTACHED NODE", "NAME", "LIFETIME", "SEQUENCE", "AGENT"
     );
-    for r in &rows {
+    for (r, [home, care_of, attached]) in rows.iter().zip(&cells) {
         let _ = writeln!(
             out,
-            "{:<28} {:<28} {:<28} {:<12} {:>7}s {:>8} {:>5}",
-            r.home_address.to_string(),
-            r.care_of_address.to_string(),
-            r.attached_address.to_string(),
+            "{home:<wh$} {care_of:<wc$} {attached:<wa$} {:<12} {:>7}s {:>8} {:>5}",
             r.attached_node,
             r.lifetime_left_s,
             r.sequence,
