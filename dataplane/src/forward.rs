@@ -315,7 +315,7 @@ pub fn uplink(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut im
             Signaling::Pmipv6 => unknown_source_pmipv6(topo, &src_mac),
         };
     };
-    topo.neighbors.learn(node as usize, src_mac);
+    topo.neighbors.learn_from_frame(node as usize, src_mac, &c.neighbor_mac_mismatch);
     let (lma, agent) = match topo.attached.node(node) {
         Some(n) => {
             // PMIPv6 only: the activity stamp the control core's idle detection reads.
