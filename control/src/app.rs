@@ -182,7 +182,8 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), Error> {
         let wall = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().saturating_sub(start.elapsed());
         crate::registration::Registrations::new(&cfg, &topo, wall)
     });
-    let mut control = ControlCore::new(topo.clone(), pool.clone(), from_workers, to_workers, cfg.control.icmp_errors_per_sec, agent, registrations, table);
+    let mut control =
+        ControlCore::new(topo.clone(), pool.clone(), from_workers, to_workers, crate::links::Settings::from_config(&cfg), agent, registrations, table);
     let sources = Arc::new(Sources {
         workers: counters.clone(),
         lcores: lcores.clone(),

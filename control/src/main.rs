@@ -18,6 +18,7 @@ mod error;
 mod links;
 mod metrics;
 mod mobiles_view;
+mod neighbors;
 mod ratelimit;
 mod registration;
 mod reload;
