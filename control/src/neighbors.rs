@@ -463,3 +463,287 @@ impl<B> Neighbors<B> {
 fn fmt_addr(a: Option<Ipv6Addr>) -> String {
     a.map_or_else(|| "(address unknown)".to_string(), |a| a.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    //! Reachability through the whole control plane (`Harness`: punted frames in, a fake
+    //! clock, a `Recorder`), and the caps under a flood.
+    use super::State;
+    use crate::counters::{HeldDrop, NdRefused};
+    use crate::testing::*;
+    use dataplane::counters::{Counter, Punt, Role};
+    use wire::ethernet::MacAddr;
+    use wire::nd::{self, Nd};
+    use wire::testpkt::{neighbor_solicit, tunneled, udp_packet};
+    use wire::{ethernet, ipv6};
+
+    fn advert(src: &str, mac: MacAddr, solicited: bool) -> Vec<u8> {
+        let mut b = vec![0u8; 200];
+        let n = nd::build_neighbor_advert(&mut b, &a(src), &a(MAG_LL), &a(src), &mac, false, solicited, true).unwrap();
+        b.truncate(n);
+        b
+    }
+
+    fn uplink_to_lma() -> Vec<u8> {
+        frame([0; 6], CORE_MAC, &tunneled(a(PROXY_COA), a(LMA), &udp_packet(a(MN2), a(HOME), 63, 1, 2, b"x")))
+    }
+
+    /// The solicitations in `sent`: (role, destination MAC, IPv6 destination, target).
+    fn solicits(sent: &[(Role, Vec<u8>)]) -> Vec<(Role, MacAddr, std::net::Ipv6Addr, std::net::Ipv6Addr)> {
+        sent.iter()
+            .filter_map(|(r, f)| match nd::parse(ip_of(f)) {
+                Ok(Some(Nd::NeighborSolicit { target, .. })) => {
+                    Some((*r, f[..6].try_into().unwrap(), ipv6::Header::new_checked(ip_of(f)).unwrap().dst_addr(), target))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The LMA resolved and confirmed at t = 1 s.
+    fn confirmed_lma() -> (Harness, usize) {
+        let mut h = Harness::new(TUNNEL);
+        let slot = h.topo().core_slot(0);
+        h.punt(Punt::Unresolved, Role::Core, &uplink_to_lma());
+        h.punt(Punt::NeighborDiscovery, Role::Core, &from_lma(&advert(LMA, LMA_MAC, true)));
+        assert_eq!(h.plane.links.nd.state(slot), State::Reachable);
+        h.sent();
+        (h, slot)
+    }
+
+    /// RFC 4861 §7.3.2/§7.3.3 with the §10 defaults: REACHABLE for 30 s, then STALE; in use
+    /// (a core next hop always is), DELAY for 5 s; then PROBE: 3 unicast solicitations 1 s
+    /// apart to the cached MAC; unanswered, forgotten: the slot is cleared and the next
+    /// packet resolves it again by multicast.
+    #[test]
+    fn a_neighbor_ages_reachable_stale_delay_probe_then_is_forgotten() {
+        let (mut h, slot) = confirmed_lma();
+        let c = h.plane.links.counters.clone();
+        h.tick_at(28.9);
+        assert_eq!(h.plane.links.nd.state(slot), State::Reachable);
+        h.tick_at(30.0);
+        assert_eq!(h.plane.links.nd.state(slot), State::Stale);
+        assert!(h.topo().neighbors.is_watched(slot));
+        h.tick_at(30.1);
+        assert_eq!(h.plane.links.nd.state(slot), State::Delay);
+        h.tick_at(35.0);
+        assert!(h.sent().is_empty(), "no probe before DELAY_FIRST_PROBE_TIME");
+        for t in [35.2, 36.3, 37.4] {
+            h.tick_at(t);
+            assert_eq!(h.plane.links.nd.state(slot), State::Probe);
+            assert_eq!(solicits(&h.sent()), [(Role::Core, LMA_MAC, a(LMA), a(LMA))], "a unicast probe at {t}");
+        }
+        assert_eq!(h.topo().neighbors.get(slot), Some(LMA_MAC), "still used while probed");
+        h.tick_at(38.5);
+        assert_eq!(h.plane.links.nd.state(slot), State::Absent);
+        assert_eq!((h.topo().neighbors.get(slot), h.out.forgotten.as_slice()), (None, &[slot][..]));
+        assert_eq!((c.probes_sent.get(), c.forgotten_unreachable.get()), (3, 1));
+        h.tick_at(60.0);
+        assert!(h.sent().is_empty());
+        h.punt(Punt::Unresolved, Role::Core, &uplink_to_lma());
+        assert_eq!(solicits(&h.sent()), [(Role::Core, ethernet::ipv6_multicast_mac(&ipv6::solicited_node(&a(LMA))), ipv6::solicited_node(&a(LMA)), a(LMA))]);
+    }
+
+    #[test]
+    fn an_answered_probe_confirms_the_neighbor_again() {
+        let (mut h, slot) = confirmed_lma();
+        for t in [30.0, 30.1, 35.2] {
+            h.tick_at(t);
+        }
+        assert_eq!(h.plane.links.nd.state(slot), State::Probe);
+        h.sent();
+        h.punt(Punt::NeighborDiscovery, Role::Core, &from_lma(&advert(LMA, LMA_MAC, true)));
+        assert_eq!(h.plane.links.nd.state(slot), State::Reachable);
+        assert!(!h.topo().neighbors.is_watched(slot));
+        h.tick_at(40.0);
+        assert!(h.sent().is_empty());
+        assert_eq!(h.plane.links.counters.forgotten_unreachable.get(), 0);
+        // An unsolicited advertisement is no confirmation (§7.3.1): the timer runs on.
+        h.punt(Punt::NeighborDiscovery, Role::Core, &from_lma(&advert(LMA, LMA_MAC, false)));
+        h.tick_at(65.3);
+        assert_eq!(h.plane.links.nd.state(slot), State::Stale);
+    }
+
+    /// An attached node known from its solicitation (§7.2.3: STALE) is probed only once a
+    /// worker has seen its traffic (the slot's watched bit), not while it is silent.
+    #[test]
+    fn an_attached_node_is_probed_only_once_a_worker_saw_its_traffic() {
+        let mut h = Harness::new(TUNNEL);
+        h.punt(Punt::NeighborDiscovery, Role::Access, &from_mn2(&neighbor_solicit(a(MN2), a(MAG_LL), MN2_MAC)));
+        assert_eq!((h.plane.links.nd.state(0), h.topo().neighbors.get(0)), (State::Stale, Some(MN2_MAC)));
+        h.sent();
+        for t in [10.0, 100.0, 200.0] {
+            h.tick_at(t);
+        }
+        assert_eq!(h.plane.links.nd.state(0), State::Stale, "not in use: left alone");
+        assert!(h.sent().is_empty());
+        // A worker forwards one of its frames.
+        h.topo().neighbors.learn_from_frame(0, MN2_MAC, &Counter::default());
+        h.tick_at(200.1);
+        assert_eq!(h.plane.links.nd.state(0), State::Delay);
+        h.tick_at(205.2);
+        assert_eq!(solicits(&h.sent()), [(Role::Access, MN2_MAC, a(MN2), a(MN2))]);
+    }
+
+    /// A worker fills an empty slot from a node's frame; the control core holds it STALE.
+    /// A frame from another MAC changes nothing (counted by the worker); the node's
+    /// solicitation with another source link-layer address does (§7.2.3).
+    #[test]
+    fn traffic_fills_an_empty_slot_but_only_nd_changes_a_known_mac() {
+        let mut h = Harness::new(TUNNEL);
+        let mismatch = Counter::default();
+        const NEW: MacAddr = [2, 0, 0, 0, 3, 9];
+        h.topo().neighbors.learn_from_frame(0, MN2_MAC, &mismatch);
+        h.tick_at(0.1);
+        assert_eq!(h.plane.links.nd.state(0), State::Stale);
+        h.topo().neighbors.learn_from_frame(0, NEW, &mismatch);
+        assert_eq!((h.topo().neighbors.get(0), mismatch.get()), (Some(MN2_MAC), 1));
+        h.punt(Punt::NeighborDiscovery, Role::Access, &frame(ACCESS_MAC, NEW, &neighbor_solicit(a(MN2), a(MAG_LL), NEW)));
+        assert_eq!((h.topo().neighbors.get(0), h.plane.links.nd.state(0)), (Some(NEW), State::Stale));
+        assert_eq!(h.plane.links.counters.neighbors_learned.get(), 1);
+    }
+
+    /// Four static nodes without MACs (dynamic slots 0..=3); at most 4 packets held in all
+    /// and 3 resolutions.
+    fn four_nodes() -> Harness {
+        let mut cfg = TUNNEL.replace("[[node]]\nname = \"mn2\"\nprefixes = [\"2001:db8:3::/64\"]\n", "");
+        for i in 0..4 {
+            cfg += &format!("[[node]]\nname = \"n{i}\"\nprefixes = [\"2001:db8:1{i}::/64\"]\n");
+        }
+        cfg += "[neighbors]\nhold_total = 4\nmax_resolutions = 3\n";
+        Harness::new(&cfg)
+    }
+
+    fn downlink_to(i: u8) -> Vec<u8> {
+        frame([0; 6], ACCESS_MAC, &udp_packet(a(HOME), a(&format!("2001:db8:1{i}::1")), 63, 1, 2, b"x"))
+    }
+
+    /// At the global cap a new packet evicts the oldest packet of the unresolved neighbor
+    /// least recently confirmed (never confirmed before once confirmed, the older
+    /// resolution among equals), not simply the oldest packet; beyond the resolutions cap a
+    /// packet is refused. Each counted by reason.
+    #[test]
+    fn held_packets_are_capped_in_all_least_recently_confirmed_first() {
+        let mut h = four_nodes();
+        let c = h.plane.links.counters.clone();
+        h.punt(Punt::Unresolved, Role::Access, &downlink_to(0));
+        // Node 0 had been confirmed before (at 0.5 s) and is being resolved again.
+        h.plane.links.nd.entries[0].confirmed = std::time::Duration::from_millis(500);
+        h.tick_at(0.1);
+        h.punt(Punt::Unresolved, Role::Access, &downlink_to(1));
+        h.punt(Punt::Unresolved, Role::Access, &downlink_to(1));
+        h.tick_at(0.2);
+        h.punt(Punt::Unresolved, Role::Access, &downlink_to(2));
+        assert_eq!((h.plane.links.nd.held(), h.plane.links.nd.resolutions()), (4, 3));
+        h.punt(Punt::Unresolved, Role::Access, &downlink_to(2));
+        assert_eq!(c.held_dropped(HeldDrop::Global).get(), 1);
+        assert_eq!(h.plane.links.nd.held(), 4, "at the cap");
+        // Node 1 (never confirmed, oldest such resolution) lost one; node 0 (the oldest
+        // resolution, but confirmed before) kept its packet.
+        assert_eq!([0, 1, 2].map(|s| h.plane.links.nd.held.get(&s).map_or(0, |q| q.packets.len())), [1, 1, 2]);
+        h.punt(Punt::Unresolved, Role::Access, &downlink_to(3));
+        assert_eq!(c.held_dropped(HeldDrop::ResolutionsFull).get(), 1);
+        assert_eq!(h.plane.links.nd.state(3), State::Absent);
+        // The answer releases what node 1 still has.
+        let mac = [2, 0, 0, 0, 0x10, 1];
+        h.sent();
+        h.punt(Punt::NeighborDiscovery, Role::Access, &frame(ACCESS_MAC, mac, &advert("2001:db8:11::1", mac, true)));
+        assert_eq!(h.sent().len(), 1);
+        assert_eq!((h.plane.links.nd.held(), c.held_sent.get()), (3, 1));
+        assert_eq!(c.held.get(), 5, "the refused one was never held");
+    }
+
+    #[test]
+    fn advertisements_for_the_mag_are_rate_limited() {
+        let mut h = Harness::new(&format!("{TUNNEL}[neighbors]\nadvertisements_per_sec = 2\n"));
+        for _ in 0..3 {
+            h.punt(Punt::NeighborDiscovery, Role::Access, &from_mn2(&neighbor_solicit(a(MN2), a(MAG_LL), MN2_MAC)));
+        }
+        let c = h.plane.links.counters.clone();
+        assert_eq!((h.sent().len(), c.na_sent.get(), c.na_rate_limited.get()), (2, 2, 1));
+        h.now += std::time::Duration::from_millis(500);
+        h.punt(Punt::NeighborDiscovery, Role::Access, &from_mn2(&neighbor_solicit(a(MN2), a(MAG_LL), MN2_MAC)));
+        assert_eq!(h.sent().len(), 1, "a token every 500 ms");
+    }
+
+    /// Issue 11: 2^20 Neighbor Solicitations from random spoofed sources and MACs on both
+    /// links (half for the MAG's address, a sixteenth of the access ones from inside the
+    /// attached node's prefix) leave no state but the configured slots: nothing learned
+    /// but that one slot, nothing held, every counter adds up, the NAs rate-limited.
+    #[test]
+    fn a_flood_of_spoofed_solicitations_keeps_every_table_within_its_caps() {
+        for config in [TUNNEL, PMIPV6] {
+            let mut h = Harness::new(config);
+            let slots = h.topo().neighbors.len();
+            let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+            let mut rnd = || {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x
+            };
+            const N: u64 = 1 << 20;
+            let (mut for_us, mut in_prefix) = (0, 0);
+            let t0 = h.now;
+            for i in 0..N {
+                let r = rnd();
+                let role = if i % 2 == 0 { Role::Access } else { Role::Core };
+                let mut mac: MacAddr = r.to_be_bytes()[..6].try_into().unwrap();
+                mac[0] &= 0xfe;
+                let iid = u128::from(rnd());
+                let src = match (role, r >> 60) {
+                    (Role::Access, 0) => {
+                        in_prefix += 1;
+                        std::net::Ipv6Addr::from(u128::from(a("2001:db8:3::")) | iid)
+                    }
+                    (_, k) if k < 8 => std::net::Ipv6Addr::from(u128::from(a("fe80::")) | iid),
+                    _ => std::net::Ipv6Addr::from((0x2001_0db8_0077u128 << 80) | (u128::from(rnd() & 0xffff) << 64) | iid),
+                };
+                let mine = if role == Role::Access { a(MAG_LL) } else { a(PROXY_COA) };
+                let target = if r & 1 == 0 {
+                    for_us += 1;
+                    mine
+                } else {
+                    std::net::Ipv6Addr::from(u128::from(mine) ^ u128::from(rnd()))
+                };
+                let our_mac = if role == Role::Access { ACCESS_MAC } else { CORE_MAC };
+                h.now = t0 + std::time::Duration::from_micros(i);
+                h.punt(Punt::NeighborDiscovery, role, &frame(our_mac, mac, &neighbor_solicit(src, target, mac)));
+                if i % 4096 == 0 {
+                    h.plane.tick(h.now, &mut h.out);
+                    h.sent();
+                }
+            }
+            h.plane.tick(h.now, &mut h.out);
+            h.sent();
+            let c = h.plane.links.counters.clone();
+            let nd = &h.plane.links.nd;
+            assert_eq!(h.topo().neighbors.len(), slots, "{config}");
+            assert_eq!((nd.held(), nd.waiting(), nd.resolutions()), (0, 0, 0));
+            assert_eq!(c.nd_received.get(), N);
+            assert_eq!(c.na_sent.get() + c.na_rate_limited.get(), for_us);
+            // A burst of 1000, then 1000/s over the ~1.05 s of the flood.
+            let elapsed = (h.now - t0).as_secs_f64();
+            assert!(c.na_sent.get() <= 1000 + (1000.0 * elapsed) as u64 + 1, "{} NAs", c.na_sent.get());
+            assert!(c.na_sent.get() >= 1000, "{} NAs", c.na_sent.get());
+            let states: u64 = c.neighbor_states.iter().map(|g| g.get()).sum();
+            assert!(states <= slots as u64);
+            if config == TUNNEL {
+                // Only MN2's slot (sources in its prefix) took addresses: one entry, STALE.
+                assert!(in_prefix > 1000);
+                assert!(h.out.learned.iter().all(|(s, _)| *s == 0));
+                assert_eq!(c.neighbors_learned.get(), in_prefix);
+                assert_eq!(nd.state(0), State::Stale);
+                assert_eq!(nd.state(h.topo().core_slot(0)), State::Absent);
+            } else {
+                // PMIPv6: the node's slot is its policy MAC, which ND does not change, and
+                // no unknown MAC gets state in the registrations.
+                assert!(h.out.learned.is_empty());
+                assert_eq!(c.nd_refused(NdRefused::Permanent).get(), 0, "no policy node has a prefix yet");
+                let r = h.plane.registrations.as_ref().unwrap();
+                assert_eq!(r.counters.unknown_mac.get(), N / 2);
+                assert!(r.link_local_len() <= slots);
+            }
+        }
+    }
+}

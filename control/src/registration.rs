@@ -87,6 +87,12 @@ impl Registrations {
         }
     }
 
+    /// Link-local addresses remembered (one per policy node at most).
+    #[cfg(test)]
+    pub fn link_local_len(&self) -> usize {
+        self.link_local.len()
+    }
+
     /// A worker punted the first frame of a node that has no route yet (`Punt::Attach`).
     pub fn on_attach<B: PacketBuf>(&mut self, now: Duration, frame: &[u8], links: &mut Links<B>, agent: &mut Agent, out: &mut impl Egress<Buf = B>) {
         let Some(mac) = frame.get(6..12).and_then(|m| <MacAddr>::try_from(m).ok()) else { return };
