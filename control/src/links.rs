@@ -7,7 +7,7 @@
 use crate::config::Config;
 use crate::counters::ControlCounters;
 use crate::egress::Egress;
-use crate::neighbors::{self, Neighbors, Solicit};
+use crate::neighbors::{self, Advert, Neighbors, Solicit};
 use crate::ratelimit::TokenBucket;
 use dataplane::counters::{Punt, Role};
 use dataplane::forward::{Mode, PacketBuf, Topology};
@@ -143,7 +143,7 @@ impl<B: PacketBuf> Links<B> {
                 self.counters.nd_received.inc();
                 if let Some(slot) = self.slot_of(role, &target) {
                     // RFC 4861 §7.2.5.
-                    let change = self.nd.on_advert(now, slot, target, target_ll, solicited, override_, &self.counters);
+                    let change = self.nd.on_advert(now, slot, Advert { addr: target, tlla: target_ll, solicited, override_ }, &self.counters);
                     self.apply(slot, target, role, change, out);
                 }
                 heard(false)

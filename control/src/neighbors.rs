@@ -123,6 +123,17 @@ struct Held<B> {
     packets: VecDeque<B>,
 }
 
+/// A Neighbor Advertisement's content for a neighbor (RFC 4861 §4.4).
+#[derive(Clone, Copy, Debug)]
+pub struct Advert {
+    /// Its target address.
+    pub addr: Ipv6Addr,
+    /// Its Target Link-Layer Address option.
+    pub tlla: Option<MacAddr>,
+    pub solicited: bool,
+    pub override_: bool,
+}
+
 /// What the caller (`Links`) is to do.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Solicit {
@@ -234,16 +245,8 @@ impl<B> Neighbors<B> {
     /// An NA for `addr` (neighbor `slot`) with its flags and target link-layer address
     /// (§7.2.5). Returns the MAC the workers' slot must take and whether watched, if it
     /// changes (a confirmation of a watched slot unwatches it).
-    pub fn on_advert(
-        &mut self,
-        now: Duration,
-        slot: usize,
-        addr: Ipv6Addr,
-        tlla: Option<MacAddr>,
-        solicited: bool,
-        override_: bool,
-        c: &ControlCounters,
-    ) -> Option<(MacAddr, bool)> {
+    pub fn on_advert(&mut self, now: Duration, slot: usize, na: Advert, c: &ControlCounters) -> Option<(MacAddr, bool)> {
+        let Advert { addr, tlla, solicited, override_ } = na;
         let e = *self.entries.get(slot)?;
         match e.state {
             State::Permanent => {
