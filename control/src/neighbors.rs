@@ -445,9 +445,11 @@ impl<B> Neighbors<B> {
                 State::Permanent => {}
             }
         }
+        // The permanent ones never change; the dynamic ones are few or, at most, configured.
         let mut counts = [0u64; State::COUNTED.len()];
-        for e in &self.entries {
-            if let Some(i) = State::COUNTED.iter().position(|s| *s == e.state) {
+        counts[State::COUNTED.len() - 1] = (self.entries.len() - self.dynamic.len()) as u64;
+        for &slot in &self.dynamic {
+            if let Some(i) = State::COUNTED.iter().position(|s| *s == self.entries[slot].state) {
                 counts[i] += 1;
             }
         }
