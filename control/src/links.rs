@@ -20,6 +20,8 @@ use wire::nd::{self, Nd};
 use wire::{ipv6, tunnel};
 
 const ETH: usize = ethernet::HEADER_LEN;
+/// "Neighbor ... is at ..." lines per second (and burst); the counters count them all.
+const ND_LOG_PER_SEC: u32 = 10;
 
 /// What `Links` is configured with.
 #[derive(Clone, Debug)]
@@ -57,6 +59,10 @@ pub struct Links<B> {
     /// Reachability of the neighbor slots and the packets held for them.
     pub nd: Neighbors<B>,
     pub counters: Arc<ControlCounters>,
+    /// Lines about changed neighbor addresses: anyone on a link can send ND from spoofed
+    /// sources inside a node's prefix as fast as the control core reads them.
+    nd_log: TokenBucket,
+    nd_log_suppressed: u64,
     /// Scratch for the timers' output.
     changes: Vec<(usize, Option<(MacAddr, bool)>)>,
     solicits: Vec<Solicit>,
@@ -72,6 +78,8 @@ impl<B: PacketBuf> Links<B> {
             icmp: TokenBucket::new(icmp, icmp.max(1)),
             advertisements: TokenBucket::new(na, na.max(1)),
             nd,
+            nd_log: TokenBucket::new(ND_LOG_PER_SEC, ND_LOG_PER_SEC),
+            nd_log_suppressed: 0,
             counters: Arc::default(),
             changes: Vec::new(),
             solicits: Vec::new(),
@@ -115,7 +123,7 @@ impl<B: PacketBuf> Links<B> {
                     if let (Some(ll), Some(slot)) = (source_ll, self.slot_of(role, &src)) {
                         // RFC 4861 §7.2.3.
                         let change = self.nd.on_solicit(now, slot, src, ll, &self.counters);
-                        self.apply(slot, src, role, change, out);
+                        self.apply(now, slot, src, role, change, out);
                     }
                 }
                 if target != mine {
@@ -144,7 +152,7 @@ impl<B: PacketBuf> Links<B> {
                 if let Some(slot) = self.slot_of(role, &target) {
                     // RFC 4861 §7.2.5.
                     let change = self.nd.on_advert(now, slot, Advert { addr: target, tlla: target_ll, solicited, override_ }, &self.counters);
-                    self.apply(slot, target, role, change, out);
+                    self.apply(now, slot, target, role, change, out);
                 }
                 heard(false)
             }
@@ -184,11 +192,19 @@ impl<B: PacketBuf> Links<B> {
 
     /// Carries a change of neighbor `slot`'s MAC (`addr` on `role`) out to the workers'
     /// slot, and sends what was held for it.
-    fn apply(&mut self, slot: usize, addr: Ipv6Addr, role: Role, change: Option<(MacAddr, bool)>, out: &mut impl Egress<Buf = B>) {
+    fn apply(&mut self, now: Duration, slot: usize, addr: Ipv6Addr, role: Role, change: Option<(MacAddr, bool)>, out: &mut impl Egress<Buf = B>) {
         let Some((mac, watched)) = change else { return };
         if self.topo.neighbors.get(slot) != Some(mac) {
             self.counters.neighbors_learned.inc();
-            tracing::info!("neighbor {addr} is at {} on the {role} link", fmt_mac(&mac));
+            if self.nd_log.take(now) {
+                let note = match std::mem::take(&mut self.nd_log_suppressed) {
+                    0 => String::new(),
+                    n => format!(" ({n} such line(s) suppressed before this one)"),
+                };
+                tracing::info!("neighbor {addr} is at {} on the {role} link{note}", fmt_mac(&mac));
+            } else {
+                self.nd_log_suppressed += 1;
+            }
         }
         if watched {
             out.watch_neighbor(slot, mac);
@@ -574,6 +590,21 @@ mod tests {
         assert_eq!((h.topo().neighbors.get(slot), h.plane.links.nd.state(slot)), (Some(OTHER), State::Reachable));
         assert_eq!(c.neighbors_learned.get(), 2);
         assert_eq!(c.nd_received.get(), 6);
+    }
+
+    /// Changed addresses are all counted, but logged at most 10 a second: spoofed sources
+    /// in a node's prefix must not flood the log.
+    #[test]
+    fn neighbor_changes_are_logged_at_most_ten_a_second() {
+        let mut h = Harness::new(TUNNEL);
+        for i in 0..25u8 {
+            let mac = [2, 0, 0, 0, 0x99, i];
+            h.punt(Punt::NeighborDiscovery, Role::Access, &frame(ACCESS_MAC, mac, &neighbor_solicit(a(MN2), a("fe80::99"), mac)));
+        }
+        assert_eq!((h.plane.links.counters.neighbors_learned.get(), h.plane.links.nd_log_suppressed), (25, 15));
+        h.now += std::time::Duration::from_millis(100);
+        h.punt(Punt::NeighborDiscovery, Role::Access, &from_mn2(&neighbor_solicit(a(MN2), a("fe80::99"), MN2_MAC)));
+        assert_eq!(h.plane.links.nd_log_suppressed, 0, "logged, with the count of those left out");
     }
 
     /// A configured MAC is permanent: ND does not change it.
