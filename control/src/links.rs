@@ -260,7 +260,10 @@ impl<B: PacketBuf> Links<B> {
             return;
         }
         let (now_ready, solicit) = self.nd.hold(now, slot, target, role, m, &self.counters);
-        if let Some(m) = now_ready {
+        if let Some((mut m, mac)) = now_ready {
+            if let Some(d) = m.data_mut().get_mut(..6) {
+                d.copy_from_slice(&mac);
+            }
             out.send(role, m);
         }
         if let Some(s) = solicit {

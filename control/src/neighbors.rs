@@ -24,7 +24,16 @@
 //!
 //! A known MAC changes only here: an NA with Override, or with the same-or-no address
 //! (§7.2.5), or an NS with a different source link-layer option (§7.2.3). Workers only fill
-//! empty slots (`dataplane::neighbor`).
+//! empty slots (`dataplane::neighbor`). An NA for a neighbor with no entry is discarded,
+//! and so is one answering a resolution without a Target Link-Layer Address option (both
+//! §7.2.5's SHOULDs; the frame's source MAC is not taken instead). ReachableTime is not
+//! randomized (§6.3.2): the few dynamic neighbors are confirmed at different times anyway.
+//!
+//! Caps: the entries are the slots (the configuration); packets held `hold_per_neighbor`
+//! per neighbor (a new one drops the oldest) and `hold_total` in all (a new one drops the
+//! oldest packet of the unresolved neighbor least recently confirmed, never-confirmed
+//! first, the older resolution among equals); `max_resolutions` INCOMPLETE entries (a
+//! packet needing one more is dropped). Each drop counted by reason (`HeldDrop`).
 
 use crate::config::NeighborsCfg;
 use crate::counters::{ControlCounters, HeldDrop, NdRefused};
@@ -302,9 +311,9 @@ impl<B> Neighbors<B> {
     }
 
     /// A packet for unknown neighbor `slot` (`target` its address) to go out on `role`:
-    /// held while it is resolved. Returns the packet if the neighbor is known after all
-    /// (to send now), and whether to solicit now. Refusals and evictions are counted.
-    pub fn hold(&mut self, now: Duration, slot: usize, target: Ipv6Addr, role: Role, m: B, c: &ControlCounters) -> (Option<B>, Option<Solicit>) {
+    /// held while it is resolved. Returns the packet with the neighbor's MAC if it is known
+    /// after all (to send now), and whether to solicit now. Refusals and evictions are counted.
+    pub fn hold(&mut self, now: Duration, slot: usize, target: Ipv6Addr, role: Role, m: B, c: &ControlCounters) -> (Option<(B, MacAddr)>, Option<Solicit>) {
         let Some(e) = self.entries.get(slot).copied() else { return (None, None) };
         let mut solicit = None;
         match e.state {
@@ -320,7 +329,7 @@ impl<B> Neighbors<B> {
                 solicit = Some(Solicit::Multicast { role, target });
             }
             // Known here: the caller's view of the slot was older.
-            _ => return (Some(m), None),
+            _ => return (Some((m, e.mac)), None),
         }
         c.held.inc();
         if self.held_total >= self.settings.hold_total && self.held.get(&slot).is_none_or(|h| h.packets.len() < self.settings.hold_per_neighbor) {
