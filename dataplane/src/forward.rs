@@ -321,7 +321,7 @@ pub fn uplink(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut im
             Signaling::Pmipv6 => unknown_source_pmipv6(topo, &source_mac(p.data())),
         };
     };
-    topo.neighbors.learn(node as usize, source_mac(p.data()));
+    topo.neighbors.learn_from_frame(node as usize, source_mac(p.data()), &c.neighbor_mac_mismatch);
     let (lma, agent) = match topo.attached.node(node) {
         Some(n) => {
             // PMIPv6 only: the activity stamp the control core's idle detection reads.
