@@ -213,14 +213,23 @@ impl World {
         assert_eq!(ProxyBindingUpdate::parse(&bytes).as_ref(), Ok(pbu), "PBU round trip");
         assert!(pbu.proxy_reg && pbu.ack, "P and A set");
         assert!(pbu.options.handoff_indicator.is_some() && pbu.options.timestamp.is_some(), "HI and timestamp");
-        assert_eq!(pbu.lifetime_units == 0, kind == PbuKind::Deregistration, "lifetime 0 exactly in a deregistration");
+        let ll = pbu.options.mn_link_layer_id.clone().expect("MN Link-layer Identifier");
+        let prev = self.last_pbu.get(&ll);
+        // Lifetime 0 exactly in a deregistration (RFC 5213 §6.9.1.3), and a retransmission
+        // asks what the PBU it repeats asked.
+        match kind {
+            PbuKind::Retransmit => {
+                let prev = prev.expect("a retransmission of nothing");
+                assert_eq!(pbu.lifetime_units == 0, prev.lifetime_units == 0, "a retransmission changed purpose");
+            }
+            _ => assert_eq!(pbu.lifetime_units == 0, kind == PbuKind::Deregistration, "lifetime 0 exactly in a deregistration"),
+        }
         let id: Arc<[u8]> = pbu.options.mn_id.clone().expect("MN Identifier").into();
         if kind != PbuKind::Deregistration {
             let p = self.policies.values().find(|p| p.mn_id == id).expect("a PBU for an MN-ID without policy");
             assert_eq!(p.lma, lma, "PBU to another LMA than the policy's");
         }
-        let ll = pbu.options.mn_link_layer_id.clone().expect("MN Link-layer Identifier");
-        if let Some(prev) = self.last_pbu.get(&ll) {
+        if let Some(prev) = prev {
             let d = pbu.seq.wrapping_sub(prev.seq);
             assert!((1..=32767).contains(&d), "PBU sequence {} after {}", pbu.seq, prev.seq);
         }
