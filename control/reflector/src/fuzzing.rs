@@ -142,6 +142,9 @@ impl World {
     }
 
     fn event(&mut self, e: &Event) {
+        if std::env::var_os("FUZZ_TRACE").is_some() {
+            eprintln!("{:?} {e:?}", self.now);
+        }
         let mut signed_with_tokens = None;
         let out = match *e {
             Event::HomeTestInit { mn, cn, cookie } => {
@@ -231,12 +234,14 @@ impl World {
                 out
             }
             Event::Tick(secs) => {
-                let mut out = vec![];
+                // Checked after every tick: a deletion's tombstone dates from its tick.
                 for _ in 0..secs {
                     self.now += Duration::from_secs(1);
+                    let mut out = vec![];
                     self.r.on_tick(self.now, &mut self.rng, &mut out);
+                    self.check(e, &out, None);
                 }
-                out
+                vec![]
             }
             Event::Detach(cn) => {
                 let mut out = vec![];
@@ -244,6 +249,9 @@ impl World {
                 out
             }
         };
+        if std::env::var_os("FUZZ_TRACE").is_some() {
+            eprintln!("  -> {out:?}");
+        }
         self.check(e, &out, signed_with_tokens);
     }
 
