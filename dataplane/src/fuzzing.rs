@@ -146,33 +146,38 @@ fn topology(i: &Input) -> Topology {
     }
 }
 
-/// The frame, and its (inner) packet's offset when it has one with a valid checksum.
-fn frame(i: &Input) -> (Vec<u8>, Option<usize>) {
+/// The frame; its packets' upper-layer checksums made valid.
+fn frame(i: &Input) -> Vec<u8> {
     let (our, peer) = if i.from_access { (ACCESS_MAC, MN2_MAC) } else { (CORE_MAC, LMA_MAC) };
     match &i.frame {
-        Frame::Raw(b) => (b.clone(), None),
+        Frame::Raw(b) => b.clone(),
         Frame::Plain { broadcast, packet } => {
             let mut p = packet.bytes();
-            let valid = fix_checksum(&mut p);
-            (testpkt::frame(if *broadcast { [0xff; 6] } else { our }, peer, &p), valid.then_some(14))
+            fix_checksum(&mut p);
+            testpkt::frame(if *broadcast { [0xff; 6] } else { our }, peer, &p)
         }
         Frame::Tunneled { outer_src, outer_dst, outer_ext, packet } => {
             let mut p = packet.bytes();
-            let valid = fix_checksum(&mut p);
+            fix_checksum(&mut p);
             let (nh, ext) = match outer_ext {
                 Some((nh, e)) => (*nh, e.as_slice()),
                 None => (ipv6::proto::IPV6, &[][..]),
             };
-            let outer = testpkt::ip6(outer_src.get(), outer_dst.get(), nh, 64, &[ext, &p].concat());
-            (testpkt::frame(our, peer, &outer), valid.then_some(14 + 40 + ext.len()))
+            let mut outer = testpkt::ip6(outer_src.get(), outer_dst.get(), nh, 64, &[ext, &p].concat());
+            // The outer packet is what an access port forwards: its checksum too, if any.
+            fix_checksum(&mut outer);
+            testpkt::frame(our, peer, &outer)
         }
     }
 }
 
 pub fn forward(data: &[u8]) {
     let Ok(input) = Input::arbitrary_take_rest(Unstructured::new(data)) else { return };
+    if std::env::var_os("FUZZ_TRACE").is_some() {
+        eprintln!("{input:?}");
+    }
     let topo = topology(&input);
-    let (f, valid_at) = frame(&input);
+    let f = frame(&input);
     let c = WorkerCounters::default();
     let mut p = VecBuf::new(&f);
     let b = Bound(input.bound);
@@ -189,15 +194,19 @@ pub fn forward(data: &[u8]) {
     assert_eq!(ip.len(), h.total_len(), "no trailing bytes after a rewrite");
     if input.from_access {
         assert_eq!(role, Role::Core, "uplink leaves by the core port");
-        let hop_limit = f.get(14..).and_then(|p| ipv6::Header::new_checked(p).ok()).map(|h| h.hop_limit());
-        uplink_out(&topo, &input, &c, ip, hop_limit, valid_at.is_some());
+        let ip_in = f.get(14..).unwrap_or(&[]);
+        let hop_limit = ipv6::Header::new_checked(ip_in).ok().map(|h| h.hop_limit());
+        uplink_out(&topo, &input, &c, ip, hop_limit, checksum_ok(ip_in));
     } else {
         assert_eq!(role, Role::Access, "downlink leaves by the access port");
-        // The Home Address option of the packet as it came (inside the tunnel, if any).
+        // The packet as it came: inside the tunnel, unless routed.
         let ip_in = f.get(14..).unwrap_or(&[]);
-        let inner_in = tunnel::decapsulate(ip_in).ok().and_then(|d| ip_in.get(d.inner_offset..)).unwrap_or(ip_in);
+        let inner_in = match topo.mode {
+            Mode::Tunnel => tunnel::decapsulate(ip_in).ok().and_then(|d| ip_in.get(d.inner_offset..)).unwrap_or(&[]),
+            Mode::Routed => ip_in,
+        };
         let home = ext::walk(inner_in).ok().and_then(|c| c.home_address).map(|h| h.home);
-        downlink_out(&input, &c, ip, home, valid_at.is_some());
+        downlink_out(&input, &c, ip, home, checksum_ok(inner_in));
     }
 }
 
