@@ -225,7 +225,8 @@ impl World {
             _ => assert_eq!(pbu.lifetime_units == 0, kind == PbuKind::Deregistration, "lifetime 0 exactly in a deregistration"),
         }
         let id: Arc<[u8]> = pbu.options.mn_id.clone().expect("MN Identifier").into();
-        if kind != PbuKind::Deregistration {
+        // A deregistration (or its retransmission) may follow the policy's removal.
+        if pbu.lifetime_units != 0 {
             let p = self.policies.values().find(|p| p.mn_id == id).expect("a PBU for an MN-ID without policy");
             assert_eq!(p.lma, lma, "PBU to another LMA than the policy's");
         }
