@@ -131,7 +131,7 @@ impl World {
             Event::Detach(mn) => drop(self.mag.detach(now, &mac(*mn), &mut out)),
             Event::Pba { mn, from_other_lma, status, flags, seq, timestamp, mn_id, prefixes, lifetime_units } => {
                 let policy = self.policies.get(&mac(*mn));
-                let last = self.last_pbu.get(&mac(*mn).to_vec());
+                let last = self.last_pbu.get(mac(*mn).as_slice());
                 let lma = policy.map_or(LMAS[0], |p| p.lma);
                 let from = if *from_other_lma { LMAS.into_iter().find(|l| *l != lma).unwrap_or(LMAS[1]) } else { lma };
                 let pba = ProxyBindingAck {
@@ -200,7 +200,7 @@ impl World {
         }
         for i in 0..NODES {
             if self.mag.state(&mac(i)).is_none() {
-                self.last_pbu.remove(&mac(i).to_vec());
+                self.last_pbu.remove(mac(i).as_slice());
             }
             let registered = self.mag.state(&mac(i)) == Some(MnState::Registered);
             assert_eq!(registered, self.installed.contains(&mac(i)), "node {i}: state {:?}, routes installed: {}", self.mag.state(&mac(i)), !registered);
