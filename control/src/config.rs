@@ -515,14 +515,15 @@ impl Config {
     /// Parses and validates. `origin` names the file in messages.
     pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
         let cfg: Config = toml::from_str(text).map_err(|e| {
-            let at = e
-                .span()
-                .map(|s| {
-                    let line = text[..s.start.min(text.len())].matches('\n').count() + 1;
-                    format!("{origin}:{line}")
-                })
-                .unwrap_or_else(|| origin.to_string());
-            err(at, e.message().replace('\n', " "))
+            let before = e.span().map(|s| text.get(..s.start).unwrap_or(text));
+            let at = before.map(|b| format!("{origin}:{}", b.matches('\n').count() + 1)).unwrap_or_else(|| origin.to_string());
+            let problem = e.message().replace('\n', " ");
+            // toml gives some errors (a control character in a comment) no message at all.
+            if problem.trim().is_empty() {
+                let column = before.map_or(0, |b| b.len() - b.rfind('\n').map_or(0, |i| i + 1) + 1);
+                return err(at, format!("invalid TOML at column {column} (a control character?)"));
+            }
+            err(at, problem)
         })?;
         cfg.validate()?;
         Ok(cfg)
@@ -729,9 +730,52 @@ fn is_global_unicast(a: &Ipv6Addr) -> bool {
     wire::addr::is_routable_unicast(a)
 }
 
+/// The check of fuzz target `config` (`fuzz/`, which compiles this file in: `control` is a
+/// binary crate) and of the test that replays `fuzz/regressions/config/`: any text is
+/// accepted, or refused in one line that names a field (or the file and line of a TOML
+/// error), never with a panic.
+#[cfg(any(test, fuzzing))]
+pub fn fuzz_check(data: &[u8]) {
+    // `load` refuses what is not UTF-8 before parsing.
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    match Config::parse(text, "fuzz.toml") {
+        Ok(cfg) => {
+            assert_eq!(cfg.validate(), Ok(()));
+            for n in &cfg.nodes {
+                assert!(cfg.lmas.is_empty() || usize::from(cfg.lma_of(n)) < cfg.lmas.len());
+            }
+        }
+        Err(e) => {
+            let line = e.to_string();
+            assert_eq!(line, format!("{}: {}", e.field, e.problem));
+            assert!(!line.contains('\n'), "a refusal of more than one line: {line:?}");
+            assert!(!e.problem.is_empty(), "a refusal without a reason: {line:?}");
+            let named = e.field.starts_with("fuzz.toml")
+                || (!e.field.is_empty() && e.field.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._[]".contains(&b)));
+            assert!(named, "a refusal that names no field: {line:?}");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by fuzz target `config` (fuzz/regressions/config/crash-72e0cfc1…): toml's
+    /// error for a control character in a comment has an empty message.
+    #[test]
+    fn a_toml_error_without_a_message_still_says_what_is_wrong() {
+        let e = Config::parse("#\u{1}\u{0}", "t.toml").unwrap_err();
+        assert_eq!(e.to_string(), "t.toml:1: invalid TOML at column 2 (a control character?)");
+        let e = Config::parse("[eal]\n#\u{1}", "t.toml").unwrap_err();
+        assert_eq!(e.to_string(), "t.toml:2: invalid TOML at column 2 (a control character?)");
+    }
+
+    #[test]
+    fn fuzz_regressions_and_seeds_replay() {
+        let fuzz = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
+        assert!(wire::fuzzing::replay(&fuzz, "config", fuzz_check) > 0);
+    }
 
     const GOOD: &str = r#"
 [ports.access]

@@ -22,6 +22,9 @@ pub mod counters;
 pub mod eal;
 #[forbid(unsafe_code)]
 pub mod forward;
+#[cfg(feature = "fuzzing")]
+#[forbid(unsafe_code)]
+pub mod fuzzing;
 #[cfg(feature = "bench")]
 pub mod generator;
 pub mod mbuf;

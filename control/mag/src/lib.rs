@@ -13,6 +13,8 @@
 
 pub mod action;
 pub mod config;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod mag;
 pub mod policy;
 pub mod stats;

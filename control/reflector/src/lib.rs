@@ -12,6 +12,8 @@
 pub mod cache;
 pub mod crypto;
 pub mod entropy;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod limits;
 pub mod nonces;
 pub mod reflector;

@@ -24,4 +24,7 @@ pub mod tunnel;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testpkt;
 
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
+
 pub use error::{Error, Result};
