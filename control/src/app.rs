@@ -213,6 +213,7 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), Error> {
     let mut next_tick = Duration::ZERO;
     let mut next_stats = Duration::from_secs(opts.stats_period);
     let ports = [&access, &core];
+    let mut links = LinkWatch::default();
     while !SIGNALED.load(Ordering::Relaxed) {
         let now = start.elapsed();
         if end.is_some_and(|e| now >= e) {
@@ -230,6 +231,7 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), Error> {
         bench.step(&mut control.io.table, now);
         if now >= next_tick {
             control.tick(now);
+            links.check(&ports);
             next_tick = now + Duration::from_millis(100);
         }
         if opts.stats_period > 0 && now >= next_stats {
@@ -258,6 +260,28 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), Error> {
         return Err(Error::Worker);
     }
     Ok(())
+}
+
+/// The ports' link status as the drivers report it, logged when it changes (read from the
+/// control core's tick, never from a worker).
+#[derive(Default)]
+struct LinkWatch {
+    last: [Option<bool>; 2],
+}
+
+impl LinkWatch {
+    fn check(&mut self, ports: &[&Port; 2]) {
+        for (role, p) in dataplane::counters::Role::ALL.into_iter().zip(ports) {
+            let now = Port::link_up_of(p.id);
+            let was = std::mem::replace(&mut self.last[role as usize], now);
+            match (was, now) {
+                (Some(true), Some(false)) => tracing::warn!("port {} ({role}, {}): link down", p.id, p.name),
+                (Some(false), Some(true)) => info!("port {} ({role}, {}): link up", p.id, p.name),
+                (None, Some(false)) => tracing::warn!("port {} ({role}, {}): link down at start", p.id, p.name),
+                _ => {}
+            }
+        }
+    }
 }
 
 /// Stops the workers once: on the normal path, or when `run` unwinds or returns early.

@@ -157,6 +157,17 @@ impl Port {
         }
     }
 
+    /// Whether the driver reports port `id`'s link up, without waiting (readable from any
+    /// thread while it runs; not for the worker loop: some drivers read registers or take a
+    /// lock). `None` if the driver cannot say. Drivers on Linux interfaces may not follow the
+    /// carrier: `net_af_packet` (22.11) reports up from start to stop.
+    pub fn link_up_of(id: u16) -> Option<bool> {
+        let mut l: dpdk_sys::rte_eth_link = Default::default();
+        // SAFETY: valid port id and out-pointer.
+        let rc = unsafe { dpdk_sys::rte_eth_link_get_nowait(id, &mut l) };
+        (rc == 0).then(|| l.link_status() != 0)
+    }
+
     /// Stops and closes the port (shutdown; queues must no longer be polled).
     pub fn stop(&self) {
         // SAFETY: valid port id; workers have returned.
