@@ -75,6 +75,12 @@ pub fn pool_size(workers: u32) -> u32 {
     n.next_power_of_two() - 1
 }
 
+/// The per-lcore cache of a pool of `n` mbufs: [`POOL_CACHE`], less for a small pool, so
+/// the caches cannot hide most of it (DPDK also refuses a cache above n / 1.5).
+pub fn pool_cache(n: u32) -> u32 {
+    POOL_CACHE.min(n / 8)
+}
+
 pub fn run(cfg: Config, opts: Options) -> Result<(), Error> {
     // SAFETY: installing an async-signal-safe handler that only stores to an atomic.
     unsafe {
@@ -118,9 +124,16 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), Error> {
         }
     }
     let data_room = (cfg.ports.access.mtu.max(cfg.ports.core.mtu) as u32 + 14 + 40 + 24 + 128).max(dataplane::mbuf::DEFAULT_BUF_SIZE) as u16;
-    let n_mbufs = pool_size(nw as u32);
+    let rule = pool_size(nw as u32);
+    let n_mbufs = cfg.mempool.mbufs.unwrap_or(rule);
+    if n_mbufs < rule {
+        tracing::warn!(
+            "mempool.mbufs = {n_mbufs} is below the sizing rule's {rule} for {nw} worker(s): under load RX will fail for lack of mbufs (counted as rx_nombuf)"
+        );
+    }
     let pool = Arc::new(
-        Mempool::new("roagent_pool", n_mbufs, POOL_CACHE, data_room, socket).map_err(Error::dpdk(format!("mempool ({n_mbufs} mbufs of {data_room} bytes)")))?,
+        Mempool::new("roagent_pool", n_mbufs, pool_cache(n_mbufs), data_room, socket)
+            .map_err(Error::dpdk(format!("mempool ({n_mbufs} mbufs of {data_room} bytes)")))?,
     );
     let access = Port::start(cfg.ports.access.name(), nw, nw, &pool, cfg.ports.access.mtu, socket).map_err(Error::dpdk("ports.access.device"))?;
     let core = Port::start(cfg.ports.core.name(), nw, nw, &pool, cfg.ports.core.mtu, socket).map_err(Error::dpdk("ports.core.device"))?;
@@ -328,6 +341,16 @@ mod tests {
             let n = pool_size(w);
             assert!(n >= 4 * w * DESCRIPTORS + 2 * w * RING_SIZE + (w + 1) * POOL_CACHE);
             assert!((n + 1).is_power_of_two());
+        }
+    }
+
+    #[test]
+    fn a_small_pool_gets_a_small_cache() {
+        assert_eq!(pool_cache(pool_size(1)), POOL_CACHE);
+        assert_eq!(pool_cache(crate::config::MIN_MBUFS), 127);
+        // DPDK refuses a cache whose flush threshold (1.5 x) exceeds the pool.
+        for n in [crate::config::MIN_MBUFS, 2047, pool_size(1)] {
+            assert!(pool_cache(n) * 3 / 2 <= n);
         }
     }
 
