@@ -269,6 +269,15 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), Error> {
     access.stop();
     core.stop();
     drop(control);
+    // Every mbuf is back once the ports (whose queues may hold some) have stopped: anything
+    // still in use now is a leak.
+    let left = pool.in_use();
+    report::print_text(&format!("# mempool in use after the ports stopped: {left} of {}\n", pool.size()));
+    if left == 0 {
+        info!("mempool: every mbuf returned after the ports stopped");
+    } else {
+        tracing::warn!("mempool: {left} of {} mbufs still in use after the ports stopped (leaked)", pool.size());
+    }
     if !clean {
         return Err(Error::Worker);
     }
