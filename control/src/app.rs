@@ -259,7 +259,8 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), Error> {
     info!("stopping");
     drop(server);
     let clean = workers.stop();
-    // Last punts and replies still in flight.
+    // Last punts still in flight; their replies can no longer leave and are freed.
+    control.workers_stopped();
     control.poll(start.elapsed());
     control.drain();
     report::print_port_stats(&ports, &counters);
