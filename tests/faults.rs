@@ -20,6 +20,7 @@ use e2e::pcap;
 use e2e::run::{eal_args, roagent_bin, Counters, Scratch};
 use e2e::tunnel_end::TunnelEnd;
 use std::io::{Read, Write};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -186,10 +187,9 @@ fn access_and_core_links_go_down_and_come_back() {
 /// an ephemeral loopback port read from its log.
 struct Local {
     child: Child,
-    scratch: Scratch,
+    /// Handed on by [`Local::wait`].
+    scratch: Option<Scratch>,
     metrics: String,
-    /// The scratch directory has been handed on (to [`Local::wait`]'s caller).
-    keep: bool,
 }
 
 fn local(tag: &str, access: &str, core: &str, body: &str, seconds: u32) -> Local {
@@ -211,7 +211,7 @@ fn local(tag: &str, access: &str, core: &str, body: &str, seconds: u32) -> Local
         .stderr(file("stderr"))
         .spawn()
         .expect("roagent runs");
-    let mut l = Local { child, scratch, metrics: String::new(), keep: false };
+    let mut l = Local { child, scratch: Some(scratch), metrics: String::new() };
     let t = Instant::now();
     while l.metrics.is_empty() {
         let err = l.stderr();
@@ -226,8 +226,12 @@ fn local(tag: &str, access: &str, core: &str, body: &str, seconds: u32) -> Local
 }
 
 impl Local {
+    fn dir(&self) -> &Path {
+        &self.scratch.as_ref().expect("not yet handed on").0
+    }
+
     fn stderr(&self) -> String {
-        std::fs::read_to_string(self.scratch.0.join("stderr")).unwrap_or_default()
+        std::fs::read_to_string(self.dir().join("stderr")).unwrap_or_default()
     }
 
     fn metrics(&self) -> Counters {
@@ -254,12 +258,9 @@ impl Local {
             }
             std::thread::sleep(Duration::from_millis(20));
         };
-        let out = std::fs::read_to_string(self.scratch.0.join("stdout")).unwrap_or_default();
+        let out = std::fs::read_to_string(self.dir().join("stdout")).unwrap_or_default();
         let err = self.stderr();
-        // The child is reaped, so the drop below has nothing to do.
-        let scratch = Scratch(self.scratch.0.clone());
-        self.keep = true;
-        (status, out, err, scratch)
+        (status, out, err, self.scratch.take().expect("handed on once"))
     }
 }
 
@@ -268,10 +269,6 @@ impl Drop for Local {
         if let Ok(None) = self.child.try_wait() {
             let _ = self.child.kill();
             let _ = self.child.wait();
-        }
-        if self.keep {
-            // Not removed twice: the copy handed on removes it.
-            std::mem::forget(std::mem::replace(&mut self.scratch, Scratch(Default::default())));
         }
     }
 }
