@@ -197,6 +197,8 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), Error> {
         crate::registration::Registrations::new(&cfg, &topo, wall)
     });
     let mut control = ControlCore::new(topo.clone(), pool.clone(), from_workers, to_workers, cfg.control.icmp_errors_per_sec, agent, registrations, table);
+    let probes = [(&access, &cfg.ports.access), (&core, &cfg.ports.core)]
+        .map(|(p, c)| dataplane::port::LinkProbe { port: p.id, iface: c.linux_iface().map(str::to_string) });
     let sources = Arc::new(Sources {
         workers: counters.clone(),
         lcores: lcores.clone(),
@@ -204,7 +206,7 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), Error> {
         agent: control.plane.agent.counters.clone(),
         bindings: control.plane.agent.view.clone(),
         tsc_hz: dataplane::tsc_hz(),
-        dpdk: Some(crate::metrics::DpdkSources { pool: pool.clone(), ports: [access.id, core.id], rings: watchers }),
+        dpdk: Some(crate::metrics::DpdkSources { pool: pool.clone(), ports: [access.id, core.id], links: probes.clone(), rings: watchers }),
         pmip: control
             .plane
             .registrations
@@ -244,7 +246,7 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), Error> {
         bench.step(&mut control.io.table, now);
         if now >= next_tick {
             control.tick(now);
-            links.check(&ports);
+            links.check(&ports, &probes);
             next_tick = now + Duration::from_millis(100);
         }
         if opts.stats_period > 0 && now >= next_stats {
@@ -285,17 +287,17 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), Error> {
     Ok(())
 }
 
-/// The ports' link status as the drivers report it, logged when it changes (read from the
-/// control core's tick, never from a worker).
+/// The ports' link status (the drivers', and the kernel's for a port on a Linux interface),
+/// logged when it changes; read from the control core's tick, never from a worker.
 #[derive(Default)]
 struct LinkWatch {
     last: [Option<bool>; 2],
 }
 
 impl LinkWatch {
-    fn check(&mut self, ports: &[&Port; 2]) {
-        for (role, p) in dataplane::counters::Role::ALL.into_iter().zip(ports) {
-            let now = Port::link_up_of(p.id);
+    fn check(&mut self, ports: &[&Port; 2], probes: &[dataplane::port::LinkProbe; 2]) {
+        for ((role, p), probe) in dataplane::counters::Role::ALL.into_iter().zip(ports).zip(probes) {
+            let now = probe.up();
             let was = std::mem::replace(&mut self.last[role as usize], now);
             match (was, now) {
                 (Some(true), Some(false)) => tracing::warn!("port {} ({role}, {}): link down", p.id, p.name),

@@ -220,6 +220,16 @@ impl Port {
     pub fn is_vdev(&self) -> bool {
         self.device.starts_with("net_")
     }
+
+    /// The Linux interface a virtual device sits on (`iface=` of `net_af_packet` and
+    /// `net_pcap`, or `net_pcap`'s `rx_iface_in=` / `rx_iface=`), if any.
+    pub fn linux_iface(&self) -> Option<&str> {
+        let args: Vec<(&str, &str)> = self.device.split(',').skip(1).filter_map(|kv| kv.split_once('=')).collect();
+        ["iface", "rx_iface_in", "rx_iface"]
+            .iter()
+            .find_map(|k| args.iter().find(|(a, _)| a == k).map(|(_, v)| *v))
+            .filter(|v| !v.is_empty() && !v.contains('/') && *v != "." && *v != "..")
+    }
 }
 
 fn default_mtu() -> u16 {
@@ -720,6 +730,16 @@ prefixes = ["2001:db8:3::/64"]
             "reflector.max_lifetime: 600 is outside 4..=420 seconds (RFC 6275 §12 MAX_RR_BINDING_LIFETIME)"
         );
         assert!(problem(&GOOD.replace("[mag]\nproxy_coa = \"2001:db8:c0::1\"\nsignaling = \"static\"", "")).contains("missing field `mag`"));
+    }
+
+    #[test]
+    fn the_linux_interface_of_a_device() {
+        let p = |device: &str| Port { device: device.into(), mtu: 1500 };
+        assert_eq!(p("net_af_packet0,iface=mag-a").linux_iface(), Some("mag-a"));
+        assert_eq!(p("net_pcap0,rx_iface_in=eth1,tx_iface=eth1").linux_iface(), Some("eth1"));
+        assert_eq!(p("net_pcap0,rx_pcap=a.pcap,tx_pcap=b.pcap").linux_iface(), None);
+        assert_eq!(p("0000:01:00.0").linux_iface(), None);
+        assert_eq!(p("net_af_packet0,iface=../x").linux_iface(), None);
     }
 
     #[test]

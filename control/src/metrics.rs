@@ -48,6 +48,8 @@ pub struct DpdkSources {
     pub pool: Arc<Mempool>,
     /// DPDK port ids by role.
     pub ports: [u16; 2],
+    /// How each port's link state is read, by role.
+    pub links: [dataplane::port::LinkProbe; 2],
     /// Per worker: (punt ring to control, inject ring from control).
     pub rings: Vec<(Watcher, Watcher)>,
 }
@@ -68,7 +70,7 @@ impl DpdkSources {
     pub fn read(&self) -> Readings {
         Readings {
             ports: [Port::stats_of(self.ports[0]), Port::stats_of(self.ports[1])],
-            link_up: [Port::link_up_of(self.ports[0]), Port::link_up_of(self.ports[1])],
+            link_up: [self.links[0].up(), self.links[1].up()],
             rings: self.rings.iter().map(|(p, i)| (p.len(), i.len())).collect(),
             pool_in_use: self.pool.in_use(),
             pool_size: self.pool.size(),
@@ -174,7 +176,10 @@ impl Sources {
             out.push(f.0);
         }
 
-        let mut f = gauge("roagent_port_link_up", "1 if the driver reports the port's link up, 0 if down (absent if it cannot say).");
+        let mut f = gauge(
+            "roagent_port_link_up",
+            "1 if the port's link is up, 0 if down, per its driver and, on a Linux interface, the kernel (absent if neither can say).",
+        );
         for role in Role::ALL {
             if let Some(up) = r.link_up[role as usize] {
                 f.add(&[("port", role.label())], if up { 1.0 } else { 0.0 });
