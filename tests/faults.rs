@@ -169,9 +169,13 @@ fn access_and_core_links_go_down_and_come_back() {
         assert!(resumed.is_some(), "pings did not resume within 10 s of {ifname} coming back up{explain}");
         assert!(*after_ok && after.contains("3 received"), "pings after {ifname} came back:\n{after}{explain}");
         assert!(enc(end) >= enc(during) + 3, "uplink not encapsulated again after {ifname} came back{explain}");
-        // The driver's link state is exported; net_af_packet (22.11) reports up from port
-        // start to stop, whatever the carrier (so roagent has no link-down line to log here).
-        assert_eq!(up(end), 1, "roagent_port_link_up{{port=\"{role}\"}} after {ifname} came back{explain}");
+        // net_af_packet (22.11) reports its link up from port start to stop, whatever the
+        // carrier; roagent reads the interface's operstate too.
+        assert_eq!((up(before), up(during), up(end)), (1, 0, 1), "roagent_port_link_up{{port=\"{role}\"}} before, during, after{explain}");
+        for change in ["down", "up"] {
+            let line = format!("({role}, net_af_packet{}): link {change}", if *role == "access" { 0 } else { 1 });
+            assert!(roagent_out.stderr.contains(&line), "no {line:?} logged{explain}");
+        }
         if *role == "core" {
             // Uplink echo requests tunnelled into the downed core link: the kernel refuses
             // them (ENETDOWN) and the driver counts them as TX errors.
