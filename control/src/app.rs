@@ -167,6 +167,8 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), Error> {
     let mut to_workers = Vec::new();
     let mut watchers = Vec::new();
     let mut counters = Vec::new();
+    // Everything is allocated but a few rings; no packet has been read yet.
+    info!("resident memory before forwarding: {} kB", resident_kb("VmRSS").unwrap_or(0));
     for (q, &lcore) in lcores.iter().enumerate() {
         let (punt_tx, punt_rx) = ring::pair(&format!("roagent_punt{q}"), RING_SIZE, socket).map_err(Error::dpdk("ring"))?;
         let (inj_tx, inj_rx) = ring::pair(&format!("roagent_inject{q}"), RING_SIZE, socket).map_err(Error::dpdk("ring"))?;
@@ -196,7 +198,8 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), Error> {
         let wall = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().saturating_sub(start.elapsed());
         crate::registration::Registrations::new(&cfg, &topo, wall)
     });
-    let mut control = ControlCore::new(topo.clone(), pool.clone(), from_workers, to_workers, cfg.control.icmp_errors_per_sec, agent, registrations, table);
+    let mut control =
+        ControlCore::new(topo.clone(), pool.clone(), from_workers, to_workers, crate::links::Settings::from_config(&cfg), agent, registrations, table);
     let probes = [(&access, &cfg.ports.access), (&core, &cfg.ports.core)]
         .map(|(p, c)| dataplane::port::LinkProbe { port: p.id, iface: c.linux_iface().map(str::to_string) });
     let sources = Arc::new(Sources {
@@ -261,6 +264,7 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), Error> {
     info!("stopping");
     drop(server);
     let clean = workers.stop();
+    info!("resident memory at the end: {} kB, at the peak: {} kB", resident_kb("VmRSS").unwrap_or(0), resident_kb("VmHWM").unwrap_or(0));
     // Last punts still in flight; their replies can no longer leave and are freed.
     control.workers_stopped();
     control.poll(start.elapsed());
@@ -307,6 +311,13 @@ impl LinkWatch {
             }
         }
     }
+}
+
+/// A memory figure of this process from /proc/self/status (`VmRSS`, `VmHWM`), in kB.
+fn resident_kb(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.strip_prefix(field).is_some_and(|r| r.starts_with(':')))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Stops the workers once: on the normal path, or when `run` unwinds or returns early.

@@ -21,6 +21,8 @@ pub struct Config {
     #[serde(default)]
     pub control: Control,
     #[serde(default)]
+    pub neighbors: NeighborsCfg,
+    #[serde(default)]
     pub reflector: ReflectorCfg,
     #[serde(default)]
     pub pmipv6: Pmipv6Cfg,
@@ -389,6 +391,83 @@ fn default_icmp_rate() -> u32 {
     100
 }
 
+/// Neighbor reachability (RFC 4861 §7.3, the §10 constants as defaults) and the caps on what
+/// the control core keeps for unresolved neighbors. The neighbor entries themselves are one
+/// per configured next hop (attached nodes, LMAs' next hops): the configuration is their cap.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct NeighborsCfg {
+    /// Seconds a confirmation keeps a neighbor REACHABLE (RFC 4861 REACHABLE_TIME).
+    #[serde(default = "default_reachable_time")]
+    pub reachable_time: u64,
+    /// Seconds in DELAY before the first probe (DELAY_FIRST_PROBE_TIME).
+    #[serde(default = "default_delay_first_probe_time")]
+    pub delay_first_probe_time: u64,
+    /// Milliseconds between solicitations (RETRANS_TIMER).
+    #[serde(default = "default_retrans_timer_ms")]
+    pub retrans_timer_ms: u64,
+    /// Solicitations to resolve an address (MAX_MULTICAST_SOLICIT).
+    #[serde(default = "default_solicit")]
+    pub max_multicast_solicit: u32,
+    /// Probes of a neighbor before it is forgotten (MAX_UNICAST_SOLICIT).
+    #[serde(default = "default_solicit")]
+    pub max_unicast_solicit: u32,
+    /// Packets held per unresolved neighbor; a new one drops the oldest.
+    #[serde(default = "default_hold_per_neighbor")]
+    pub hold_per_neighbor: usize,
+    /// Packets held for all unresolved neighbors together (mbufs of the control core's
+    /// share of the pool).
+    #[serde(default = "default_hold_total")]
+    pub hold_total: usize,
+    /// Resolutions (INCOMPLETE entries) under way at once; a packet needing one more is dropped.
+    #[serde(default = "default_max_resolutions")]
+    pub max_resolutions: usize,
+    /// Neighbor Advertisements for the MAG's own addresses per second (and burst).
+    #[serde(default = "default_advertisements_per_sec")]
+    pub advertisements_per_sec: u32,
+}
+
+impl Default for NeighborsCfg {
+    fn default() -> Self {
+        NeighborsCfg {
+            reachable_time: default_reachable_time(),
+            delay_first_probe_time: default_delay_first_probe_time(),
+            retrans_timer_ms: default_retrans_timer_ms(),
+            max_multicast_solicit: default_solicit(),
+            max_unicast_solicit: default_solicit(),
+            hold_per_neighbor: default_hold_per_neighbor(),
+            hold_total: default_hold_total(),
+            max_resolutions: default_max_resolutions(),
+            advertisements_per_sec: default_advertisements_per_sec(),
+        }
+    }
+}
+
+fn default_reachable_time() -> u64 {
+    30
+}
+fn default_delay_first_probe_time() -> u64 {
+    5
+}
+fn default_retrans_timer_ms() -> u64 {
+    1000
+}
+fn default_solicit() -> u32 {
+    3
+}
+fn default_hold_per_neighbor() -> usize {
+    3
+}
+fn default_hold_total() -> usize {
+    512
+}
+fn default_max_resolutions() -> usize {
+    256
+}
+fn default_advertisements_per_sec() -> u32 {
+    1000
+}
+
 /// An IPv6 prefix `addr/len`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Prefix {
@@ -520,6 +599,25 @@ impl Config {
             if v == 0 {
                 return Err(err(format!("reflector.{f}"), "must be at least 1"));
             }
+        }
+        let n = &self.neighbors;
+        for (f, v, range) in [
+            ("reachable_time", n.reachable_time, 1..=3600),
+            ("delay_first_probe_time", n.delay_first_probe_time, 1..=60),
+            ("retrans_timer_ms", n.retrans_timer_ms, 100..=60_000),
+            ("max_multicast_solicit", u64::from(n.max_multicast_solicit), 1..=10),
+            ("max_unicast_solicit", u64::from(n.max_unicast_solicit), 1..=10),
+            ("hold_per_neighbor", n.hold_per_neighbor as u64, 1..=64),
+            ("hold_total", n.hold_total as u64, 1..=1024),
+            ("max_resolutions", n.max_resolutions as u64, 1..=65_536),
+            ("advertisements_per_sec", u64::from(n.advertisements_per_sec), 1..=1_000_000),
+        ] {
+            if !range.contains(&v) {
+                return Err(err(format!("neighbors.{f}"), format!("{v} is outside {}..={}", range.start(), range.end())));
+            }
+        }
+        if n.hold_per_neighbor > n.hold_total {
+            return Err(err("neighbors.hold_per_neighbor", format!("{} is more than neighbors.hold_total ({})", n.hold_per_neighbor, n.hold_total)));
         }
         let m = &self.mag;
         if !is_global_unicast(&m.proxy_coa) {
@@ -699,6 +797,22 @@ prefixes = ["2001:db8:3::/64"]
         assert_eq!((c.reflector.nonce_interval, c.reflector.max_lifetime, c.reflector.max_bindings), (30, 420, 1 << 20));
         assert_eq!(c.lma_of(&c.nodes[0]), 0);
         assert_eq!(c.metrics.max_connections, DEFAULT_MAX_CONNECTIONS);
+        let n = &c.neighbors;
+        assert_eq!((n.reachable_time, n.delay_first_probe_time, n.retrans_timer_ms, n.max_multicast_solicit, n.max_unicast_solicit), (30, 5, 1000, 3, 3));
+        assert_eq!((n.hold_per_neighbor, n.hold_total, n.max_resolutions, n.advertisements_per_sec), (3, 512, 256, 1000));
+    }
+
+    #[test]
+    fn neighbor_knobs_are_refused_on_one_line_naming_the_field() {
+        assert_eq!(problem(&format!("{GOOD}[neighbors]\nreachable_time = 0\n")), "neighbors.reachable_time: 0 is outside 1..=3600");
+        assert_eq!(problem(&format!("{GOOD}[neighbors]\nretrans_timer_ms = 10\n")), "neighbors.retrans_timer_ms: 10 is outside 100..=60000");
+        assert_eq!(problem(&format!("{GOOD}[neighbors]\nhold_total = 5000\n")), "neighbors.hold_total: 5000 is outside 1..=1024");
+        assert_eq!(problem(&format!("{GOOD}[neighbors]\nmax_unicast_solicit = 0\n")), "neighbors.max_unicast_solicit: 0 is outside 1..=10");
+        assert_eq!(
+            problem(&format!("{GOOD}[neighbors]\nhold_per_neighbor = 8\nhold_total = 4\n")),
+            "neighbors.hold_per_neighbor: 8 is more than neighbors.hold_total (4)"
+        );
+        assert!(problem(&format!("{GOOD}[neighbors]\nmax_entries = 1\n")).contains("unknown field `max_entries`"));
     }
 
     #[test]

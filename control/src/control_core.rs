@@ -60,6 +60,14 @@ impl Egress for Dpdk {
         self.topo.neighbors.learn(slot, mac);
     }
 
+    fn watch_neighbor(&mut self, slot: usize, mac: MacAddr) {
+        self.topo.neighbors.watch(slot, mac);
+    }
+
+    fn forget_neighbor(&mut self, slot: usize) {
+        self.topo.neighbors.forget(slot);
+    }
+
     fn upsert_binding(&mut self, home: &Ipv6Addr, attached: &Ipv6Addr, care_of: &Ipv6Addr) -> Result<(), TableFull> {
         self.table.upsert(home, attached, care_of).map_err(|_| TableFull)
     }
@@ -96,12 +104,12 @@ impl ControlCore {
         pool: Arc<Mempool>,
         from_workers: Vec<ring::Consumer>,
         to_workers: Vec<ring::Producer>,
-        icmp_per_sec: u32,
+        settings: crate::links::Settings,
         agent: Agent,
         registrations: Option<Registrations>,
         table: bindings::Writer,
     ) -> Self {
-        let plane = ControlPlane::new(topo.clone(), icmp_per_sec, agent, registrations);
+        let plane = ControlPlane::new(topo.clone(), settings, agent, registrations);
         let io = Dpdk { pool, to_workers, next_worker: 0, topo, table, counters: plane.links.counters.clone() };
         ControlCore { plane, io, from_workers }
     }

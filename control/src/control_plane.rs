@@ -5,7 +5,7 @@
 
 use crate::agent::Agent;
 use crate::egress::Egress;
-use crate::links::Links;
+use crate::links::{self, Links};
 use crate::registration::Registrations;
 use dataplane::counters::{Punt, Role};
 use dataplane::forward::{PacketBuf, Topology};
@@ -22,8 +22,8 @@ pub struct ControlPlane<B> {
 }
 
 impl<B: PacketBuf> ControlPlane<B> {
-    pub fn new(topo: Arc<Topology>, icmp_errors_per_sec: u32, agent: Agent, registrations: Option<Registrations>) -> Self {
-        ControlPlane { links: Links::new(topo, icmp_errors_per_sec), agent, registrations }
+    pub fn new(topo: Arc<Topology>, settings: links::Settings, agent: Agent, registrations: Option<Registrations>) -> Self {
+        ControlPlane { links: Links::new(topo, settings), agent, registrations }
     }
 
     pub fn topo(&self) -> &Arc<Topology> {
@@ -42,7 +42,7 @@ impl<B: PacketBuf> ControlPlane<B> {
                         return;
                     }
                 }
-                let heard = self.links.on_local(frame.data(), role, out);
+                let heard = self.links.on_local(now, frame.data(), role, out);
                 if let (Some(h), Some(r)) = (heard, &mut self.registrations) {
                     r.on_heard(now, h, &mut self.links, &mut self.agent, out);
                 }

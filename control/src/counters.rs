@@ -22,10 +22,85 @@ pub struct ControlCounters {
     pub icmp_not_allowed: Counter,
     pub held: Counter,
     pub held_sent: Counter,
-    pub held_dropped: Counter,
+    /// Held packets dropped, by [`HeldDrop`].
+    pub held_dropped: [Counter; HeldDrop::ALL.len()],
+    /// Neighbor Advertisements for the MAG's addresses not sent (their rate limit).
+    pub na_rate_limited: Counter,
+    /// Unicast solicitations to a known neighbor (RFC 4861 §7.3.3 PROBE).
+    pub probes_sent: Counter,
+    /// Neighbors forgotten: no answer to their probes (unreachable) or to their resolution.
+    pub forgotten_unreachable: Counter,
+    pub forgotten_unresolved: Counter,
+    /// ND messages whose link-layer address was not taken, by [`NdRefused`].
+    pub nd_refused: [Counter; NdRefused::ALL.len()],
+    /// Neighbor entries by state (gauges, `neighbors::State::ALL` order).
+    pub neighbor_states: [Counter; 6],
     pub inject_full: Counter,
     pub no_mbuf: Counter,
     pub unhandled: Counter,
+}
+
+/// Why a held packet was dropped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeldDrop {
+    /// A neighbor's queue was full: its oldest packet made room.
+    PerNeighbor,
+    /// All queues together were full: the oldest packet of the least recently confirmed
+    /// unresolved neighbor made room.
+    Global,
+    /// The neighbor did not answer its solicitations.
+    Unresolved,
+    /// A new resolution was needed with the most already under way.
+    ResolutionsFull,
+}
+
+impl HeldDrop {
+    pub const ALL: [HeldDrop; 4] = [HeldDrop::PerNeighbor, HeldDrop::Global, HeldDrop::Unresolved, HeldDrop::ResolutionsFull];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            HeldDrop::PerNeighbor => "per_neighbor_cap",
+            HeldDrop::Global => "global_cap",
+            HeldDrop::Unresolved => "unresolved",
+            HeldDrop::ResolutionsFull => "resolutions_full",
+        }
+    }
+}
+
+/// Why an ND message's link-layer address was not taken (RFC 4861 §7.2.5, §7.3.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NdRefused {
+    /// An advertisement without Override for a known neighbor at another MAC.
+    NoOverride,
+    /// The neighbor's MAC is configured.
+    Permanent,
+    /// An advertisement for a neighbor with no entry (unsolicited).
+    NoEntry,
+    /// An advertisement answering a resolution without a Target Link-Layer Address option.
+    NoTargetAddress,
+}
+
+impl NdRefused {
+    pub const ALL: [NdRefused; 4] = [NdRefused::NoOverride, NdRefused::Permanent, NdRefused::NoEntry, NdRefused::NoTargetAddress];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            NdRefused::NoOverride => "no_override",
+            NdRefused::Permanent => "permanent",
+            NdRefused::NoEntry => "no_entry",
+            NdRefused::NoTargetAddress => "no_target_address",
+        }
+    }
+}
+
+impl ControlCounters {
+    pub fn held_dropped(&self, why: HeldDrop) -> &Counter {
+        &self.held_dropped[why as usize]
+    }
+
+    pub fn nd_refused(&self, why: NdRefused) -> &Counter {
+        &self.nd_refused[why as usize]
+    }
 }
 
 /// Mobility Header types 0..=7 (RFC 6275 §6.1), then one slot for any other.

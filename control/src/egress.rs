@@ -25,8 +25,12 @@ pub trait Egress {
     /// Sends `frame` (a whole Ethernet frame) out of the port with `role`.
     fn send(&mut self, role: Role, frame: Self::Buf);
 
-    /// Neighbor table change: the next hop in `slot` is at `mac` (the workers read it).
+    /// Neighbor table changes (the workers read them): the next hop in `slot` is at `mac`;
+    /// is at `mac`, watched (its entry is STALE: a worker seeing its traffic clears the mark,
+    /// `dataplane::neighbor`); is unknown again (its packets are punted for resolution).
     fn learn_neighbor(&mut self, slot: usize, mac: MacAddr);
+    fn watch_neighbor(&mut self, slot: usize, mac: MacAddr);
+    fn forget_neighbor(&mut self, slot: usize);
 
     /// Binding table changes: (home address, attached node) → care-of address, published to
     /// the workers' fast path.
@@ -40,4 +44,25 @@ pub trait Egress {
     /// What the workers do with a node's frames while it has no route: punt the first one
     /// (`Idle`, it starts a registration) or drop them (`Registering`).
     fn set_registration(&mut self, node: u32, r: Registration);
+}
+
+/// A frame from `from_mac` to `to_mac` whose IPv6 packet `build` writes after the Ethernet
+/// header (returning its length); `None` without a buffer (counted in `no_mbuf`) or if
+/// `build` fails.
+pub fn build_frame<E: Egress>(
+    out: &mut E,
+    to_mac: MacAddr,
+    from_mac: MacAddr,
+    build: impl FnOnce(&mut [u8]) -> wire::Result<usize>,
+    no_mbuf: &dataplane::counters::Counter,
+) -> Option<E::Buf> {
+    let Some(mut m) = out.alloc() else {
+        no_mbuf.inc();
+        return None;
+    };
+    let data = m.data_mut();
+    let n = build(data.get_mut(wire::ethernet::HEADER_LEN..)?).ok()?;
+    wire::ethernet::write_header(data, to_mac, from_mac, wire::ethernet::ETHERTYPE_IPV6).ok()?;
+    m.truncate(wire::ethernet::HEADER_LEN + n);
+    Some(m)
 }

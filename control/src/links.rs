@@ -4,35 +4,43 @@
 //! packets sent on an attached node's behalf (up its LMA tunnel, or routed).
 //! Everything leaves through an [`Egress`].
 
+use crate::config::Config;
 use crate::counters::ControlCounters;
 use crate::egress::Egress;
+use crate::neighbors::{self, Advert, Neighbors, Solicit};
 use crate::ratelimit::TokenBucket;
 use dataplane::counters::{Punt, Role};
 use dataplane::forward::{Mode, PacketBuf, Topology};
-use std::collections::VecDeque;
 use std::net::Ipv6Addr;
 use std::sync::Arc;
 use std::time::Duration;
-use wire::ethernet::{self, fmt_mac, MacAddr, ETHERTYPE_IPV6};
+use wire::ethernet::{self, fmt_mac, MacAddr};
 use wire::icmpv6::{self, ErrorKind};
 use wire::nd::{self, Nd};
 use wire::{ipv6, tunnel};
 
 const ETH: usize = ethernet::HEADER_LEN;
-/// Packets held per unresolved neighbor (Linux's unres_qlen_bytes is similar in spirit).
-pub const HOLD_MAX: usize = 3;
-/// Solicitations sent before held packets are dropped (RFC 4861 §7.3.3 MAX_MULTICAST_SOLICIT).
-pub const SOLICIT_MAX: u32 = 3;
-/// RFC 4861 §10 RETRANS_TIMER.
-pub const RETRANS: Duration = Duration::from_secs(1);
+/// "Neighbor ... is at ..." lines per second (and burst); the counters count them all.
+const ND_LOG_PER_SEC: u32 = 10;
 
-/// Packets waiting for one neighbor's link-layer address.
-struct Pending<B> {
-    target: Ipv6Addr,
-    role: Role,
-    packets: VecDeque<B>,
-    solicits: u32,
-    last: Option<Duration>,
+/// What `Links` is configured with.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub icmp_errors_per_sec: u32,
+    /// Neighbor Advertisements for the MAG's addresses per second (and burst): one bucket
+    /// for all sources, so a flood from spoofed sources costs no state.
+    pub advertisements_per_sec: u32,
+    pub neighbors: neighbors::Settings,
+}
+
+impl Settings {
+    pub fn from_config(c: &Config) -> Settings {
+        Settings {
+            icmp_errors_per_sec: c.control.icmp_errors_per_sec,
+            advertisements_per_sec: c.neighbors.advertisements_per_sec,
+            neighbors: neighbors::Settings::from_config(&c.neighbors),
+        }
+    }
 }
 
 /// A Neighbor Discovery message heard from a node on the access link.
@@ -47,15 +55,35 @@ pub struct Heard {
 pub struct Links<B> {
     topo: Arc<Topology>,
     icmp: TokenBucket,
-    /// By neighbor slot.
-    pending: Vec<Option<Pending<B>>>,
+    advertisements: TokenBucket,
+    /// Reachability of the neighbor slots and the packets held for them.
+    pub nd: Neighbors<B>,
     pub counters: Arc<ControlCounters>,
+    /// Lines about changed neighbor addresses: anyone on a link can send ND from spoofed
+    /// sources inside a node's prefix as fast as the control core reads them.
+    nd_log: TokenBucket,
+    nd_log_suppressed: u64,
+    /// Scratch for the timers' output.
+    changes: Vec<(usize, Option<(MacAddr, bool)>)>,
+    solicits: Vec<Solicit>,
 }
 
 impl<B: PacketBuf> Links<B> {
-    pub fn new(topo: Arc<Topology>, icmp_per_sec: u32) -> Self {
-        let slots = topo.neighbors.len();
-        Links { topo, icmp: TokenBucket::new(icmp_per_sec, icmp_per_sec.max(1)), pending: (0..slots).map(|_| None).collect(), counters: Arc::default() }
+    pub fn new(topo: Arc<Topology>, settings: Settings) -> Self {
+        let icmp = settings.icmp_errors_per_sec;
+        let na = settings.advertisements_per_sec;
+        let nd = Neighbors::new(&topo, settings.neighbors);
+        Links {
+            topo,
+            icmp: TokenBucket::new(icmp, icmp.max(1)),
+            advertisements: TokenBucket::new(na, na.max(1)),
+            nd,
+            nd_log: TokenBucket::new(ND_LOG_PER_SEC, ND_LOG_PER_SEC),
+            nd_log_suppressed: 0,
+            counters: Arc::default(),
+            changes: Vec::new(),
+            solicits: Vec::new(),
+        }
     }
 
     pub fn topo(&self) -> &Arc<Topology> {
@@ -80,7 +108,7 @@ impl<B: PacketBuf> Links<B> {
     /// ND and packets for the MAG's own addresses, received on the link with `role`.
     /// Returns what the PMIPv6 signaling wants to know of it: a node's Router Solicitation
     /// or Neighbor Discovery message, from its MAC.
-    pub fn on_local(&mut self, frame: &[u8], role: Role, out: &mut impl Egress<Buf = B>) -> Option<Heard> {
+    pub fn on_local(&mut self, now: Duration, frame: &[u8], role: Role, out: &mut impl Egress<Buf = B>) -> Option<Heard> {
         let Ok(eth) = ethernet::Frame::new_checked(frame) else { return None };
         let peer_mac = eth.src();
         let ip = &frame[ETH..];
@@ -92,11 +120,17 @@ impl<B: PacketBuf> Links<B> {
             Ok(Some(Nd::NeighborSolicit { target, source_ll })) => {
                 self.counters.nd_received.inc();
                 if !src.is_unspecified() {
-                    if let Some(ll) = source_ll {
-                        self.learn(role, src, ll, out);
+                    if let (Some(ll), Some(slot)) = (source_ll, self.slot_of(role, &src)) {
+                        // RFC 4861 §7.2.3.
+                        let change = self.nd.on_solicit(now, slot, src, ll, &self.counters);
+                        self.apply(now, slot, src, role, change, out);
                     }
                 }
                 if target != mine {
+                    return heard(false);
+                }
+                if !self.advertisements.take(now) {
+                    self.counters.na_rate_limited.inc();
                     return heard(false);
                 }
                 // RFC 4861 §7.2.4: unicast to the soliciting node, or all-nodes if it had no
@@ -113,9 +147,13 @@ impl<B: PacketBuf> Links<B> {
                 }
                 heard(false)
             }
-            Ok(Some(Nd::NeighborAdvert { target, target_ll, .. })) => {
+            Ok(Some(Nd::NeighborAdvert { target, target_ll, solicited, override_, .. })) => {
                 self.counters.nd_received.inc();
-                self.learn(role, target, target_ll.unwrap_or(peer_mac), out);
+                if let Some(slot) = self.slot_of(role, &target) {
+                    // RFC 4861 §7.2.5.
+                    let change = self.nd.on_advert(now, slot, Advert { addr: target, tlla: target_ll, solicited, override_ }, &self.counters);
+                    self.apply(now, slot, target, role, change, out);
+                }
                 heard(false)
             }
             Ok(Some(Nd::RouterSolicit { .. })) => {
@@ -144,7 +182,7 @@ impl<B: PacketBuf> Links<B> {
     }
 
     /// Neighbor slot of `addr` on the link with `role`: an attached node's on the access
-    /// link, a configured next hop's on the core link.
+    /// link, a configured next hop's on the core link. Nothing else has one.
     fn slot_of(&self, role: Role, addr: &Ipv6Addr) -> Option<usize> {
         match role {
             Role::Access => self.topo.attached.lookup(&addr.octets()).map(|i| i as usize),
@@ -152,31 +190,45 @@ impl<B: PacketBuf> Links<B> {
         }
     }
 
-    fn learn(&mut self, role: Role, addr: Ipv6Addr, mac: MacAddr, out: &mut impl Egress<Buf = B>) {
-        let Some(slot) = self.slot_of(role, &addr) else { return };
+    /// Carries a change of neighbor `slot`'s MAC (`addr` on `role`) out to the workers'
+    /// slot, and sends what was held for it.
+    fn apply(&mut self, now: Duration, slot: usize, addr: Ipv6Addr, role: Role, change: Option<(MacAddr, bool)>, out: &mut impl Egress<Buf = B>) {
+        let Some((mac, watched)) = change else { return };
         if self.topo.neighbors.get(slot) != Some(mac) {
-            out.learn_neighbor(slot, mac);
             self.counters.neighbors_learned.inc();
-            tracing::info!("neighbor {addr} is at {} on the {role} link", fmt_mac(&mac));
+            if self.nd_log.take(now) {
+                let note = match std::mem::take(&mut self.nd_log_suppressed) {
+                    0 => String::new(),
+                    n => format!(" ({n} such line(s) suppressed before this one)"),
+                };
+                tracing::info!("neighbor {addr} is at {} on the {role} link{note}", fmt_mac(&mac));
+            } else {
+                self.nd_log_suppressed += 1;
+            }
+        }
+        if watched {
+            out.watch_neighbor(slot, mac);
+        } else {
+            out.learn_neighbor(slot, mac);
         }
         self.release(slot, mac, out);
     }
 
     /// Sends what was held for `slot` now that it is known to be at `mac`.
     fn release(&mut self, slot: usize, mac: MacAddr, out: &mut impl Egress<Buf = B>) {
-        let Some(p) = self.pending.get_mut(slot).and_then(Option::take) else { return };
-        for mut m in p.packets {
+        let Some((role, packets)) = self.nd.take_held(slot) else { return };
+        for mut m in packets {
             if let Some(d) = m.data_mut().get_mut(..6) {
                 d.copy_from_slice(&mac);
             }
             self.counters.held_sent.inc();
-            out.send(p.role, m);
+            out.send(role, m);
         }
     }
 
     /// A packet ready to leave by the link with `role` but for the next hop's MAC: held
-    /// (at most [`HOLD_MAX`] per neighbor, the oldest dropped first) while it is solicited.
-    pub fn hold(&mut self, now: Duration, m: B, role: Role, out: &mut impl Egress<Buf = B>) {
+    /// while it is solicited (capped per neighbor and in all, `neighbors`).
+    pub fn hold(&mut self, now: Duration, mut m: B, role: Role, out: &mut impl Egress<Buf = B>) {
         let ip = m.data().get(ETH..).unwrap_or(&[]);
         let Ok(h) = ipv6::Header::new_checked(ip) else { return };
         let dst = h.dst_addr();
@@ -196,53 +248,74 @@ impl<B: PacketBuf> Links<B> {
                 }
             }
         };
-        let Some(entry) = self.pending.get_mut(slot) else { return };
-        self.counters.held.inc();
-        let p = entry.get_or_insert_with(|| Pending { target, role, packets: VecDeque::new(), solicits: 0, last: None });
-        if p.packets.len() == HOLD_MAX {
-            p.packets.pop_front();
-            self.counters.held_dropped.inc();
-        }
-        p.packets.push_back(m);
         // A worker may have learned the address from traffic meanwhile.
         if let Some(mac) = self.topo.neighbors.get(slot) {
             self.release(slot, mac, out);
-        } else if p.last.is_none() {
-            self.solicit(now, slot, out);
+            if let Some(d) = m.data_mut().get_mut(..6) {
+                d.copy_from_slice(&mac);
+            }
+            self.counters.held.inc();
+            self.counters.held_sent.inc();
+            out.send(role, m);
+            return;
+        }
+        let (now_ready, solicit) = self.nd.hold(now, slot, target, role, m, &self.counters);
+        if let Some((mut m, mac)) = now_ready {
+            if let Some(d) = m.data_mut().get_mut(..6) {
+                d.copy_from_slice(&mac);
+            }
+            out.send(role, m);
+        }
+        if let Some(s) = solicit {
+            self.solicit(s, out);
         }
     }
 
-    /// RFC 4861 §7.2.2: a multicast solicitation to the target's solicited-node address.
-    fn solicit(&mut self, now: Duration, slot: usize, out: &mut impl Egress<Buf = B>) {
-        let Some(p) = self.pending.get_mut(slot).and_then(Option::as_mut) else { return };
-        p.solicits += 1;
-        p.last = Some(now);
-        let (role, target) = (p.role, p.target);
+    /// RFC 4861 §7.2.2: a multicast solicitation to the target's solicited-node address;
+    /// §7.3.3: a probe, unicast to the cached MAC and the target itself.
+    fn solicit(&mut self, s: Solicit, out: &mut impl Egress<Buf = B>) {
+        let (role, target, to_mac, unicast) = match s {
+            Solicit::Multicast { role, target } => (role, target, ethernet::ipv6_multicast_mac(&ipv6::solicited_node(&target)), false),
+            Solicit::Unicast { role, target, mac } => (role, target, mac, true),
+        };
         let src = self.mine(role);
         let mac = self.our_mac(role);
-        let to_mac = ethernet::ipv6_multicast_mac(&ipv6::solicited_node(&target));
-        if self.send(role, to_mac, |o| nd::build_neighbor_solicit(o, &src, &target, &mac), out) {
+        let sent = if unicast {
+            self.send(role, to_mac, |o| emit_unicast_ns(o, &src, &target, &mac), out)
+        } else {
+            self.send(role, to_mac, |o| nd::build_neighbor_solicit(o, &src, &target, &mac), out)
+        };
+        if sent {
             self.counters.ns_sent.inc();
+            if unicast {
+                self.counters.probes_sent.inc();
+            }
         }
     }
 
-    /// Timers: a solicitation every [`RETRANS`]; after [`SOLICIT_MAX`] unanswered ones the
-    /// held packets are dropped.
+    /// Timers: resolutions, reachability (REACHABLE → STALE → DELAY → PROBE → forgotten).
     pub fn tick(&mut self, now: Duration, out: &mut impl Egress<Buf = B>) {
-        for slot in 0..self.pending.len() {
-            let Some(p) = &self.pending[slot] else { continue };
-            if p.last.is_none_or(|t| now.saturating_sub(t) < RETRANS) {
-                continue;
-            }
-            if p.solicits >= SOLICIT_MAX {
-                if let Some(p) = self.pending[slot].take() {
-                    self.counters.held_dropped.add(p.packets.len() as u64);
-                    tracing::warn!("neighbor {} did not answer {SOLICIT_MAX} solicitations; {} packet(s) dropped", p.target, p.packets.len());
+        let mut changes = std::mem::take(&mut self.changes);
+        let mut solicits = std::mem::take(&mut self.solicits);
+        self.nd.tick(now, &self.topo, &mut changes, &mut solicits, &self.counters);
+        for (slot, change) in changes.drain(..) {
+            match change {
+                Some((mac, true)) => {
+                    out.watch_neighbor(slot, mac);
+                    self.release(slot, mac, out);
                 }
-            } else {
-                self.solicit(now, slot, out);
+                Some((mac, false)) => {
+                    out.learn_neighbor(slot, mac);
+                    self.release(slot, mac, out);
+                }
+                None => out.forget_neighbor(slot),
             }
         }
+        for s in solicits.drain(..) {
+            self.solicit(s, out);
+        }
+        self.changes = changes;
+        self.solicits = solicits;
     }
 
     /// The MTU a Packet Too Big reports for a packet punted with `why` from the link `role`:
@@ -310,15 +383,7 @@ impl<B: PacketBuf> Links<B> {
 
     /// A frame for the link `role`, or None (no buffer, or `build` failed).
     fn build_frame(&mut self, role: Role, to_mac: MacAddr, build: impl FnOnce(&mut [u8]) -> wire::Result<usize>, out: &mut impl Egress<Buf = B>) -> Option<B> {
-        let Some(mut m) = out.alloc() else {
-            self.counters.no_mbuf.inc();
-            return None;
-        };
-        let data = m.data_mut();
-        let n = build(data.get_mut(ETH..)?).ok()?;
-        ethernet::write_header(data, to_mac, self.our_mac(role), ETHERTYPE_IPV6).ok()?;
-        m.truncate(ETH + n);
-        Some(m)
+        crate::egress::build_frame(out, to_mac, self.our_mac(role), build, &self.counters.no_mbuf)
     }
 
     /// Sends an IPv6 packet of an attached node's (built by `build`; `node_addr` is the
@@ -382,14 +447,25 @@ impl<B: PacketBuf> Links<B> {
 
     /// Drops everything held (shutdown).
     pub fn drain(&mut self) {
-        for p in &mut self.pending {
-            p.take();
-        }
+        self.nd.drain();
     }
+}
+
+/// A Neighbor Solicitation for `target` sent to the target itself, not its solicited-node
+/// group (NUD, RFC 4861 §7.2.2): built as usual, then the destination made the target and
+/// the checksum redone.
+pub(crate) fn emit_unicast_ns(o: &mut [u8], src: &Ipv6Addr, target: &Ipv6Addr, mac: &MacAddr) -> wire::Result<usize> {
+    let n = nd::build_neighbor_solicit(o, src, target, mac)?;
+    o[24..40].copy_from_slice(&target.octets());
+    let mut m = icmpv6::Message::new_checked(&mut o[ipv6::HEADER_LEN..n])?;
+    m.fill_checksum(src, target);
+    Ok(n)
 }
 
 #[cfg(test)]
 mod tests {
+    use crate::counters::{HeldDrop, NdRefused};
+    use crate::neighbors::State;
     use crate::testing::*;
     use dataplane::counters::{Punt, Role};
     use wire::icmpv6::{self, ErrorKind};
@@ -418,8 +494,13 @@ mod tests {
     /// A Neighbor Advertisement from `src` for `target`, with or without the target
     /// link-layer address option.
     fn neighbor_advert(src: &str, target: &str, mac: [u8; 6], with_tlla: bool) -> Vec<u8> {
+        advert(src, target, mac, with_tlla, true, true)
+    }
+
+    /// As [`neighbor_advert`], with the Solicited and Override flags chosen.
+    fn advert(src: &str, target: &str, mac: [u8; 6], with_tlla: bool, solicited: bool, override_: bool) -> Vec<u8> {
         let mut b = vec![0u8; 200];
-        let n = nd::build_neighbor_advert(&mut b, &a(src), &a(MAG_LL), &a(target), &mac, false, true, true).unwrap();
+        let n = nd::build_neighbor_advert(&mut b, &a(src), &a(MAG_LL), &a(target), &mac, false, solicited, override_).unwrap();
         b.truncate(n);
         if !with_tlla {
             // Cut the 8-byte option, fix the payload length and the checksum.
@@ -481,19 +562,66 @@ mod tests {
 
     // --- Learning ---
 
+    /// RFC 4861 §7.2.5: an advertisement for no entry is discarded; one answering a
+    /// resolution must carry the target's address; a different address replaces the known
+    /// one only with Override; Solicited confirms (REACHABLE), anything else is STALE.
     #[test]
-    fn na_teaches_the_target_address_option_or_else_the_frame_source() {
+    fn advertisements_follow_rfc_4861_7_2_5() {
+        const OTHER: [u8; 6] = [2, 0, 0, 0, 0x77, 1];
         let mut h = Harness::new(TUNNEL);
         let slot = h.topo().core_slot(0);
+        let c = h.plane.links.counters.clone();
+        h.punt(Punt::NeighborDiscovery, Role::Core, &from_lma(&neighbor_advert(LMA, LMA, LMA_MAC, true)));
+        assert_eq!((h.topo().neighbors.get(slot), c.nd_refused(NdRefused::NoEntry).get()), (None, 1), "no entry, discarded");
+        h.punt(Punt::Unresolved, Role::Core, &unresolved_uplink(1));
+        h.sent();
+        assert_eq!(h.plane.links.nd.state(slot), State::Incomplete);
+        h.punt(Punt::NeighborDiscovery, Role::Core, &from_lma(&neighbor_advert(LMA, LMA, LMA_MAC, false)));
+        assert_eq!((h.topo().neighbors.get(slot), c.nd_refused(NdRefused::NoTargetAddress).get()), (None, 1));
+        h.punt(Punt::NeighborDiscovery, Role::Core, &from_lma(&neighbor_advert(LMA, LMA, LMA_MAC, true)));
+        assert_eq!((h.topo().neighbors.get(slot), h.plane.links.nd.state(slot)), (Some(LMA_MAC), State::Reachable));
+        assert_eq!(h.sent().len(), 1, "the held packet");
+        // Another MAC without Override: not taken, and no longer REACHABLE.
+        h.punt(Punt::NeighborDiscovery, Role::Core, &from_lma(&advert(LMA, LMA, OTHER, true, true, false)));
+        assert_eq!((h.topo().neighbors.get(slot), h.plane.links.nd.state(slot)), (Some(LMA_MAC), State::Stale));
+        assert_eq!(c.nd_refused(NdRefused::NoOverride).get(), 1);
+        // With Override, unsolicited: taken, STALE (unconfirmed).
+        h.punt(Punt::NeighborDiscovery, Role::Core, &from_lma(&advert(LMA, LMA, OTHER, true, false, true)));
+        assert_eq!((h.topo().neighbors.get(slot), h.plane.links.nd.state(slot)), (Some(OTHER), State::Stale));
+        // Solicited without the option: confirmed, the address kept.
+        h.punt(Punt::NeighborDiscovery, Role::Core, &from_lma(&neighbor_advert(LMA, LMA, LMA_MAC, false)));
+        assert_eq!((h.topo().neighbors.get(slot), h.plane.links.nd.state(slot)), (Some(OTHER), State::Reachable));
+        assert_eq!(c.neighbors_learned.get(), 2);
+        assert_eq!(c.nd_received.get(), 6);
+    }
+
+    /// Changed addresses are all counted, but logged at most 10 a second: spoofed sources
+    /// in a node's prefix must not flood the log.
+    #[test]
+    fn neighbor_changes_are_logged_at_most_ten_a_second() {
+        let mut h = Harness::new(TUNNEL);
+        for i in 0..25u8 {
+            let mac = [2, 0, 0, 0, 0x99, i];
+            h.punt(Punt::NeighborDiscovery, Role::Access, &frame(ACCESS_MAC, mac, &neighbor_solicit(a(MN2), a("fe80::99"), mac)));
+        }
+        assert_eq!((h.plane.links.counters.neighbors_learned.get(), h.plane.links.nd_log_suppressed), (25, 15));
+        h.now += std::time::Duration::from_millis(100);
+        h.punt(Punt::NeighborDiscovery, Role::Access, &from_mn2(&neighbor_solicit(a(MN2), a("fe80::99"), MN2_MAC)));
+        assert_eq!(h.plane.links.nd_log_suppressed, 0, "logged, with the count of those left out");
+    }
+
+    /// A configured MAC is permanent: ND does not change it.
+    #[test]
+    fn a_configured_mac_is_not_changed_by_nd() {
+        let mut h = Harness::new(&TUNNEL.replace("address = \"2001:db8:c0::2\"\n", "address = \"2001:db8:c0::2\"\nmac = \"02:00:00:00:0c:02\"\n"));
+        let slot = h.topo().core_slot(0);
+        assert_eq!(h.plane.links.nd.state(slot), State::Permanent);
         h.punt(Punt::NeighborDiscovery, Role::Core, &from_lma(&neighbor_advert(LMA, LMA, [2, 0, 0, 0, 0x77, 1], true)));
-        assert_eq!(h.out.learned, [(slot, [2, 0, 0, 0, 0x77, 1])]);
-        h.punt(Punt::NeighborDiscovery, Role::Core, &from_lma(&neighbor_advert(LMA, LMA, [0; 6], false)));
+        h.punt(Punt::NeighborDiscovery, Role::Core, &frame(CORE_MAC, [2, 0, 0, 0, 0x77, 1], &neighbor_solicit(a(LMA), a(PROXY_COA), [2, 0, 0, 0, 0x77, 1])));
         assert_eq!(h.topo().neighbors.get(slot), Some(LMA_MAC));
-        assert_eq!(h.plane.links.counters.neighbors_learned.get(), 2);
-        // The same again changes nothing and is not counted.
-        h.punt(Punt::NeighborDiscovery, Role::Core, &from_lma(&neighbor_advert(LMA, LMA, [0; 6], false)));
-        assert_eq!(h.plane.links.counters.neighbors_learned.get(), 2);
-        assert_eq!(h.plane.links.counters.nd_received.get(), 3);
+        assert_eq!(h.plane.links.counters.nd_refused(NdRefused::Permanent).get(), 2);
+        h.tick_at(100.0);
+        assert_eq!(h.plane.links.counters.probes_sent.get(), 0, "never probed");
     }
 
     #[test]
@@ -534,7 +662,7 @@ mod tests {
             h.punt(Punt::Unresolved, Role::Core, &unresolved_uplink(n));
         }
         let c = h.plane.links.counters.clone();
-        assert_eq!((c.held.get(), c.held_dropped.get()), (4, 1), "3 held per neighbor, the oldest dropped");
+        assert_eq!((c.held.get(), c.held_dropped(HeldDrop::PerNeighbor).get()), (4, 1), "3 held per neighbor, the oldest dropped");
         let sent = h.sent();
         assert_eq!(sent.len(), 1, "one solicitation for the four");
         let f = &sent[0].1;
@@ -548,10 +676,11 @@ mod tests {
         h.tick_at(2.0);
         assert_eq!(solicitations(&h.sent()), 1);
         assert_eq!(c.ns_sent.get(), 3);
-        assert_eq!(c.held_dropped.get(), 1);
+        assert_eq!(c.held_dropped(HeldDrop::PerNeighbor).get(), 1);
         h.tick_at(3.0);
         assert!(h.sent().is_empty(), "no fourth solicitation");
-        assert_eq!(c.held_dropped.get(), 4, "the three held packets dropped");
+        assert_eq!(c.held_dropped(HeldDrop::Unresolved).get(), 3, "the three held packets dropped");
+        assert_eq!(c.forgotten_unresolved.get(), 1);
         // A late answer finds nothing held.
         h.punt(Punt::NeighborDiscovery, Role::Core, &from_lma(&neighbor_advert(LMA, LMA, LMA_MAC, true)));
         assert!(h.sent().is_empty());

@@ -19,6 +19,7 @@ mod http;
 mod links;
 mod metrics;
 mod mobiles_view;
+mod neighbors;
 mod ratelimit;
 mod registration;
 mod reload;

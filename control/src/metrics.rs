@@ -249,13 +249,37 @@ impl Sources {
             ("roagent_icmpv6_errors_suppressed_total", "ICMPv6 errors not sent because RFC 4443 §2.4(e) forbids them.", &c.icmp_not_allowed),
             ("roagent_held_packets_total", "Packets held while their next hop was resolved.", &c.held),
             ("roagent_held_packets_sent_total", "Held packets sent after resolution.", &c.held_sent),
-            ("roagent_held_packets_dropped_total", "Held packets dropped (queue full or no answer).", &c.held_dropped),
+            ("roagent_neighbor_probes_sent_total", "Unicast Neighbor Solicitations probing a known neighbor (RFC 4861 §7.3.3).", &c.probes_sent),
             ("roagent_inject_ring_full_total", "Control-core packets dropped because a worker's inject ring was full.", &c.inject_full),
             ("roagent_mbuf_alloc_failed_total", "Control-core packets not sent for lack of an mbuf.", &c.no_mbuf),
             ("roagent_control_unhandled_total", "Punted packets the control core had no use for.", &c.unhandled),
         ] {
             out.push(counter(name, help).add(&[], v.get() as f64).0.clone());
         }
+        let mut f = counter("roagent_held_packets_dropped_total", "Held packets dropped, by reason (a cap, or no answer).");
+        for d in crate::counters::HeldDrop::ALL {
+            f.add(&[("reason", d.label())], c.held_dropped(d).get() as f64);
+        }
+        out.push(f.0);
+        let mut f = counter("roagent_neighbors_forgotten_total", "Neighbors forgotten, by reason (probes or resolution unanswered).");
+        f.add(&[("reason", "unreachable")], c.forgotten_unreachable.get() as f64);
+        f.add(&[("reason", "unresolved")], c.forgotten_unresolved.get() as f64);
+        out.push(f.0);
+        let mut f = counter("roagent_nd_refused_total", "ND messages whose link-layer address was not taken (RFC 4861 §7.2.5), by reason.");
+        for r in crate::counters::NdRefused::ALL {
+            f.add(&[("reason", r.label())], c.nd_refused(r).get() as f64);
+        }
+        out.push(f.0);
+        let mut f = gauge("roagent_neighbors", "Neighbor entries by state (RFC 4861 §7.3.2; permanent: configured MACs).");
+        for (s, g) in crate::neighbors::State::COUNTED.iter().zip(&c.neighbor_states) {
+            f.add(&[("state", s.label())], g.get() as f64);
+        }
+        out.push(f.0);
+        let mut f = counter("roagent_neighbor_mac_mismatch_total", "Frames from a known neighbor with another source MAC, not learned (ND changes it).");
+        for (q, w) in self.workers.iter().enumerate() {
+            f.add(&[("queue", &queues[q])], w.neighbor_mac_mismatch.get() as f64);
+        }
+        out.push(f.0);
         let a = &self.agent;
         let mut f = counter("roagent_icmpv6_errors_sent_total", "ICMPv6 errors sent, by type.");
         f.add(&[("type", "time_exceeded")], c.time_exceeded_sent.get() as f64);
@@ -265,6 +289,7 @@ impl Sources {
         let mut f = counter("roagent_rate_limited_total", "Replies the MAG did not send because of a rate limit, by kind.");
         f.add(&[("kind", "icmpv6")], c.icmp_rate_limited.get() as f64);
         f.add(&[("kind", "signaling")], a.dropped(DropReason::RateLimited).get() as f64);
+        f.add(&[("kind", "neighbor_advertisement")], c.na_rate_limited.get() as f64);
         out.push(f.0);
 
         let mut rx = counter("roagent_signaling_received_total", "Mobility Header messages received for attached nodes, by type.");

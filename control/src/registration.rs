@@ -9,7 +9,7 @@ use crate::agent::Agent;
 use crate::config::Config;
 use crate::counters::PmipCounters;
 use crate::egress::Egress;
-use crate::links::{Heard, Links};
+use crate::links::{emit_unicast_ns, Heard, Links};
 use crate::mobiles_view::{MobileRow, MobilesView};
 use dataplane::attached::Registration as DpState;
 use dataplane::forward::{PacketBuf, Topology};
@@ -85,6 +85,12 @@ impl Registrations {
             ra_router_lifetime: router_lifetime,
             mtu: cfg.ports.access.mtu.into(),
         }
+    }
+
+    /// Link-local addresses remembered (one per policy node at most).
+    #[cfg(test)]
+    pub fn link_local_len(&self) -> usize {
+        self.link_local.len()
     }
 
     /// A worker punted the first frame of a node that has no route yet (`Punt::Attach`).
@@ -354,17 +360,6 @@ fn emit_pbu(o: &mut [u8], coa: &Ipv6Addr, lma: &Ipv6Addr, pbu: &pmip::ProxyBindi
         .emit(buf)?;
     buf[ipv6::HEADER_LEN..].copy_from_slice(&mh);
     Ok(total)
-}
-
-/// A Neighbor Solicitation for `target` sent to the target itself, not its solicited-node
-/// group (NUD, RFC 4861 §7.2.2): built as usual, then the destination made the target and
-/// the checksum redone.
-fn emit_unicast_ns(o: &mut [u8], src: &Ipv6Addr, target: &Ipv6Addr, mac: &MacAddr) -> wire::Result<usize> {
-    let n = nd::build_neighbor_solicit(o, src, target, mac)?;
-    o[24..40].copy_from_slice(&target.octets());
-    let mut m = wire::icmpv6::Message::new_checked(&mut o[ipv6::HEADER_LEN..n])?;
-    m.fill_checksum(src, target);
-    Ok(n)
 }
 
 /// fe80::/64 with the modified EUI-64 interface identifier of `mac` (RFC 4291 App. A), the

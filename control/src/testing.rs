@@ -103,7 +103,9 @@ const ROOM: usize = 2048;
 pub struct Recorder {
     pub topo: Arc<Topology>,
     pub sent: Vec<(Role, Vec<u8>)>,
+    /// Neighbor slots given a MAC (learned or watched), and made unknown again.
     pub learned: Vec<(usize, MacAddr)>,
+    pub forgotten: Vec<usize>,
     pub bindings: HashMap<(Ipv6Addr, Ipv6Addr), Ipv6Addr>,
     /// Run-time routes: node → /64 (PMIPv6).
     pub routes: HashMap<u32, u64>,
@@ -130,6 +132,16 @@ impl Egress for Recorder {
     fn learn_neighbor(&mut self, slot: usize, mac: MacAddr) {
         self.topo.neighbors.learn(slot, mac);
         self.learned.push((slot, mac));
+    }
+
+    fn watch_neighbor(&mut self, slot: usize, mac: MacAddr) {
+        self.topo.neighbors.watch(slot, mac);
+        self.learned.push((slot, mac));
+    }
+
+    fn forget_neighbor(&mut self, slot: usize) {
+        self.topo.neighbors.forget(slot);
+        self.forgotten.push(slot);
     }
 
     fn upsert_binding(&mut self, home: &Ipv6Addr, attached: &Ipv6Addr, care_of: &Ipv6Addr) -> Result<(), TableFull> {
@@ -173,9 +185,17 @@ impl Harness {
         let topo = Arc::new(crate::topology::build(&cfg, ACCESS_MAC, CORE_MAC));
         let agent = Agent::new(cfg.reflector.to_reflector(), Box::new(reflector::TestEntropy::new(7)), Instant::now());
         let registrations = (cfg.mag.signaling == crate::config::Signaling::Pmipv6).then(|| Registrations::new(&cfg, &topo, WALL));
-        let plane = ControlPlane::new(topo.clone(), cfg.control.icmp_errors_per_sec, agent, registrations);
-        let out =
-            Recorder { topo, sent: Vec::new(), learned: Vec::new(), bindings: HashMap::new(), routes: HashMap::new(), buffers: None, table_cap: usize::MAX };
+        let plane = ControlPlane::new(topo.clone(), crate::links::Settings::from_config(&cfg), agent, registrations);
+        let out = Recorder {
+            topo,
+            sent: Vec::new(),
+            learned: Vec::new(),
+            forgotten: Vec::new(),
+            bindings: HashMap::new(),
+            routes: HashMap::new(),
+            buffers: None,
+            table_cap: usize::MAX,
+        };
         Harness { plane, out, now: Duration::from_secs(1) }
     }
 

@@ -222,6 +222,8 @@ pub struct WorkerBlock {
     pub polls_idle: Counter,
     /// TSC cycles spent in polls that found packets.
     pub busy_cycles: Counter,
+    /// Frames from a known neighbor with another source MAC (not learned: ND changes it).
+    pub neighbor_mac_mismatch: Counter,
 }
 
 impl WorkerBlock {

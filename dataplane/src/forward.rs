@@ -321,7 +321,7 @@ pub fn uplink(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut im
             Signaling::Pmipv6 => unknown_source_pmipv6(topo, &source_mac(p.data())),
         };
     };
-    topo.neighbors.learn(node as usize, source_mac(p.data()));
+    topo.neighbors.learn_from_frame(node as usize, source_mac(p.data()), &c.neighbor_mac_mismatch);
     let (lma, agent) = match topo.attached.node(node) {
         Some(n) => {
             // PMIPv6 only: the activity stamp the control core's idle detection reads.
@@ -354,18 +354,10 @@ pub fn uplink(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut im
             if outer != 0 && rh2::insertable_plain(&ip, p.data().get(ETH + ipv6::HEADER_LEN).copied()) {
                 return encapsulate_with_rh2(topo, c, p, &ip, lma, &care_of);
             }
-            if !p.prepend(rh2::LEN) {
-                return Verdict::Drop(Drop::NoHeadroom);
-            }
-            if rh2::insert(p.data_mut(), ETH, &Ipv6Addr::from(care_of)).is_ok() {
-                c.rh2_inserted.inc();
-                rh2_len = rh2::LEN;
-            } else {
-                // Not a packet RH2 may go on (ND, Mobility Header, already routed): the
-                // buffer is unchanged; it takes the home agent's path as before.
-                p.adj(rh2::LEN);
-                c.rh2_refused.inc();
-            }
+            rh2_len = match insert_rh2_walked(c, p, &care_of) {
+                Ok(n) => n,
+                Err(v) => return v,
+            };
         }
     }
     let inner_len = inner_len + rh2_len;
@@ -389,6 +381,27 @@ pub fn uplink(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut im
             link_out(topo, p, topo.core_slot(lma), Role::Core)
         }
         Mode::Routed => link_out(topo, p, topo.core_slot(topo.core_next_hops.len().saturating_sub(1)), Role::Core),
+    }
+}
+
+/// The RH2 for a packet `rh2::insertable_plain` did not take (extension headers, ND, a
+/// Mobility Header, routed mode): the general insertion, which walks the chain. Returns the
+/// bytes added (0 when RH2 may not go on; the buffer is then unchanged and the packet takes
+/// the home agent's path as before). Out of line: rare, and inlined it cost the common
+/// uplink registers (callgrind).
+#[cold]
+#[inline(never)]
+fn insert_rh2_walked(c: &WorkerCounters, p: &mut impl PacketBuf, care_of: &[u8; 16]) -> Result<usize, Verdict> {
+    if !p.prepend(rh2::LEN) {
+        return Err(Verdict::Drop(Drop::NoHeadroom));
+    }
+    if rh2::insert(p.data_mut(), ETH, &Ipv6Addr::from(*care_of)).is_ok() {
+        c.rh2_inserted.inc();
+        Ok(rh2::LEN)
+    } else {
+        p.adj(rh2::LEN);
+        c.rh2_refused.inc();
+        Ok(0)
     }
 }
 
