@@ -48,6 +48,7 @@ fn bad_config_is_refused_with_one_line_naming_the_field() {
         (GOOD.replace("/64", "/64\", \"2001:db8:3::/64"), "node[0].prefixes[1]: is already used by another node"),
         (GOOD.replace("proxy_coa = \"2001:db8:c0::1\"", "proxy_coa = \"not-an-address\""), "invalid IPv6 address syntax"),
         (GOOD.replace("[metrics]", "[metrics]\nmax_connections = 0"), "metrics.max_connections: 0 is outside 1..=512"),
+        (format!("{GOOD}[mempool]\nmbufs = 100\n"), "mempool.mbufs: 100 is outside 1023..=16777215"),
         ("this is not toml".to_string(), "c.toml:1:"),
     ] {
         let (code, _, err) = check(&text);

@@ -75,6 +75,12 @@ pub fn pool_size(workers: u32) -> u32 {
     n.next_power_of_two() - 1
 }
 
+/// The per-lcore cache of a pool of `n` mbufs: [`POOL_CACHE`], less for a small pool, so
+/// the caches cannot hide most of it (DPDK also refuses a cache above n / 1.5).
+pub fn pool_cache(n: u32) -> u32 {
+    POOL_CACHE.min(n / 8)
+}
+
 pub fn run(cfg: Config, opts: Options) -> Result<(), Error> {
     // SAFETY: installing an async-signal-safe handler that only stores to an atomic.
     unsafe {
@@ -118,9 +124,16 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), Error> {
         }
     }
     let data_room = (cfg.ports.access.mtu.max(cfg.ports.core.mtu) as u32 + 14 + 40 + 24 + 128).max(dataplane::mbuf::DEFAULT_BUF_SIZE) as u16;
-    let n_mbufs = pool_size(nw as u32);
+    let rule = pool_size(nw as u32);
+    let n_mbufs = cfg.mempool.mbufs.unwrap_or(rule);
+    if n_mbufs < rule {
+        tracing::warn!(
+            "mempool.mbufs = {n_mbufs} is below the sizing rule's {rule} for {nw} worker(s): under load RX will fail for lack of mbufs (counted as rx_nombuf)"
+        );
+    }
     let pool = Arc::new(
-        Mempool::new("roagent_pool", n_mbufs, POOL_CACHE, data_room, socket).map_err(Error::dpdk(format!("mempool ({n_mbufs} mbufs of {data_room} bytes)")))?,
+        Mempool::new("roagent_pool", n_mbufs, pool_cache(n_mbufs), data_room, socket)
+            .map_err(Error::dpdk(format!("mempool ({n_mbufs} mbufs of {data_room} bytes)")))?,
     );
     let access = Port::start(cfg.ports.access.name(), nw, nw, &pool, cfg.ports.access.mtu, socket).map_err(Error::dpdk("ports.access.device"))?;
     let core = Port::start(cfg.ports.core.name(), nw, nw, &pool, cfg.ports.core.mtu, socket).map_err(Error::dpdk("ports.core.device"))?;
@@ -187,6 +200,8 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), Error> {
     });
     let mut control =
         ControlCore::new(topo.clone(), pool.clone(), from_workers, to_workers, crate::links::Settings::from_config(&cfg), agent, registrations, table);
+    let probes = [(&access, &cfg.ports.access), (&core, &cfg.ports.core)]
+        .map(|(p, c)| dataplane::port::LinkProbe { port: p.id, iface: c.linux_iface().map(str::to_string) });
     let sources = Arc::new(Sources {
         workers: counters.clone(),
         lcores: lcores.clone(),
@@ -194,7 +209,7 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), Error> {
         agent: control.plane.agent.counters.clone(),
         bindings: control.plane.agent.view.clone(),
         tsc_hz: dataplane::tsc_hz(),
-        dpdk: Some(crate::metrics::DpdkSources { pool: pool.clone(), ports: [access.id, core.id], rings: watchers }),
+        dpdk: Some(crate::metrics::DpdkSources { pool: pool.clone(), ports: [access.id, core.id], links: probes.clone(), rings: watchers }),
         pmip: control
             .plane
             .registrations
@@ -216,6 +231,7 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), Error> {
     let mut next_tick = Duration::ZERO;
     let mut next_stats = Duration::from_secs(opts.stats_period);
     let ports = [&access, &core];
+    let mut links = LinkWatch::default();
     while !SIGNALED.load(Ordering::Relaxed) {
         let now = start.elapsed();
         if end.is_some_and(|e| now >= e) {
@@ -233,6 +249,7 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), Error> {
         bench.step(&mut control.io.table, now);
         if now >= next_tick {
             control.tick(now);
+            links.check(&ports, &probes);
             next_tick = now + Duration::from_millis(100);
         }
         if opts.stats_period > 0 && now >= next_stats {
@@ -248,7 +265,8 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), Error> {
     drop(server);
     let clean = workers.stop();
     info!("resident memory at the end: {} kB, at the peak: {} kB", resident_kb("VmRSS").unwrap_or(0), resident_kb("VmHWM").unwrap_or(0));
-    // Last punts and replies still in flight.
+    // Last punts still in flight; their replies can no longer leave and are freed.
+    control.workers_stopped();
     control.poll(start.elapsed());
     control.drain();
     report::print_port_stats(&ports, &counters);
@@ -258,10 +276,41 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), Error> {
     access.stop();
     core.stop();
     drop(control);
+    // Every mbuf is back once the ports (whose queues may hold some) have stopped: anything
+    // still in use now is a leak.
+    let left = pool.in_use();
+    report::print_text(&format!("# mempool in use after the ports stopped: {left} of {}\n", pool.size()));
+    if left == 0 {
+        info!("mempool: every mbuf returned after the ports stopped");
+    } else {
+        tracing::warn!("mempool: {left} of {} mbufs still in use after the ports stopped (leaked)", pool.size());
+    }
     if !clean {
         return Err(Error::Worker);
     }
     Ok(())
+}
+
+/// The ports' link status (the drivers', and the kernel's for a port on a Linux interface),
+/// logged when it changes; read from the control core's tick, never from a worker.
+#[derive(Default)]
+struct LinkWatch {
+    last: [Option<bool>; 2],
+}
+
+impl LinkWatch {
+    fn check(&mut self, ports: &[&Port; 2], probes: &[dataplane::port::LinkProbe; 2]) {
+        for ((role, p), probe) in dataplane::counters::Role::ALL.into_iter().zip(ports).zip(probes) {
+            let now = probe.up();
+            let was = std::mem::replace(&mut self.last[role as usize], now);
+            match (was, now) {
+                (Some(true), Some(false)) => tracing::warn!("port {} ({role}, {}): link down", p.id, p.name),
+                (Some(false), Some(true)) => info!("port {} ({role}, {}): link up", p.id, p.name),
+                (None, Some(false)) => tracing::warn!("port {} ({role}, {}): link down at start", p.id, p.name),
+                _ => {}
+            }
+        }
+    }
 }
 
 /// A memory figure of this process from /proc/self/status (`VmRSS`, `VmHWM`), in kB.
@@ -315,6 +364,16 @@ mod tests {
             let n = pool_size(w);
             assert!(n >= 4 * w * DESCRIPTORS + 2 * w * RING_SIZE + (w + 1) * POOL_CACHE);
             assert!((n + 1).is_power_of_two());
+        }
+    }
+
+    #[test]
+    fn a_small_pool_gets_a_small_cache() {
+        assert_eq!(pool_cache(pool_size(1)), POOL_CACHE);
+        assert_eq!(pool_cache(crate::config::MIN_MBUFS), 127);
+        // DPDK refuses a cache whose flush threshold (1.5 x) exceeds the pool.
+        for n in [crate::config::MIN_MBUFS, 2047, pool_size(1)] {
+            assert!(pool_cache(n) * 3 / 2 <= n);
         }
     }
 

@@ -29,6 +29,8 @@ pub struct Config {
     #[serde(default)]
     pub metrics: Metrics,
     #[serde(default)]
+    pub mempool: MempoolCfg,
+    #[serde(default)]
     pub log: Log,
     /// Benchmark knobs (scripts/bench): only in a build with the `bench` feature; the
     /// product refuses `[bench]` as an unknown field.
@@ -54,6 +56,22 @@ impl Default for Metrics {
         Metrics { address: default_metrics_address(), max_connections: default_max_connections() }
     }
 }
+
+/// The packet-buffer pool.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MempoolCfg {
+    /// Mbufs in the pool; default: the sizing rule (`app::pool_size`), which no load can
+    /// exhaust. Fewer saves memory (and lets the fault tests run it dry): RX then fails and
+    /// is counted as the driver's `rx_nombuf`.
+    pub mbufs: Option<u32>,
+}
+
+/// The smallest pool: a few bursts per lcore beside the control core's working set, and
+/// room for DPDK's per-lcore caches (a cache takes at most n / 8 here).
+pub const MIN_MBUFS: u32 = 1023;
+/// `rte_mempool` sizes are 32-bit, but a pool this large is a typo.
+pub const MAX_MBUFS: u32 = (1 << 24) - 1;
 
 pub const DEFAULT_METRICS_ADDRESS: &str = "127.0.0.1:9477";
 
@@ -203,6 +221,16 @@ impl Port {
     }
     pub fn is_vdev(&self) -> bool {
         self.device.starts_with("net_")
+    }
+
+    /// The Linux interface a virtual device sits on (`iface=` of `net_af_packet` and
+    /// `net_pcap`, or `net_pcap`'s `rx_iface_in=` / `rx_iface=`), if any.
+    pub fn linux_iface(&self) -> Option<&str> {
+        let args: Vec<(&str, &str)> = self.device.split(',').skip(1).filter_map(|kv| kv.split_once('=')).collect();
+        ["iface", "rx_iface_in", "rx_iface"]
+            .iter()
+            .find_map(|k| args.iter().find(|(a, _)| a == k).map(|(_, v)| *v))
+            .filter(|v| !v.is_empty() && !v.contains('/') && *v != "." && *v != "..")
     }
 }
 
@@ -553,6 +581,11 @@ impl Config {
         if !(1..=MAX_MAX_CONNECTIONS).contains(&self.metrics.max_connections) {
             return Err(err("metrics.max_connections", format!("{} is outside 1..={MAX_MAX_CONNECTIONS}", self.metrics.max_connections)));
         }
+        if let Some(n) = self.mempool.mbufs {
+            if !(MIN_MBUFS..=MAX_MBUFS).contains(&n) {
+                return Err(err("mempool.mbufs", format!("{n} is outside {MIN_MBUFS}..={MAX_MBUFS}")));
+            }
+        }
         let r = &self.reflector;
         if !(1..=30).contains(&r.nonce_interval) {
             return Err(err("reflector.nonce_interval", format!("{} is outside 1..=30 seconds (tokens must live 210 s, RFC 6275 §5.2.7)", r.nonce_interval)));
@@ -848,11 +881,23 @@ prefixes = ["2001:db8:3::/64"]
             "metrics.address: \"localhost\" is not host:port (e.g. 127.0.0.1:9477, [::1]:9477)"
         );
         assert_eq!(problem(&format!("{GOOD}[metrics]\nmax_connections = 0\n")), "metrics.max_connections: 0 is outside 1..=512");
+        assert_eq!(problem(&format!("{GOOD}[mempool]\nmbufs = 100\n")), "mempool.mbufs: 100 is outside 1023..=16777215");
+        assert_eq!(Config::parse(&format!("{GOOD}[mempool]\nmbufs = 1023\n"), "t").unwrap().mempool.mbufs, Some(1023));
         assert_eq!(
             problem(&format!("{GOOD}[reflector]\nmax_lifetime = 600\n")),
             "reflector.max_lifetime: 600 is outside 4..=420 seconds (RFC 6275 §12 MAX_RR_BINDING_LIFETIME)"
         );
         assert!(problem(&GOOD.replace("[mag]\nproxy_coa = \"2001:db8:c0::1\"\nsignaling = \"static\"", "")).contains("missing field `mag`"));
+    }
+
+    #[test]
+    fn the_linux_interface_of_a_device() {
+        let p = |device: &str| Port { device: device.into(), mtu: 1500 };
+        assert_eq!(p("net_af_packet0,iface=mag-a").linux_iface(), Some("mag-a"));
+        assert_eq!(p("net_pcap0,rx_iface_in=eth1,tx_iface=eth1").linux_iface(), Some("eth1"));
+        assert_eq!(p("net_pcap0,rx_pcap=a.pcap,tx_pcap=b.pcap").linux_iface(), None);
+        assert_eq!(p("0000:01:00.0").linux_iface(), None);
+        assert_eq!(p("net_af_packet0,iface=../x").linux_iface(), None);
     }
 
     #[test]

@@ -149,6 +149,12 @@ impl ControlCore {
         self.plane.purge_nodes(now, &agent_off, &mut self.io);
     }
 
+    /// The workers have stopped (shutdown): nobody will poll the inject rings again, so what
+    /// the control plane sends from now on is freed instead of queued there (leaked).
+    pub fn workers_stopped(&mut self) {
+        self.io.to_workers.clear();
+    }
+
     /// Frees everything still queued or held (shutdown).
     pub fn drain(&mut self) {
         for c in &mut self.from_workers {

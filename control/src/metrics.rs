@@ -48,6 +48,8 @@ pub struct DpdkSources {
     pub pool: Arc<Mempool>,
     /// DPDK port ids by role.
     pub ports: [u16; 2],
+    /// How each port's link state is read, by role.
+    pub links: [dataplane::port::LinkProbe; 2],
     /// Per worker: (punt ring to control, inject ring from control).
     pub rings: Vec<(Watcher, Watcher)>,
 }
@@ -56,6 +58,8 @@ pub struct DpdkSources {
 #[derive(Default)]
 pub struct Readings {
     pub ports: [PortStats; 2],
+    /// Link status as the drivers report it, by role (`None`: the driver cannot say).
+    pub link_up: [Option<bool>; 2],
     /// Per worker: mbufs in (punt ring, inject ring).
     pub rings: Vec<(u32, u32)>,
     pub pool_in_use: u32,
@@ -66,6 +70,7 @@ impl DpdkSources {
     pub fn read(&self) -> Readings {
         Readings {
             ports: [Port::stats_of(self.ports[0]), Port::stats_of(self.ports[1])],
+            link_up: [self.links[0].up(), self.links[1].up()],
             rings: self.rings.iter().map(|(p, i)| (p.len(), i.len())).collect(),
             pool_in_use: self.pool.in_use(),
             pool_size: self.pool.size(),
@@ -171,6 +176,16 @@ impl Sources {
             out.push(f.0);
         }
 
+        let mut f = gauge(
+            "roagent_port_link_up",
+            "1 if the port's link is up, 0 if down, per its driver and, on a Linux interface, the kernel (absent if neither can say).",
+        );
+        for role in Role::ALL {
+            if let Some(up) = r.link_up[role as usize] {
+                f.add(&[("port", role.label())], if up { 1.0 } else { 0.0 });
+            }
+        }
+        out.push(f.0);
         let mut f = counter("roagent_dropped_packets_total", "Packets the dataplane dropped, by port it arrived on, queue and reason.");
         for (q, w) in self.workers.iter().enumerate() {
             for r in Role::ALL {
@@ -557,9 +572,11 @@ mod tests {
     #[test]
     fn dpdk_readings_are_rendered_by_port_and_ring() {
         let s = sources(1);
-        let mut r = Readings { rings: vec![(3, 4)], pool_in_use: 10, pool_size: 8191, ..Default::default() };
+        let mut r = Readings { rings: vec![(3, 4)], pool_in_use: 10, pool_size: 8191, link_up: [Some(true), Some(false)], ..Default::default() };
         r.ports[Role::Core].imissed = 9;
         let t = s.render_with(&r);
+        assert_eq!(value(&t, r#"roagent_port_link_up{port="access"}"#), Some(1.0));
+        assert_eq!(value(&t, r#"roagent_port_link_up{port="core"}"#), Some(0.0));
         assert_eq!(value(&t, r#"roagent_port_driver_rx_missed_total{port="core"}"#), Some(9.0));
         assert_eq!(value(&t, r#"roagent_ring_occupancy{ring="inject",queue="0"}"#), Some(4.0));
         assert_eq!(value(&t, "roagent_mempool_in_use"), Some(10.0));

@@ -157,6 +157,17 @@ impl Port {
         }
     }
 
+    /// Whether the driver reports port `id`'s link up, without waiting (readable from any
+    /// thread while it runs; not for the worker loop: some drivers read registers or take a
+    /// lock). `None` if the driver cannot say. Drivers on Linux interfaces may not follow the
+    /// carrier: `net_af_packet` (22.11) reports up from start to stop (see [`LinkProbe`]).
+    pub fn link_up_of(id: u16) -> Option<bool> {
+        let mut l: dpdk_sys::rte_eth_link = Default::default();
+        // SAFETY: valid port id and out-pointer.
+        let rc = unsafe { dpdk_sys::rte_eth_link_get_nowait(id, &mut l) };
+        (rc == 0).then(|| l.link_status() != 0)
+    }
+
     /// Stops and closes the port (shutdown; queues must no longer be polled).
     pub fn stop(&self) {
         // SAFETY: valid port id; workers have returned.
@@ -164,6 +175,41 @@ impl Port {
             dpdk_sys::rte_eth_dev_stop(self.id);
             dpdk_sys::rte_eth_dev_close(self.id);
         }
+    }
+}
+
+/// How a port's link state is read: the driver's, and for a port on a Linux interface
+/// (`net_af_packet`, `net_pcap` with `iface=`, whose drivers do not follow the carrier) that
+/// interface's `operstate` too. Read by the metrics thread and the control core's tick,
+/// never by a worker (a sysfs read is a syscall).
+#[derive(Clone, Debug)]
+pub struct LinkProbe {
+    pub port: u16,
+    /// The Linux interface under the port, if any.
+    pub iface: Option<String>,
+}
+
+impl LinkProbe {
+    /// Up, down, or `None` when neither the driver nor the kernel can say.
+    pub fn up(&self) -> Option<bool> {
+        let kernel = self.iface.as_deref().and_then(|i| std::fs::read_to_string(format!("/sys/class/net/{i}/operstate")).ok());
+        link_state(Port::link_up_of(self.port), kernel.as_deref())
+    }
+}
+
+/// The driver's link state and the kernel interface's `operstate` (if read) as one: down if
+/// either says down.
+pub fn link_state(driver: Option<bool>, operstate: Option<&str>) -> Option<bool> {
+    // RFC 2863 ifOperStatus names, as /sys/class/net/*/operstate gives them.
+    let kernel = match operstate.map(str::trim) {
+        Some("up") => Some(true),
+        Some("down" | "lowerlayerdown" | "notpresent" | "dormant") => Some(false),
+        _ => None,
+    };
+    match (driver, kernel) {
+        (Some(false), _) | (_, Some(false)) => Some(false),
+        (Some(true), _) | (_, Some(true)) => Some(true),
+        (None, None) => None,
     }
 }
 
@@ -215,5 +261,21 @@ impl TxQueue {
     pub fn tx_burst(&mut self, pkts: &mut [*mut rte_mbuf]) -> usize {
         // SAFETY: this queue is used by this thread only; the mbufs are ours to hand over.
         unsafe { dpdk_sys::rte_eth_tx_burst(self.port, self.queue, pkts.as_mut_ptr(), pkts.len() as u16) as usize }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::link_state;
+
+    #[test]
+    fn either_down_is_down() {
+        assert_eq!(link_state(Some(true), None), Some(true));
+        assert_eq!(link_state(Some(true), Some("down\n")), Some(false));
+        assert_eq!(link_state(Some(true), Some("lowerlayerdown\n")), Some(false));
+        assert_eq!(link_state(Some(false), Some("up\n")), Some(false));
+        assert_eq!(link_state(None, Some("up\n")), Some(true));
+        assert_eq!(link_state(Some(true), Some("unknown\n")), Some(true));
+        assert_eq!(link_state(None, Some("unknown\n")), None);
     }
 }
