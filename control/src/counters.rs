@@ -216,6 +216,9 @@ pub struct PmipCounters {
     pub pbu_not_sent: Counter,
     /// Routes the workers' table refused (full, or not a /64).
     pub route_refused: Counter,
+    /// Home network prefixes a PBA granted beyond the one per node the workers route; they
+    /// are kept in the registration (refreshes ask for them) but never advertised.
+    pub prefixes_unused: Counter,
     /// Mobility Headers to the Proxy-CoA with a bad checksum, or that are not PBAs.
     pub bad_checksum: Counter,
     pub not_pba: Counter,
@@ -238,6 +241,7 @@ impl Default for PmipCounters {
             probes_sent: Counter::default(),
             pbu_not_sent: Counter::default(),
             route_refused: Counter::default(),
+            prefixes_unused: Counter::default(),
             bad_checksum: Counter::default(),
             not_pba: Counter::default(),
             unknown_mac: Counter::default(),

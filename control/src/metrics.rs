@@ -423,6 +423,7 @@ fn pmip_families(c: &PmipCounters, out: &mut Vec<MetricFamily>) {
         ("roagent_nud_probes_sent_total", "NUD probes sent to idle mobile nodes.", &c.probes_sent),
         ("roagent_pbu_not_sent_total", "PBUs that could not be sent (no buffer).", &c.pbu_not_sent),
         ("roagent_routes_refused_total", "Home network prefixes the workers' attached-node table refused.", &c.route_refused),
+        ("roagent_prefixes_unused_total", "Home network prefixes granted beyond the one per mobile node that is routed (not advertised).", &c.prefixes_unused),
     ] {
         out.push(counter(name, help).add(&[], v.get() as f64).0.clone());
     }

@@ -240,8 +240,19 @@ impl Registrations {
                 }
                 Action::Install { mac, mn_id, hnps, lma, lifetime, agent: ro } => {
                     let Some(node) = node_of(&topo, &mac) else { continue };
-                    // One home network prefix per node in the workers' table (a /64).
+                    // One home network prefix per node in the workers' table (a /64). The
+                    // others stay in the registration (RFC 5213 §6.9.1.1: a refresh lists
+                    // them all) but are never advertised, so no MN configures an address
+                    // the MAG does not route.
                     let Some(&(prefix, len)) = hnps.first() else { continue };
+                    if hnps.len() > 1 {
+                        self.counters.prefixes_unused.add(hnps.len() as u64 - 1);
+                        tracing::warn!(
+                            "{}: the LMA granted {} home network prefixes; only {prefix}/{len} is routed and advertised (one per node)",
+                            String::from_utf8_lossy(&mn_id),
+                            hnps.len()
+                        );
+                    }
                     let p64 = (u128::from(prefix) >> 64) as u64;
                     if len != 64 || out.install_route(node, p64).is_err() {
                         self.counters.route_refused.inc();
@@ -270,6 +281,12 @@ impl Registrations {
                     touched.push(mac);
                 }
                 Action::Advertise { mac, prefixes, valid, preferred } => {
+                    // Only the prefix the workers route for the node (see `Install`).
+                    let routed = node_of(&topo, &mac).and_then(|n| topo.attached.node(n)).and_then(|n| n.hnp());
+                    let prefixes: Vec<_> = prefixes.into_iter().filter(|&(p, l)| l == 64 && Some((u128::from(p) >> 64) as u64) == routed).collect();
+                    if prefixes.is_empty() {
+                        continue;
+                    }
                     // RFC 5213 §6.7: unicast to the node; RFC 4861 §6.2.6: to its address
                     // if known, else all-nodes in a frame only it receives.
                     let to = self.link_local.get(&mac).copied().unwrap_or(ipv6::ALL_NODES);
@@ -571,6 +588,31 @@ mod tests {
         h.tick_at(1.0);
         assert_eq!(c.dropped.iter().map(|d| d.get()).sum::<u64>(), 1, "the PBA from a non-LMA address");
         assert_eq!(c.bad_checksum.get(), 2, "the altered one and the truncated one");
+    }
+
+    #[test]
+    fn a_second_granted_prefix_is_kept_for_refreshes_but_never_advertised_or_routed() {
+        let mut h = Harness::resolved(PMIPV6);
+        let mut lma = Lma::new(a(PROXY_COA), Knobs::default());
+        h.punt(Punt::NeighborDiscovery, Role::Access, &router_solicit());
+        let (src, dst, mh) = pbus(&h.sent()).remove(0);
+        let (s, d, pba) = lma.handle(src, dst, &mh, Instant::now()).reply.unwrap();
+        // The LMA's answer with a second /64 granted beside the first.
+        let mut pba = pmip::ProxyBindingAck::parse(&pba).unwrap();
+        pba.options.home_network_prefixes.push((a("2001:db8:77::"), 64));
+        let mut mh = pba.to_bytes();
+        mobility::fill_checksum(&mut mh, &s, &d).unwrap();
+        h.punt(Punt::ForUs, Role::Core, &from_lma(&ip6(s, d, ipv6::proto::MOBILITY, 64, &mh)));
+        assert_eq!(node(&h), Registration::Registered);
+        assert_eq!(h.out.routes.get(&0), Some(&((u128::from(a(HNP)) >> 64) as u64)), "the first prefix is routed");
+        assert_eq!(h.topo().attached.lookup(&a("2001:db8:77::1").octets()), None, "the second is not");
+        let sent = h.sent();
+        let ra = ras(&sent);
+        assert_eq!(ra.len(), 1);
+        let opts = &ip_of(&ra[0])[ipv6::HEADER_LEN + 16..];
+        // SLLA (8), MTU (8), one Prefix Information option (32), nothing after it.
+        assert_eq!((opts.len(), opts[16], &opts[32..48]), (48, 3, &a(HNP).octets()[..]), "only the routed prefix is advertised");
+        assert_eq!(h.plane.registrations.as_ref().unwrap().counters.prefixes_unused.get(), 1);
     }
 
     #[test]
