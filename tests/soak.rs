@@ -6,7 +6,7 @@
 //!                                                                   tunnel end) and this
 //!                                                                   test (MN1 ×4, tunnel)
 //!
-//! Every 10 s period: 7 s of traffic, then a quiet moment and a check.
+//! Every 10 s period: 5 s of traffic, then a quiet moment and a check.
 //! - Traffic: MN2 pings the correspondent behind the LMA through the tunnel and MN1's home
 //!   address (route-optimized while MN1 has a binding: RH2 out, Home Address option back;
 //!   through the tunnel to the home address while it has none), 100 echoes a second each.
@@ -17,20 +17,23 @@
 //!   PMIPv6 registration every few seconds too.
 //! - Quiet: the pings end, no MN1 starts a cycle and the ones under way finish, 2 s pass;
 //!   then a scrape, VmRSS and the check below.
-//! - Every minute a SIGHUP reload turns a second node's agent off, a second one turns it
-//!   back on; both must show in the log ("node mn3: route optimization agent off|on").
+//! - Every minute, during the traffic, a SIGHUP reload turns a second node's agent off and a
+//!   second one turns it back on; both must show in the log ("node mn3: route optimization
+//!   agent off|on").
 //!
 //! Checks (each a failure of the test): every `_total` series never goes backwards (a series
 //! that disappears counts as going to 0); after the warm-up (the first 20 % of the run, at
 //! least one check), VmRSS stays within 1 % of its value at the end of the warm-up;
 //! `roagent_mempool_in_use` at every quiet moment equals its value at the first one; no
 //! drop-like counter (`is_drop_like`) moves after set-up, except access `unroutable` by at most
-//! the MLD reports MN2 sent (`MN2_MULTICAST_DROPS`); no ping lost; every RR/BU cycle answered
-//! with status 0; every reload applied; roagent exits 0 with its final report.
+//! the MLD reports MN2 sent (`MN2_MULTICAST_DROPS`); no ping lost or answered with an ICMPv6
+//! error; every RR/BU cycle answered with status 0; every reload applied; roagent exits 0
+//! with its final report.
 //!
 //! `SOAK_FAULT` makes a check fail on purpose, to show it can: `counter` (a fake backwards
 //! value), `rss` (a 0 % bound), `mempool` (a baseline off by one), `drop` (MN2 pings ff02::1,
-//! with no allowance for MN2's multicast), `reload` (waits for a log line that never comes).
+//! with no allowance for MN2's multicast), `reload` (waits for a log line that never comes);
+//! several at once, comma-separated.
 
 use e2e::mn1::Mn1;
 use e2e::netns::{exec, http_get, ping, skip_reason, NsProcess, Topology};
@@ -169,6 +172,9 @@ struct Peer {
     cycle: Cycle,
     seq: u16,
     cycles: u64,
+    /// MN1's Binding Update List entry for MN2 (RFC 6275 §11.1): set by a BA with status 0,
+    /// cleared when MN1 sends a deregistration. Only then does MN1 send route-optimized.
+    bound: bool,
 }
 
 #[derive(Default)]
@@ -196,11 +202,12 @@ fn run_mn1s(tun: TunnelEnd, mut peers: Vec<Peer>, quiet: Arc<AtomicBool>, stop: 
             if ch.upper_proto == ipv6::proto::ICMPV6 && ip.get(ch.upper_offset) == Some(&icmpv6::ECHO_REQUEST) {
                 let icmp = &ip[ch.upper_offset..h.total_len()];
                 let (id, seq) = (u16::from_be_bytes([icmp[4], icmp[5]]), u16::from_be_bytes([icmp[6], icmp[7]]));
-                if ch.routing.is_some() && h.dst_addr() == p.mn1.care_of {
+                if p.bound {
                     st.echoes_optimized.fetch_add(1, Relaxed);
                     tun.send(&p.mn1.echo_reply_with_hao(id, seq, &icmp[8..]), &mag).unwrap();
                 } else {
-                    // No binding: the request took the home agent's path, so does the reply.
+                    // No binding (or one MN1 is giving up): the reply takes the home agent's path,
+                    // as does a request that came before the binding or after MN1 deregistered.
                     st.echoes_plain.fetch_add(1, Relaxed);
                     let mut m = vec![icmpv6::ECHO_REPLY, 0, 0, 0];
                     m.extend_from_slice(&icmp[4..]);
@@ -217,6 +224,7 @@ fn run_mn1s(tun: TunnelEnd, mut peers: Vec<Peer>, quiet: Arc<AtomicBool>, stop: 
                 Cycle::Binding { seq, dereg, .. } => {
                     if let Ok(ba) = p.mn1.take_ba_of(&ip, dereg) {
                         if (ba.status, ba.seq) == (0, seq) {
+                            p.bound = !dereg;
                             st.cycles_ok.fetch_add(1, Relaxed);
                             st.deregistrations.fetch_add(u64::from(dereg), Relaxed);
                         } else {
@@ -245,6 +253,9 @@ fn run_mn1s(tun: TunnelEnd, mut peers: Vec<Peer>, quiet: Arc<AtomicBool>, stop: 
                     p.seq = p.seq.wrapping_add(1);
                     // Every 4th cycle deregisters; the others create or refresh the binding.
                     let dereg = p.cycles % 4 == 0;
+                    if dereg {
+                        p.bound = false;
+                    }
                     tun.send(&p.mn1.bu(p.seq, if dereg { 0 } else { 100 }, true), &mag).unwrap();
                     p.cycle = Cycle::Binding { seq: p.seq, dereg, since: now };
                 }
@@ -373,7 +384,13 @@ fn soak() {
         .map(|i| {
             let home = Ipv6Addr::from(u128::from(a("2001:db8:1::100")) + i as u128);
             let care_of = Ipv6Addr::from(u128::from(a("2001:db8:2::200")) + i as u128);
-            Peer { mn1: Mn1::new(home, care_of, a(&slaac)), cycle: Cycle::Idle { next: start + Duration::from_secs(i as u64) }, seq: 0, cycles: 0 }
+            Peer {
+                mn1: Mn1::new(home, care_of, a(&slaac)),
+                cycle: Cycle::Idle { next: start + Duration::from_secs(i as u64) },
+                seq: 0,
+                cycles: 0,
+                bound: false,
+            }
         })
         .collect();
     let home0 = Ipv6Addr::from(u128::from(a("2001:db8:1::100"))).to_string();
@@ -425,11 +442,15 @@ fn soak() {
             }
             reloads_ok += u32::from(applied);
         }
-        for p in pings {
+        let mut lost_now = Vec::new();
+        for (p, dst) in pings.into_iter().zip([CORRESPONDENT, home0.as_str()]) {
             let (s, r, e) = ping_result(p);
             sent += s;
             received += r;
             errors += e;
+            if r < s || e > 0 {
+                lost_now.push(format!("{} lost, {e} errors to {dst}", s - r));
+            }
         }
         // Quiet: no new cycles, the ones under way finish, then 2 s for anything in flight.
         quiet.store(true, Relaxed);
@@ -454,6 +475,18 @@ fn soak() {
         }
         for b in backwards(&prev, &now) {
             failures.push(format!("period {period}: counter went backwards: {b}"));
+        }
+        // Where a loss shows, what moved with it (the final check below decides).
+        let moved: Vec<String> = counters(&now)
+            .filter(|(k, v)| is_drop_like(k) && **v > prev.get(*k).copied().unwrap_or(0.0))
+            .map(|(k, v)| format!("{k} +{}", v - prev.get(k).copied().unwrap_or(0.0)))
+            .collect();
+        if !lost_now.is_empty() || !moved.is_empty() {
+            eprintln!(
+                "soak: check {period}: pings: {}; drop counters moved: {}",
+                lost_now.join(", "),
+                if moved.is_empty() { "none".into() } else { moved.join(", ") }
+            );
         }
         let in_use = now.get("roagent_mempool_in_use").copied().unwrap_or(f64::NAN);
         let base = *pool_base.get_or_insert(if fault("mempool") { in_use - 1.0 } else { in_use });
@@ -538,7 +571,15 @@ fn soak() {
     let rows = [
         ("duration", format!("{:.0} s (warm-up {:.0} s)", elapsed.as_secs_f64(), warmup.as_secs_f64())),
         ("pings sent / lost / errors", format!("{sent} / {} / {errors}", sent.saturating_sub(received))),
-        ("  to MN1's home", format!("{} route-optimized, {} via the home path", st.echoes_optimized.load(Relaxed), st.echoes_plain.load(Relaxed))),
+        (
+            "  roagent RH2 inserted / HAO rewritten",
+            format!(
+                "{} / {}",
+                last.get("roagent_rh2_inserted_total{queue=\"0\"}").unwrap_or(&0.0),
+                last.get("roagent_hao_rewritten_total{queue=\"0\"}").unwrap_or(&0.0)
+            ),
+        ),
+        ("  to MN1's home", format!("{} answered route-optimized, {} via the home path", st.echoes_optimized.load(Relaxed), st.echoes_plain.load(Relaxed))),
         (
             "RR/BU cycles ok",
             format!(
