@@ -118,6 +118,12 @@ impl Mn1 {
     /// Parses a Binding Acknowledgement: to the care-of address with a Type 2 Routing Header
     /// carrying the home address (§9.5.4), authenticator checked when present.
     pub fn take_ba(&self, ip: &[u8]) -> Result<BindingAck, String> {
+        self.take_ba_of(ip, false)
+    }
+
+    /// As [`Mn1::take_ba`], for the answer to a Binding Update with lifetime 0 when `dereg`:
+    /// its authenticator is computed with the deregistration Kbm (home keygen token only, §5.2.5).
+    pub fn take_ba_of(&self, ip: &[u8], dereg: bool) -> Result<BindingAck, String> {
         let h = ipv6::Header::new_checked(ip).map_err(|e| e.to_string())?;
         if h.dst_addr() != self.care_of {
             return Err(format!("BA to {}, not to the care-of address", h.dst_addr()));
@@ -127,7 +133,7 @@ impl Mn1 {
             return Err("BA without a Type 2 Routing Header".into());
         }
         let ba = BindingAck::parse(mh).map_err(|e| e.to_string())?;
-        if ba.with_bad && !crypto::verify(mh, &self.kbm(false), &self.care_of, &self.cn) {
+        if ba.with_bad && !crypto::verify(mh, &self.kbm(dereg), &self.care_of, &self.cn) {
             return Err("BA authenticator does not verify".into());
         }
         Ok(ba)

@@ -113,6 +113,11 @@ impl NsProcess {
         NsProcess { label: label.to_string(), child, stdout, stderr }
     }
 
+    /// The process id (of the program itself: `ip netns exec` execs it).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Sends `sig` (e.g. `libc::SIGHUP`) to the process.
     pub fn signal(&self, sig: libc::c_int) {
         // SAFETY: kill has no memory preconditions; the pid is our unreaped child.
