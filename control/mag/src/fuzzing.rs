@@ -158,11 +158,15 @@ impl World {
                     pba_accepting = Some((mac(*mn), from));
                 }
                 self.mag.on_pba(now, from, &pba, &mut out);
-                // RFC 6275 §11.7.3: after a 135 the MAG numbers on from the LMA's number.
-                let resent = out.iter().any(|a| matches!(a, Action::SendPbu { pbu, .. } if pbu.options.mn_link_layer_id.as_deref() == Some(&mac(*mn)[..])));
-                if *status == wire::pmip::status::SEQUENCE_NUMBER_OUT_OF_WINDOW && resent {
-                    if let Some(last) = self.last_pbu.get_mut(mac(*mn).as_slice()) {
-                        last.seq = pba.seq;
+                // RFC 6275 §11.7.3: after a 135 the MAG numbers on from the LMA's number,
+                // for the MN the PBA's MN-ID names (with a shared MN-ID, not always `mn`).
+                if *status == wire::pmip::status::SEQUENCE_NUMBER_OUT_OF_WINDOW {
+                    for a in &out {
+                        if let Action::SendPbu { pbu, .. } = a {
+                            if let Some(last) = pbu.options.mn_link_layer_id.as_deref().and_then(|ll| self.last_pbu.get_mut(ll)) {
+                                last.seq = pba.seq;
+                            }
+                        }
                     }
                 }
             }
