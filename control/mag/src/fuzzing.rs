@@ -155,7 +155,10 @@ impl World {
                     },
                 };
                 if *status < 128 {
-                    pba_accepting = Some((mac(*mn), from));
+                    // The MAG matches a PBA by its MN-ID: with a shared MN-ID, its owner's MAC
+                    // is not always `mn`'s.
+                    let owner = pba.options.mn_id.as_deref().and_then(|id| self.mag.mac_of_mn_id(id)).unwrap_or(mac(*mn));
+                    pba_accepting = Some((owner, from));
                 }
                 self.mag.on_pba(now, from, &pba, &mut out);
                 // RFC 6275 §11.7.3: after a 135 the MAG numbers on from the LMA's number,

@@ -215,6 +215,12 @@ impl Mag {
         self.nodes.get(mac).map(|mn| mn.state)
     }
 
+    /// The MAC of the MN whose policy holds MN Identifier `id`: the MN a PBA carrying it
+    /// is matched to (RFC 5213 §6.9.1.2).
+    pub fn mac_of_mn_id(&self, id: &[u8]) -> Option<MacAddr> {
+        self.by_mn_id.get(id).copied()
+    }
+
     pub fn policy(&self, mac: &MacAddr) -> Option<&Policy> {
         self.nodes.get(mac).and_then(|mn| mn.policy.as_ref())
     }
