@@ -57,11 +57,15 @@ impl NeighborCache {
         }
     }
 
+    /// A compare-exchange, not a store: if the control core changed the slot since `cur` was
+    /// read (a new MAC from ND, a forget), the worker's older view must not overwrite it. Out
+    /// of line and rare (an empty slot, once per STALE period), so not a per-packet
+    /// read-modify-write.
     #[cold]
     #[inline(never)]
     fn differs(slot: &AtomicU64, cur: u64, v: u64, mismatch: &Counter) {
         if cur & KNOWN == 0 || cur == v | WATCHED {
-            slot.store(v, Relaxed);
+            let _ = slot.compare_exchange(cur, v, Relaxed, Relaxed);
         } else {
             mismatch.inc();
         }
