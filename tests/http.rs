@@ -65,9 +65,7 @@ impl Roagent {
 
     /// VmRSS of the roagent process, in kB.
     fn rss_kb(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+        e2e::run::vm_rss_kb(self.child.id()).expect("roagent's VmRSS")
     }
 
     /// `GET /metrics`: the counters and how long the answer took; panics unless it is a 200

@@ -101,10 +101,6 @@ fn flood(n: u64) -> Flood {
     f
 }
 
-fn kb(status: &str, field: &str) -> Option<u64> {
-    status.lines().find(|l| l.starts_with(field))?.split_whitespace().nth(1)?.parse().ok()
-}
-
 /// `... <prefix> N kB` in roagent's log.
 fn logged_kb(log: &str, prefix: &str) -> u64 {
     let at = log.find(prefix).unwrap_or_else(|| panic!("{prefix:?} not in the log:\n{log}")) + prefix.len();
@@ -147,13 +143,10 @@ fn a_solicitation_flood_from_spoofed_sources_leaves_memory_and_tables_flat() {
         use std::io::BufRead;
         std::io::BufReader::new(stderr).lines().map_while(Result::ok).map(|l| (Instant::now(), l)).collect::<Vec<_>>()
     });
-    let status_path = format!("/proc/{}/status", child.id());
     let mut samples = Vec::new();
-    while let Ok(s) = std::fs::read_to_string(&status_path) {
-        match kb(&s, "VmRSS:") {
-            Some(v) => samples.push((Instant::now(), v)),
-            None => break, // a zombie: exited
-        }
+    // Until it exits (a zombie has no VmRSS).
+    while let Some(v) = e2e::run::vm_rss_kb(child.id()) {
+        samples.push((Instant::now(), v));
         std::thread::sleep(Duration::from_millis(20));
     }
     let out = child.wait_with_output().unwrap();

@@ -123,11 +123,6 @@ fn backwards(prev: &BTreeMap<String, f64>, now: &BTreeMap<String, f64>) -> Vec<S
         .collect()
 }
 
-fn vm_rss_kib(pid: u32) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    s.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()?.parse().ok()).unwrap_or_else(|| panic!("no VmRSS for pid {pid}"))
-}
-
 fn config(prefix: &str, mac: &str, mn3_agent: bool) -> String {
     format!(
         r#"[eal]
@@ -467,7 +462,7 @@ fn soak() {
                 break;
             }
         };
-        let rss = vm_rss_kib(pid);
+        let rss = e2e::run::vm_rss_kb(pid).unwrap_or_else(|| panic!("no VmRSS for pid {pid}"));
         let mut now = parse_metrics(&text);
         scrapes += 1;
         if fault("counter") && period == 2 {

@@ -134,6 +134,12 @@ impl PcapRun {
 }
 
 /// EAL arguments for a test process: two lcores, no hugepages, a private file prefix.
+/// VmRSS of process `pid`, in kB (kiB, as /proc says); `None` once it is gone or a zombie.
+pub fn vm_rss_kb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.split_whitespace().next()?.parse().ok()
+}
+
 pub fn eal_args(prefix: &str) -> String {
     format!(
         r#"["-l", "0-1", "--no-huge", "-m", "512", "--no-shconf", "--file-prefix", "{prefix}", "--log-level", "lib.eal:warning", "--log-level", "pmd.net.pcap:warning"]"#
