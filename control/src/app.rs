@@ -191,6 +191,7 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), Error> {
             topo: topo.clone(),
             stop: stop.clone(),
             bindings: readers.remove(0),
+            policer: dataplane::policer::Policer::new(&cfg.punt.budget(), dataplane::tsc_hz(), dataplane::rdtsc()),
         };
         eal.launch(lcore, move || w.run()).map_err(Error::dpdk(format!("lcore {lcore}")))?;
     }

@@ -23,6 +23,8 @@ pub struct Config {
     #[serde(default)]
     pub neighbors: NeighborsCfg,
     #[serde(default)]
+    pub punt: PuntCfg,
+    #[serde(default)]
     pub reflector: ReflectorCfg,
     #[serde(default)]
     pub pmipv6: Pmipv6Cfg,
@@ -391,6 +393,55 @@ fn default_icmp_rate() -> u32 {
     100
 }
 
+/// What each worker may send to the control core per second (dataplane `policer`); beyond
+/// it the worker drops the packet itself and counts it (`roagent_punts_policed_total`).
+/// Bursts are 50 ms of the rate (at least 32). 0: unlimited. Neighbor Discovery, packets for
+/// the MAG itself, attaches and unresolved next hops are not policed here (their state is
+/// capped in `[neighbors]` and by the policies).
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct PuntCfg {
+    /// Mobility Headers for the agent, and Home Address options with no binding, from
+    /// sources that are not bound peers: what a flood of spoofed HoTI, CoTI and BU spends.
+    #[serde(default = "default_signaling_per_sec")]
+    pub signaling_per_sec: u32,
+    /// Mobility Headers from a bound peer's home or care-of address (binding refreshes).
+    #[serde(default = "default_signaling_per_sec")]
+    pub peer_signaling_per_sec: u32,
+    /// Packets that draw an ICMPv6 error (hop limit expired, too big); the control core
+    /// still sends at most `control.icmp_errors_per_sec`.
+    #[serde(default = "default_errors_per_sec")]
+    pub errors_per_sec: u32,
+}
+
+impl Default for PuntCfg {
+    fn default() -> Self {
+        PuntCfg {
+            signaling_per_sec: default_signaling_per_sec(),
+            peer_signaling_per_sec: default_signaling_per_sec(),
+            errors_per_sec: default_errors_per_sec(),
+        }
+    }
+}
+
+fn default_signaling_per_sec() -> u32 {
+    20_000
+}
+fn default_errors_per_sec() -> u32 {
+    2_000
+}
+
+impl PuntCfg {
+    /// The per-reason budget each worker keeps.
+    pub fn budget(&self) -> dataplane::policer::Budget {
+        use dataplane::counters::Punt;
+        dataplane::policer::Budget::UNLIMITED
+            .with(&[Punt::Mobility, Punt::HomeAddressUnverified], self.signaling_per_sec)
+            .with(&[Punt::MobilityFromPeer], self.peer_signaling_per_sec)
+            .with(&[Punt::HopLimit, Punt::TooBig, Punt::TooBigOptimized], self.errors_per_sec)
+    }
+}
+
 /// Neighbor reachability (RFC 4861 §7.3, the §10 constants as defaults) and the caps on what
 /// the control core keeps for unresolved neighbors. The neighbor entries themselves are one
 /// per configured next hop (attached nodes, LMAs' next hops): the configuration is their cap.
@@ -599,6 +650,14 @@ impl Config {
         for (f, v) in [("reply_burst_per_source", r.reply_burst_per_source), ("reply_burst_total", r.reply_burst_total)] {
             if v == 0 {
                 return Err(err(format!("reflector.{f}"), "must be at least 1"));
+            }
+        }
+        let pu = &self.punt;
+        for (f, v) in
+            [("signaling_per_sec", pu.signaling_per_sec), ("peer_signaling_per_sec", pu.peer_signaling_per_sec), ("errors_per_sec", pu.errors_per_sec)]
+        {
+            if v > 100_000_000 {
+                return Err(err(format!("punt.{f}"), format!("{v} is above 100000000 (0 = unlimited)")));
             }
         }
         let n = &self.neighbors;

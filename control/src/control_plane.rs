@@ -58,7 +58,7 @@ impl<B: PacketBuf> ControlPlane<B> {
                 self.links.icmp_error(now, frame.data(), role, ErrorKind::PacketTooBig { mtu }, out)
             }
             Some(Punt::Unresolved) => self.links.hold(now, frame, role, out),
-            Some(Punt::Mobility) => self.agent.on_mobility(now, ip, &mut self.links, out),
+            Some(Punt::Mobility | Punt::MobilityFromPeer) => self.agent.on_mobility(now, ip, &mut self.links, out),
             Some(Punt::HomeAddressUnverified) => self.agent.on_unverified_home_address(now, ip, &mut self.links, out),
             // PMIPv6 mode only; the MAG's registration (issue 10) will take it.
             None => self.links.counters.unhandled.inc(),

@@ -200,6 +200,11 @@ impl Sources {
             f.add(&[("reason", p.label())], self.sum(|w| &w.punts[*p as usize]));
         }
         out.push(f.0);
+        let mut f = counter("roagent_punts_policed_total", "Packets a worker dropped instead of punting: beyond the reason's [punt] budget, by reason.");
+        for p in Punt::ALL {
+            f.add(&[("reason", p.label())], self.sum(|w| &w.policed[*p as usize]));
+        }
+        out.push(f.0);
         for (name, help, get) in [
             (
                 "roagent_tunnel_encapsulations_total",

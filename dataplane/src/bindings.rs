@@ -23,6 +23,7 @@
 //! quiescent point, so a reader never sees a torn or recycled entry; a slot reused under a
 //! reader's feet fails the reader's key comparison.
 
+use crate::peers::{PeerBits, PeerWriter};
 use crate::{errno, DpdkError};
 use std::cell::{Cell, UnsafeCell};
 use std::collections::VecDeque;
@@ -50,6 +51,7 @@ struct Bucket {
 }
 
 /// One cache line: the key and its care-of address. Written only while unreachable.
+#[derive(Clone, Copy)]
 #[repr(C, align(64))]
 struct Entry {
     home: u128,
@@ -135,6 +137,8 @@ struct Shared {
     seed: [u64; SEEDS],
     qsbr: NonNull<dpdk_sys::rte_rcu_qsbr>,
     readers: u32,
+    /// Every published entry's home and care-of address (`peers`).
+    peers: PeerBits,
 }
 
 const SEEDS: usize = 5;
@@ -285,9 +289,11 @@ pub fn table_with_buckets(_name: &str, capacity: u32, buckets: u32, readers: u32
         h.write_usize(i);
         h.finish()
     });
-    let shared = Arc::new(Shared { buckets, entries, seed, qsbr, readers });
+    let peers = PeerBits::new(capacity as usize, [seed[3] ^ seed[0], seed[4] ^ seed[1]]);
+    let shared = Arc::new(Shared { buckets, entries, seed, qsbr, readers, peers });
     let readers = (0..readers).map(|id| Reader { t: shared.clone(), id, _not_sync: PhantomData }).collect();
-    Ok((Writer { t: shared, free: (0..capacity).rev().collect(), len: 0, spills: 0, retired: VecDeque::new() }, readers))
+    let peers = PeerWriter::new(&shared.peers);
+    Ok((Writer { t: shared, free: (0..capacity).rev().collect(), len: 0, spills: 0, retired: VecDeque::new(), peers }, readers))
 }
 
 /// Why an insert was refused.
@@ -312,6 +318,7 @@ pub struct Writer {
     spills: usize,
     /// Entries no longer published, with the QSBR token that frees them.
     retired: VecDeque<(u64, u32)>,
+    peers: PeerWriter,
 }
 
 impl Writer {
@@ -325,8 +332,15 @@ impl Writer {
         // SAFETY: a free entry is unreachable from every reader (never published, or
         // retired and past a grace period), so this write races with nothing.
         unsafe { *self.t.entries[e as usize].get() = Entry { home: h, attached: a, care_of: care_of.octets() } };
+        let t = self.t.clone();
+        self.peers.insert(&t.peers, h);
+        self.peers.insert(&t.peers, u128::from_ne_bytes(care_of.octets()));
         if let Some((b, slot, old)) = found {
             self.t.buckets[b as usize].idx[slot].store(e, Release);
+            // SAFETY: a published entry; only this writer ever writes entries.
+            if unsafe { (*self.t.entries[old as usize].get()).care_of } != care_of.octets() {
+                self.peer_left();
+            }
             self.retire(old);
             return Ok(());
         }
@@ -372,7 +386,29 @@ impl Writer {
         }
         self.retire(e);
         self.len -= 1;
+        self.peer_left();
         true
+    }
+
+    /// A binding's addresses may no longer be a peer's: rebuild the peer set when enough
+    /// such removals have piled up (amortised O(1) per removal).
+    fn peer_left(&mut self) {
+        if self.peers.removed(self.len) {
+            let t = self.t.clone();
+            let live = self.live_entries().flat_map(|e| [e.home, u128::from_ne_bytes(e.care_of)]).collect::<Vec<_>>();
+            self.peers.rebuild(&t.peers, live);
+        }
+    }
+
+    /// Every published entry (the writer's view; only it writes entries).
+    fn live_entries(&self) -> impl Iterator<Item = Entry> + '_ {
+        self.t.buckets.iter().flat_map(move |b| {
+            let sigs = b.sigs.load(Relaxed);
+            (0..SLOTS).filter(move |s| sigs >> (8 * s) & 0xff != 0).map(move |s| {
+                // SAFETY: a published entry; only this writer ever writes entries.
+                unsafe { *self.t.entries[b.idx[s].load(Relaxed) as usize].get() }
+            })
+        })
     }
 
     fn retire(&mut self, e: u32) {
@@ -523,6 +559,12 @@ impl Reader {
     pub fn lookup(&self, home: &[u8; 16], attached: &[u8; 16]) -> Option<[u8; 16]> {
         let k = Key::new(home, attached);
         self.lookup_key(&k, self.t.hash(k.home, k.attached))
+    }
+
+    /// Whether `addr` may be a bound peer's home or care-of address (`peers`).
+    #[inline(always)]
+    pub fn is_peer(&self, addr: &[u8; 16]) -> bool {
+        self.t.peers.contains(addr)
     }
 
     pub fn readers(&self) -> u32 {

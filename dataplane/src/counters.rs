@@ -87,6 +87,9 @@ reasons! {
         NoHeadroom = "no_headroom",
         /// Signaling ring to the control core full.
         RingFull = "ring_full",
+        /// Beyond its punt reason's budget on this worker (`policer`; which reason:
+        /// `roagent_punts_policed_total`).
+        PuntPoliced = "punt_policed",
         /// The driver did not take the packet.
         TxFull = "tx_full",
     }
@@ -108,6 +111,9 @@ reasons! {
         TooBigOptimized = "too_big_route_optimized",
         /// Mobility Header to an attached node with the agent enabled.
         Mobility = "mobility",
+        /// The same from a bound peer's home or care-of address (`peers`): its own budget,
+        /// so a flood from spoofed sources cannot crowd out a binding's refresh.
+        MobilityFromPeer = "mobility_from_peer",
         /// Home Address option with no matching binding.
         HomeAddressUnverified = "home_address_unverified",
         /// Ready to send, but the next hop's link-layer address is unknown: the control core
@@ -211,6 +217,8 @@ pub struct WorkerBlock {
     pub tx_bytes: [Counter; 2],
     pub drops: [[Counter; Drop::COUNT]; 2],
     pub punts: [Counter; Punt::COUNT],
+    /// Punts refused by this worker's budget (`policer`), by reason.
+    pub policed: [Counter; Punt::COUNT],
     pub encapsulated: Counter,
     pub decapsulated: Counter,
     pub rh2_inserted: Counter,

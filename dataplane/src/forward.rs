@@ -19,6 +19,8 @@ use wire::{ext, hao, ipv6, nd, rh2, tunnel};
 /// passes started (`worker::Hinted`).
 pub trait Bindings {
     fn care_of(&self, home: &[u8; 16], attached: &[u8; 16]) -> Option<[u8; 16]>;
+    /// Whether `addr` may be a bound peer's home or care-of address (`peers`).
+    fn is_peer(&self, addr: &[u8; 16]) -> bool;
 }
 
 /// A packet buffer with room to grow at the front.
@@ -546,7 +548,9 @@ fn strip_hao_canonical(b: &impl Bindings, c: &WorkerCounters, p: &mut impl Packe
 fn strip_hao_walked(b: &impl Bindings, c: &WorkerCounters, p: &mut impl PacketBuf, ip: &Ip) -> Result<(), Verdict> {
     let chain = ext::walk(&p.data()[ETH..]).map_err(|_| Verdict::Drop(Drop::ExtensionHeaders))?;
     if chain.upper_proto == ipv6::proto::MOBILITY {
-        return Err(Verdict::Punt(Punt::Mobility, Role::Core));
+        // MN1's HoTI comes from its home address, its CoTI and BU from its care-of address.
+        let why = if b.is_peer(&ip.src.to_be_bytes()) { Punt::MobilityFromPeer } else { Punt::Mobility };
+        return Err(Verdict::Punt(why, Role::Core));
     }
     if let Some(opt) = chain.home_address {
         if b.care_of(&opt.home.octets(), &ip.dst.to_be_bytes()) != Some(ip.src.to_be_bytes()) {
@@ -574,6 +578,9 @@ mod tests {
     impl Bindings for Map {
         fn care_of(&self, home: &[u8; 16], attached: &[u8; 16]) -> Option<[u8; 16]> {
             self.0.get(&(*home, *attached)).copied()
+        }
+        fn is_peer(&self, addr: &[u8; 16]) -> bool {
+            self.0.iter().any(|((home, _), care_of)| home == addr || care_of == addr)
         }
     }
 
@@ -940,6 +947,20 @@ mod tests {
     }
 
     #[test]
+    fn a_mobility_header_from_a_bound_peers_address_gets_the_peers_punt_reason() {
+        // MN1's HoTI comes from its home address; CoTI and BU from its care-of address.
+        let mut bound = Map::default();
+        bound.0.insert((a(HOME).octets(), a(MN2).octets()), a(CARE_OF).octets());
+        let c = WorkerCounters::default();
+        for (src, want) in [(HOME, Punt::MobilityFromPeer), (CARE_OF, Punt::MobilityFromPeer), ("2001:db8:66::1", Punt::Mobility)] {
+            let mut mh = vec![59, 1, 1, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8];
+            wire::mobility::fill_checksum(&mut mh, &a(src), &a(MN2)).unwrap();
+            let mut p = VecBuf::new(&frame(CORE_MAC, LMA_MAC, &tunneled(&ip6(a(src), a(MN2), ipv6::proto::MOBILITY, &mh))));
+            assert_eq!(downlink(&topo(true), &bound, &c, &mut p), Verdict::Punt(want, Role::Core), "{src}");
+        }
+    }
+
+    #[test]
     fn every_truncation_of_a_valid_frame_is_handled_without_panic() {
         let t = topo(true);
         let frames = [
@@ -991,6 +1012,9 @@ mod tests {
         impl Bindings for All {
             fn care_of(&self, _: &[u8; 16], _: &[u8; 16]) -> Option<[u8; 16]> {
                 Some(a(CARE_OF).octets())
+            }
+            fn is_peer(&self, _: &[u8; 16]) -> bool {
+                true
             }
         }
 

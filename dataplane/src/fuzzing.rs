@@ -109,6 +109,9 @@ impl Bindings for Bound {
     fn care_of(&self, _: &[u8; 16], _: &[u8; 16]) -> Option<[u8; 16]> {
         self.0.then(|| CARE_OF.octets())
     }
+    fn is_peer(&self, addr: &[u8; 16]) -> bool {
+        self.0 && *addr == CARE_OF.octets()
+    }
 }
 
 fn topology(i: &Input) -> Topology {

@@ -31,6 +31,8 @@ pub mod mbuf;
 pub mod mempool;
 #[forbid(unsafe_code)]
 pub mod neighbor;
+pub mod peers;
+pub mod policer;
 pub mod port;
 pub mod ring;
 #[forbid(unsafe_code)]

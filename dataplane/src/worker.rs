@@ -50,6 +50,8 @@ pub struct Worker {
     pub stop: Arc<AtomicBool>,
     /// This worker's reader of the binding table.
     pub bindings: Reader,
+    /// This worker's punt budget.
+    pub policer: crate::policer::Policer,
 }
 
 /// A worker's lookups with the hash computed (and the lines requested) earlier in the burst.
@@ -66,6 +68,10 @@ impl Bindings for Hinted<'_> {
             Some(p) if p.key == k => self.r.finish(p),
             _ => self.r.lookup(home, attached),
         }
+    }
+    #[inline(always)]
+    fn is_peer(&self, addr: &[u8; 16]) -> bool {
+        self.r.is_peer(addr)
     }
 }
 
@@ -127,7 +133,7 @@ impl Worker {
                     } else {
                         forward::downlink(&topo, &b, &c, &mut m)
                     };
-                    self.act(v, role, m, &mut txb);
+                    self.act(v, role, m, &mut txb, t0);
                 }
             }
             // Replies and resolved packets from the control core.
@@ -160,11 +166,16 @@ impl Worker {
     }
 
     #[inline(always)]
-    fn act(&mut self, v: Verdict, in_role: Role, mut m: Mbuf, txb: &mut [TxBuf; 2]) {
+    fn act(&mut self, v: Verdict, in_role: Role, mut m: Mbuf, txb: &mut [TxBuf; 2], now: u64) {
         let c = &self.counters;
         match v {
             Verdict::Forward(role) => self.queue_tx(role, m, txb),
             Verdict::Drop(why) => c.dropped(in_role, why),
+            Verdict::Punt(why, _) if !self.policer.admit(why, now) => {
+                // Freed here, into this lcore's mempool cache (`policer`).
+                c.policed[why as usize].inc();
+                c.dropped(in_role, Drop::PuntPoliced);
+            }
             Verdict::Punt(why, role) => {
                 c.punts[why as usize].inc();
                 m.set_tag(punt_tag(why, role));

@@ -196,3 +196,28 @@ fn crowded_buckets_spill_to_the_second_choice_and_refuse_when_both_are_full() {
     assert_eq!((w.len(), w.spills()), (0, 0));
     r.offline();
 }
+
+#[test]
+fn bound_peers_are_every_live_bindings_home_and_care_of_address() {
+    let _ = eal();
+    let (mut w, readers) = bindings::table("bt_peers", 4096, 1, -1).unwrap();
+    let r = &readers[0];
+    let mn2 = addr(3, 1);
+    let peer = |a: Ipv6Addr| r.is_peer(&a.octets());
+    for i in 0..1000 {
+        w.upsert(&addr(1, i), &mn2, &addr(2, i)).unwrap();
+    }
+    assert!((0..1000).all(|i| peer(addr(1, i)) && peer(addr(2, i))));
+    let spoofed = (0..10_000).filter(|&i| peer(addr(0x66, i))).count();
+    assert!(spoofed < 10_000 / 20, "{spoofed} of 10000 spoofed sources look bound");
+    // A care-of change and removals: live addresses never drop out; gone ones do once
+    // enough removals pile up for a rebuild.
+    w.upsert(&addr(1, 0), &mn2, &addr(4, 0)).unwrap();
+    for i in 500..1000 {
+        assert!(w.remove(&addr(1, i), &mn2));
+        assert!((0..500).step_by(37).all(|j| peer(addr(1, j)) && peer(addr(2, j + 1))), "after removing {i}");
+    }
+    assert!(peer(addr(4, 0)));
+    let gone = (500..1000).filter(|&i| peer(addr(1, i)) || peer(addr(2, i))).count();
+    assert!(gone < 100, "{gone} of 500 removed bindings still look bound");
+}

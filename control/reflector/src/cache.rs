@@ -63,6 +63,8 @@ pub struct BindingCache {
     /// (expiry, key) pushed on every insert or refresh; stale items are skipped on pop.
     expiry: BinaryHeap<Reverse<(Duration, Ipv6Addr, Ipv6Addr)>>,
     max: usize,
+    /// How many live bindings name each address as home or care-of address (`is_peer`).
+    peers: HashMap<Ipv6Addr, u32>,
 }
 
 /// The cache already holds its maximum number of bindings.
@@ -71,7 +73,26 @@ pub struct Full;
 
 impl BindingCache {
     pub fn new(max: usize) -> Self {
-        BindingCache { map: HashMap::new(), tombstones: HashMap::new(), expiry: BinaryHeap::new(), max }
+        BindingCache { map: HashMap::new(), tombstones: HashMap::new(), expiry: BinaryHeap::new(), max, peers: HashMap::new() }
+    }
+
+    /// Whether `a` is the home or care-of address of a live binding: a bound peer, whose
+    /// messages the rate limiter answers from its own overall budget (`limits`).
+    pub fn is_peer(&self, a: &Ipv6Addr) -> bool {
+        self.peers.contains_key(a)
+    }
+
+    fn count_peer(&mut self, b: &Binding, add: bool) {
+        for a in [b.home, b.care_of] {
+            if add {
+                *self.peers.entry(a).or_insert(0) += 1;
+            } else if let Some(n) = self.peers.get_mut(&a) {
+                *n -= 1;
+                if *n == 0 {
+                    self.peers.remove(&a);
+                }
+            }
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -107,7 +128,10 @@ impl BindingCache {
         }
         self.tombstones.remove(&key);
         self.expiry.push(Reverse((b.expires, key.0, key.1)));
-        self.map.insert(key, b);
+        self.count_peer(&b, true);
+        if let Some(old) = self.map.insert(key, b) {
+            self.count_peer(&old, false);
+        }
         Ok(())
     }
 
@@ -116,6 +140,9 @@ impl BindingCache {
     /// tombstone is written.
     pub fn remove(&mut self, key: &BindingKey, seq: Option<u16>, now: Duration) -> Option<Binding> {
         let b = self.map.remove(key);
+        if let Some(old) = &b {
+            self.count_peer(old, false);
+        }
         if let Some(seq) = seq.or(b.map(|b| b.seq)) {
             self.tombstones.insert(*key, Tombstone { seq, until: now + MAX_NONCE_LIFETIME });
         }
@@ -213,5 +240,24 @@ mod tests {
         c.remove_attached(&"2001:db8:3::1".parse().unwrap(), Duration::ZERO, &mut out);
         assert_eq!(out.len(), 1);
         assert_eq!(c.len(), 1);
+    }
+
+    #[test]
+    fn peers_are_the_live_bindings_home_and_care_of_addresses() {
+        let mut c = BindingCache::new(10);
+        let (h1, h2, coa) = ("2001:db8:1::1".parse().unwrap(), "2001:db8:1::2".parse().unwrap(), "2001:db8:2::1".parse().unwrap());
+        c.upsert(b("2001:db8:1::1", 10, 1)).unwrap();
+        c.upsert(b("2001:db8:1::2", 20, 1)).unwrap();
+        assert!(c.is_peer(&h1) && c.is_peer(&h2) && c.is_peer(&coa));
+        // A refresh to another care-of address: the old one is no longer a peer's.
+        let moved = Binding { care_of: "2001:db8:2::9".parse().unwrap(), ..b("2001:db8:1::1", 30, 2) };
+        c.upsert(moved).unwrap();
+        assert!(c.is_peer(&coa), "still h2's care-of address");
+        c.remove(&(h2, "2001:db8:3::1".parse().unwrap()), None, Duration::ZERO);
+        assert!(!c.is_peer(&h2) && !c.is_peer(&coa));
+        let mut out = Vec::new();
+        c.expire(Duration::from_secs(31), &mut out);
+        assert_eq!(out.len(), 1);
+        assert!(c.peers.is_empty(), "{:?}", c.peers);
     }
 }

@@ -72,17 +72,24 @@ pub struct RateLimiter {
     cfg: LimitConfig,
     per_source: HashMap<Ipv6Addr, TokenBucket>,
     total: TokenBucket,
+    /// The overall budget of replies to bound peers (the same rate and burst as `total`):
+    /// a flood from spoofed sources spends `total`, so a bound mobile node's refresh
+    /// (RFC 6275 §5.2.7) is still answered. Each peer address keeps its per-source bucket.
+    peers_total: TokenBucket,
 }
 
 impl RateLimiter {
     pub fn new(cfg: LimitConfig, now: Duration) -> Self {
-        RateLimiter { cfg, per_source: HashMap::new(), total: TokenBucket::new(cfg.total_rate, cfg.total_burst, now) }
+        let total = TokenBucket::new(cfg.total_rate, cfg.total_burst, now);
+        RateLimiter { cfg, per_source: HashMap::new(), total, peers_total: total }
     }
 
     /// True when a reply to a packet from `source` may be sent at `now`; takes a token from
-    /// both buckets only when both have one.
-    pub fn allow(&mut self, source: Ipv6Addr, now: Duration) -> bool {
-        if !self.total.can_take(now) {
+    /// both buckets (its own and the overall one: `peers_total` when `peer`, the source is a
+    /// bound peer's address) only when both have one.
+    pub fn allow(&mut self, source: Ipv6Addr, now: Duration, peer: bool) -> bool {
+        let total = if peer { &mut self.peers_total } else { &mut self.total };
+        if !total.can_take(now) {
             return false;
         }
         // A known source costs one hash of its address (this runs for every reply).
@@ -90,7 +97,7 @@ impl RateLimiter {
             if !b.take(now) {
                 return false;
             }
-            return self.total.take(now);
+            return total.take(now);
         }
         if self.per_source.len() >= MAX_SOURCES {
             self.prune(now);
@@ -102,7 +109,7 @@ impl RateLimiter {
             }
             self.per_source.insert(source, b);
         }
-        self.total.take(now)
+        if peer { &mut self.peers_total } else { &mut self.total }.take(now)
     }
 
     /// Forgets sources whose bucket has refilled: they are indistinguishable from new ones.
@@ -139,13 +146,25 @@ mod tests {
         let mut r = RateLimiter::new(cfg, ms(0));
         let a: Ipv6Addr = "2001:db8::a".parse().unwrap();
         let b: Ipv6Addr = "2001:db8::b".parse().unwrap();
-        assert!(r.allow(a, ms(0)));
-        assert!(r.allow(a, ms(0)));
-        assert!(!r.allow(a, ms(0)), "per-source burst is 2");
-        assert!(r.allow(b, ms(0)));
-        assert!(!r.allow(b, ms(0)), "total burst is 3");
-        assert!(r.allow(b, ms(1000)));
+        assert!(r.allow(a, ms(0), false));
+        assert!(r.allow(a, ms(0), false));
+        assert!(!r.allow(a, ms(0), false), "per-source burst is 2");
+        assert!(r.allow(b, ms(0), false));
+        assert!(!r.allow(b, ms(0), false), "total burst is 3");
+        assert!(r.allow(b, ms(1000), false));
         r.prune(ms(10_000));
         assert_eq!(r.sources(), 0);
+    }
+
+    #[test]
+    fn a_flood_spends_the_overall_budget_but_not_the_peers() {
+        let cfg = LimitConfig { per_source_rate: 1, per_source_burst: 2, total_rate: 10, total_burst: 3 };
+        let mut r = RateLimiter::new(cfg, ms(0));
+        let spoofed = |i: u16| Ipv6Addr::new(0x2001, 0xdb8, 0x66, 0, 0, 0, 0, i);
+        assert_eq!((0..100).filter(|&i| r.allow(spoofed(i), ms(0), false)).count(), 3);
+        let peer: Ipv6Addr = "2001:db8:1::100".parse().unwrap();
+        assert!(r.allow(peer, ms(0), true) && r.allow(peer, ms(0), true));
+        assert!(!r.allow(peer, ms(0), true), "a peer keeps its per-source bucket");
+        assert!(!r.allow(spoofed(200), ms(0), false));
     }
 }

@@ -331,7 +331,7 @@ impl Reflector {
         let Ok(cookie) = cookie else {
             return out.push(Action::Dropped(DropReason::Malformed));
         };
-        if !self.limiter.allow(pkt.src, now) {
+        if !self.allow_reply(pkt.src, now) {
             return out.push(Action::Dropped(DropReason::RateLimited));
         }
         let n = self.nonces.current();
@@ -500,7 +500,7 @@ impl Reflector {
     /// K = 0, BAD whenever a Kbm exists (every status except 136–138 and home registrations).
     #[allow(clippy::too_many_arguments)]
     fn send_ba(&mut self, now: Duration, status: u8, signer: Option<&Signer>, seq: u16, lifetime_units: u16, ctx: &BaContext, out: &mut Vec<Action>) {
-        if !self.limiter.allow(ctx.limit_source, now) {
+        if !self.allow_reply(ctx.limit_source, now) {
             return out.push(Action::Dropped(DropReason::RateLimited));
         }
         let ba = BindingAck { status, seq, lifetime_units, with_bad: signer.is_some(), ..Default::default() };
@@ -516,8 +516,15 @@ impl Reflector {
         self.send_mobility(ctx.src, ctx.care_of, rh2, mh_type::BINDING_ACK, Some(status), mh, out);
     }
 
+    /// The reply rate limits (`limits`): a bound peer's addresses draw on their own overall
+    /// budget, so a flood from spoofed sources leaves a binding's refresh answered.
+    fn allow_reply(&mut self, to: Ipv6Addr, now: Duration) -> bool {
+        let peer = self.cache.is_peer(&to);
+        self.limiter.allow(to, now, peer)
+    }
+
     fn send_binding_error(&mut self, now: Duration, src: Ipv6Addr, dst: Ipv6Addr, status: u8, home: Ipv6Addr, out: &mut Vec<Action>) {
-        if !self.limiter.allow(dst, now) {
+        if !self.allow_reply(dst, now) {
             return out.push(Action::Dropped(DropReason::RateLimited));
         }
         self.stats.binding_errors += 1;
@@ -526,7 +533,7 @@ impl Reflector {
     }
 
     fn send_parameter_problem(&mut self, now: Duration, pkt: &Inbound, field: usize, out: &mut Vec<Action>) {
-        if !self.limiter.allow(pkt.src, now) {
+        if !self.allow_reply(pkt.src, now) {
             return out.push(Action::Dropped(DropReason::RateLimited));
         }
         self.stats.parameter_problems += 1;
@@ -1265,6 +1272,31 @@ mod tests {
         let mut out = vec![];
         w.r.on_unverified_home_address(w.now, coa(), mn2(), hoa(), &mut out);
         assert_eq!(out, [Action::Dropped(DropReason::RateLimited)]);
+    }
+
+    #[test]
+    fn a_spoofed_flood_empties_the_overall_budget_but_a_bound_peer_refreshes() {
+        let mut w = World::new(Config { replies_per_sec_total: 10, reply_burst_total: 20, ..Config::default() });
+        w.rr();
+        assert_eq!(the_ba(&w.bu(1, 10, true)).0.status, 0);
+        let mn1 = w.home;
+        // 1000 HoTIs from spoofed home addresses: the burst of 20 less MN1's HoT and CoT
+        // (sent before it was bound; its BA came from the peers' budget), then none.
+        let answered = (0..1000u16)
+            .filter(|&i| {
+                w.home = Ipv6Addr::new(0x2001, 0xdb8, 0x66, 0, 0, 0, 0, i);
+                matches!(w.hoti()[..], [Action::Send(_)])
+            })
+            .count();
+        assert_eq!(answered, 18);
+        // MN1's refresh (RFC 6275 §5.2.7): HoT, CoT and BA still come.
+        w.home = mn1;
+        assert!(matches!(w.hoti()[..], [Action::Send(_)]), "HoT to the bound home address");
+        assert!(matches!(w.coti()[..], [Action::Send(_)]), "CoT to the bound care-of address");
+        assert_eq!(the_ba(&w.bu(2, 10, true)).0.status, 0);
+        // A source that is not bound still gets nothing.
+        w.home = "2001:db8:1::999".parse().unwrap();
+        assert!(matches!(w.hoti()[..], [Action::Dropped(DropReason::RateLimited)]));
     }
 
     #[test]
