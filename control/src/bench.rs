@@ -185,6 +185,17 @@ pub enum Mix {
     /// Core port: DownHao with every other frame a HoTI (scripts/bench-signaling `fwd+hoti`:
     /// signaling far beyond what the control core answers).
     DownHaoHoti50,
+    /// Core port: a signaling flood (issue 11), tunneled from the LMA to the attached
+    /// nodes: HoTI, CoTI and forged Binding Update in turn, from 65,536 distinct spoofed
+    /// sources (`flood_frame`), none of them a bound peer.
+    Flood,
+    /// Core port: DownHao with every other frame one of Flood's (50 % flood).
+    DownHaoFlood,
+    /// Access port: UpNoBinding with hop limit 1, from 65,536 sources of the attached
+    /// node's prefix: every frame draws an ICMPv6 Time Exceeded (RFC 4443 §3.3).
+    HopLimitFlood,
+    /// Access port: UpNoBinding with every other frame one of HopLimitFlood's.
+    UpNoBindingHopLimitFlood,
     /// Core port: HoTIs only, tunneled from the LMA, each from its own home address with its
     /// own cookie (scripts/bench-signaling `hoti`).
     Hoti,
@@ -209,11 +220,15 @@ impl Mix {
             "down-hao" => Mix::DownHao,
             "down-hao-hoti" => Mix::DownHaoHoti,
             "down-hao-hoti50" => Mix::DownHaoHoti50,
+            "flood" => Mix::Flood,
+            "down-hao-flood" => Mix::DownHaoFlood,
+            "hl1-flood" => Mix::HopLimitFlood,
+            "up-nobind-hl1-flood" => Mix::UpNoBindingHopLimitFlood,
             "hoti" => Mix::Hoti,
             "bu" => Mix::BindingUpdate,
             "bu-fresh" => Mix::BindingUpdateFresh,
             _ => {
-                return Err(format!("--mix: {s:?} is not one of up-nobind, up-bind, down-decap, down-hao, down-hao-hoti, down-hao-hoti50, hoti, bu, bu-fresh"))
+                return Err(format!("--mix: {s:?} is not one of up-nobind, up-bind, down-decap, down-hao, down-hao-hoti, down-hao-hoti50, flood, down-hao-flood, hl1-flood, up-nobind-hl1-flood, hoti, bu, bu-fresh"))
             }
         })
     }
@@ -290,6 +305,58 @@ fn hoti(k: u64, cookie: u64) -> Vec<u8> {
     ip6(s, d, ipv6::proto::MOBILITY, &mh)
 }
 
+/// Distinct spoofed sources of the flood mixes.
+pub const FLOOD_SOURCES: u64 = 65_536;
+
+/// Flood frame f (inner packet) to the attached node `attached(k)` from spoofed source
+/// 2001:db8:67::/64 + s + 1, s = f mod 65,536: a HoTI, a CoTI, or a forged Binding Update
+/// with home address 2001:db8:66::/64 + s + 1 (Nonce Indices 0x1234 twice, an
+/// authenticator under a key nobody holds), in turn by f mod 3. Valid layouts and MH
+/// checksums, so each one is punted.
+pub fn flood_frame(f: u64, k: u64) -> Vec<u8> {
+    use wire::mobility::{self, BindingUpdate};
+    let s = f % FLOOD_SOURCES;
+    let spoofed_home = Ipv6Addr::from((0x2001_0db8_0066_0000u128 << 64) | (s as u128 + 1));
+    let spoofed_coa = Ipv6Addr::from((0x2001_0db8_0067_0000u128 << 64) | (s as u128 + 1));
+    let cn = attached(k);
+    match f % 3 {
+        0 => {
+            let mut mh = vec![59, 1, 1, 0, 0, 0, 0, 0];
+            mh.extend_from_slice(&f.to_be_bytes());
+            mobility::fill_checksum(&mut mh, &spoofed_coa, &cn).expect("16-byte HoTI");
+            ip6(spoofed_coa, cn, ipv6::proto::MOBILITY, &mh)
+        }
+        1 => {
+            let mut mh = vec![59, 1, 2, 0, 0, 0, 0, 0];
+            mh.extend_from_slice(&f.to_be_bytes());
+            mobility::fill_checksum(&mut mh, &spoofed_coa, &cn).expect("16-byte CoTI");
+            ip6(spoofed_coa, cn, ipv6::proto::MOBILITY, &mh)
+        }
+        _ => {
+            let bu =
+                BindingUpdate { seq: f as u16, ack: true, lifetime_units: 100, nonce_indices: Some((0x1234, 0x1234)), has_bad: true, ..Default::default() };
+            let mut mh = bu.to_bytes();
+            let forged: reflector::crypto::BindingManagementKey = [0x5a; 20];
+            reflector::crypto::sign(&mut mh, &forged, &spoofed_coa, &cn).expect("BU with BAD");
+            mobility::fill_checksum(&mut mh, &spoofed_home, &cn).expect("BU");
+            let mut opts = vec![0u8; hao::DEST_OPTS_LEN];
+            hao::emit_dest_opts(&mut opts, ipv6::proto::MOBILITY, &spoofed_home).expect("24 bytes");
+            opts.extend_from_slice(&mh);
+            ip6(spoofed_coa, cn, ipv6::proto::DEST_OPTS, &opts)
+        }
+    }
+}
+
+/// Hop-limit flood frame f: UDP from the attached node's address `attached(f mod 65,536)`
+/// to `unbound(k)` with hop limit 1, so the MAG must not forward it (RFC 8200 §3) and
+/// owes its source a Time Exceeded.
+fn hop_limit_flood_frame(f: u64, k: u64, mag_mac: MacAddr) -> Vec<u8> {
+    let (s, d) = (attached(f % FLOOD_SOURCES), unbound(k));
+    let mut ip = ip6(s, d, ipv6::proto::UDP, &udp(s, d));
+    ip[7] = 1;
+    frame(mag_mac, NODE_MAC, &ip)
+}
+
 /// A frame from the LMA down the tunnel to the MAG's Proxy-CoA.
 fn tunneled(mag_mac: MacAddr, inner: &[u8]) -> Vec<u8> {
     let lma: Ipv6Addr = LMA.parse().expect("const");
@@ -302,7 +369,9 @@ fn tunneled(mag_mac: MacAddr, inner: &[u8]) -> Vec<u8> {
 pub fn packet(mix: Mix, k: u64, j: usize, mag_mac: MacAddr) -> Vec<u8> {
     let tunneled = |inner: &[u8]| tunneled(mag_mac, inner);
     match mix {
-        Mix::UpNoBinding => {
+        Mix::HopLimitFlood => hop_limit_flood_frame(j as u64, k, mag_mac),
+        Mix::UpNoBindingHopLimitFlood if j % 2 == 1 => hop_limit_flood_frame(j as u64 / 2, k, mag_mac),
+        Mix::UpNoBinding | Mix::UpNoBindingHopLimitFlood => {
             let (s, d) = (attached(k), unbound(k));
             frame(mag_mac, NODE_MAC, &ip6(s, d, ipv6::proto::UDP, &udp(s, d)))
         }
@@ -316,9 +385,11 @@ pub fn packet(mix: Mix, k: u64, j: usize, mag_mac: MacAddr) -> Vec<u8> {
         }
         Mix::DownHaoHoti if j % 100 == 99 => tunneled(&hoti(k, j as u64)),
         Mix::DownHaoHoti50 if j % 2 == 1 => tunneled(&hoti(k, j as u64)),
+        Mix::Flood => tunneled(&flood_frame(j as u64, k)),
+        Mix::DownHaoFlood if j % 2 == 1 => tunneled(&flood_frame(j as u64 / 2, k)),
         // (The BU mixes are made by `signed_binding_updates`; a HoTI stands in here.)
         Mix::Hoti | Mix::BindingUpdate | Mix::BindingUpdateFresh => tunneled(&hoti(k, j as u64)),
-        Mix::DownHao | Mix::DownHaoHoti | Mix::DownHaoHoti50 => {
+        Mix::DownHao | Mix::DownHaoHoti | Mix::DownHaoHoti50 | Mix::DownHaoFlood => {
             let (s, d, h) = (care_of(k), attached(k), home(k));
             let mut opts = vec![0u8; hao::DEST_OPTS_LEN];
             hao::emit_dest_opts(&mut opts, ipv6::proto::UDP, &h).expect("24 bytes");
@@ -334,9 +405,18 @@ pub fn packet(mix: Mix, k: u64, j: usize, mag_mac: MacAddr) -> Vec<u8> {
 /// (keys of bindings 0..n, uniform or Zipf-like, in random order).
 pub fn generator(mix: &str, n: u32, zipf: bool, mag_mac: MacAddr) -> Result<GeneratorSpec, String> {
     let mix = match Mix::parse(mix) {
-        Ok(Mix::DownHaoHoti | Mix::DownHaoHoti50 | Mix::Hoti | Mix::BindingUpdate | Mix::BindingUpdateFresh) | Err(_) => {
-            return Err(format!("bench.generator: {mix:?} is not one of up-nobind, up-bind, down-decap, down-hao"))
-        }
+        Ok(
+            Mix::DownHaoHoti
+            | Mix::DownHaoHoti50
+            | Mix::Flood
+            | Mix::DownHaoFlood
+            | Mix::HopLimitFlood
+            | Mix::UpNoBindingHopLimitFlood
+            | Mix::Hoti
+            | Mix::BindingUpdate
+            | Mix::BindingUpdateFresh,
+        )
+        | Err(_) => return Err(format!("bench.generator: {mix:?} is not one of up-nobind, up-bind, down-decap, down-hao")),
         Ok(m) => m,
     };
     // Every address of the template frame that depends on the key ends in this identifier
@@ -539,6 +619,50 @@ mod tests {
                 let f = packet(mix, 3, j, m);
                 assert!(wire::ext::walk(&f[14..]).is_ok(), "{mix:?}");
             }
+        }
+    }
+
+    /// The flood: 65,536 distinct spoofed sources, HoTI, CoTI and BU in turn, all valid
+    /// Mobility Headers, and not one forged BU binds; the 50 % mix alternates data and flood.
+    #[test]
+    fn flood_frames_come_from_65536_sources_and_bind_nothing() {
+        use reflector::{Action, Inbound, Reflector, TestEntropy};
+        let m = [2, 0x70, 0x63, 0x61, 0x70, 0];
+        let mut rng = TestEntropy::new(7);
+        let mut r = Reflector::new(reflector::Config::default(), Duration::ZERO, &mut rng);
+        let mut sources = std::collections::HashSet::new();
+        let mut kinds = [0; 3];
+        for f in 0..2 * FLOOD_SOURCES {
+            let pkt = flood_frame(f, 3);
+            let hdr = ipv6::Header::new_checked(&pkt[..]).unwrap();
+            sources.insert(hdr.src_addr());
+            if f % 64 != 0 {
+                continue;
+            }
+            let chain = wire::ext::walk(&pkt).unwrap();
+            assert_eq!(chain.upper_proto, ipv6::proto::MOBILITY);
+            let inb = Inbound {
+                src: hdr.src_addr(),
+                dst: hdr.dst_addr(),
+                home_address: chain.home_address.map(|o| o.home),
+                ipv6_packet: &pkt,
+                mh_offset: chain.upper_offset,
+            };
+            let mut out = Vec::new();
+            r.on_mobility(Duration::from_millis(f), &inb, &mut out);
+            assert!(!out.iter().any(|a| matches!(a, Action::BindingCreated(_))), "frame {f}: {out:?}");
+            assert!(!out.iter().any(|a| matches!(a, Action::Dropped(reflector::DropReason::BadChecksum))), "frame {f}: {out:?}");
+            kinds[(f % 3) as usize] += 1;
+        }
+        assert_eq!(sources.len(), FLOOD_SOURCES as usize);
+        assert!(kinds.iter().all(|&n| n > 600), "{kinds:?}");
+        assert_eq!(r.binding_count(), 0);
+        for j in 0..8 {
+            let f = packet(Mix::DownHaoFlood, 3, j, m);
+            assert_eq!(f == packet(Mix::DownHao, 3, j, m), j % 2 == 0, "frame {j}");
+            let f = packet(Mix::UpNoBindingHopLimitFlood, 3, j, m);
+            assert_eq!(f == packet(Mix::UpNoBinding, 3, j, m), j % 2 == 0, "frame {j}");
+            assert_eq!(ipv6::Header::new_checked(&f[14..]).unwrap().hop_limit(), if j % 2 == 0 { 64 } else { 1 });
         }
     }
 

@@ -906,6 +906,27 @@ prefixes = ["2001:db8:3::/64"]
     }
 
     #[test]
+    fn punt_budgets_default_and_are_refused_on_one_line_naming_the_field() {
+        use dataplane::counters::Punt;
+        let b = Config::parse(GOOD, "t.toml").unwrap().punt.budget();
+        for (r, rate) in [
+            (Punt::Mobility, 20_000),
+            (Punt::HomeAddressUnverified, 20_000),
+            (Punt::MobilityFromPeer, 20_000),
+            (Punt::HopLimit, 2_000),
+            (Punt::TooBig, 2_000),
+            (Punt::NeighborDiscovery, 0),
+            (Punt::ForUs, 0),
+        ] {
+            assert_eq!(b.per_sec[r as usize], rate, "{r:?}");
+        }
+        let off = Config::parse(&format!("{GOOD}[punt]\nsignaling_per_sec = 0\n"), "t").unwrap().punt.budget();
+        assert_eq!((off.per_sec[Punt::Mobility as usize], off.per_sec[Punt::MobilityFromPeer as usize]), (0, 20_000));
+        assert_eq!(problem(&format!("{GOOD}[punt]\nerrors_per_sec = 200000000\n")), "punt.errors_per_sec: 200000000 is above 100000000 (0 = unlimited)");
+        assert!(problem(&format!("{GOOD}[punt]\nnd_per_sec = 1\n")).contains("unknown field `nd_per_sec`"));
+    }
+
+    #[test]
     fn neighbor_knobs_are_refused_on_one_line_naming_the_field() {
         assert_eq!(problem(&format!("{GOOD}[neighbors]\nreachable_time = 0\n")), "neighbors.reachable_time: 0 is outside 1..=3600");
         assert_eq!(problem(&format!("{GOOD}[neighbors]\nretrans_timer_ms = 10\n")), "neighbors.retrans_timer_ms: 10 is outside 100..=60000");
