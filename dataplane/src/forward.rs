@@ -506,6 +506,10 @@ fn deliver(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut impl 
     // be there without an extension header or a Mobility Header right after IPv6.
     let nh = ip.next_header;
     if (ext::is_walked(nh) || nh == ipv6::proto::MOBILITY) && topo.attached.node(node).is_some_and(|n| n.agent()) {
+        if nh == ipv6::proto::MOBILITY {
+            // HoTI and CoTI: nothing to walk (RFC 6275 §6.1: the MH is the last header).
+            return mobility_punt(b, &ip);
+        }
         let stripped = match strip_hao_canonical(b, c, p, &ip) {
             Some(r) => r,
             None => strip_hao_walked(b, c, p, &ip),
@@ -542,15 +546,20 @@ fn strip_hao_canonical(b: &impl Bindings, c: &WorkerCounters, p: &mut impl Packe
     Some(Ok(()))
 }
 
+/// A Mobility Header for the agent: from a bound peer's address (MN1's HoTI comes from its
+/// home address, its CoTI and BU from its care-of address) it has a punt budget of its own.
+#[inline(always)]
+fn mobility_punt(b: &impl Bindings, ip: &Ip) -> Verdict {
+    Verdict::Punt(if b.is_peer(&ip.src.to_be_bytes()) { Punt::MobilityFromPeer } else { Punt::Mobility }, Role::Core)
+}
+
 /// The Home Address option anywhere the walk finds it (RFC 6275 §9.3.1), and Mobility
 /// Headers for the agent.
 #[inline(never)]
 fn strip_hao_walked(b: &impl Bindings, c: &WorkerCounters, p: &mut impl PacketBuf, ip: &Ip) -> Result<(), Verdict> {
     let chain = ext::walk(&p.data()[ETH..]).map_err(|_| Verdict::Drop(Drop::ExtensionHeaders))?;
     if chain.upper_proto == ipv6::proto::MOBILITY {
-        // MN1's HoTI comes from its home address, its CoTI and BU from its care-of address.
-        let why = if b.is_peer(&ip.src.to_be_bytes()) { Punt::MobilityFromPeer } else { Punt::Mobility };
-        return Err(Verdict::Punt(why, Role::Core));
+        return Err(mobility_punt(b, ip));
     }
     if let Some(opt) = chain.home_address {
         if b.care_of(&opt.home.octets(), &ip.dst.to_be_bytes()) != Some(ip.src.to_be_bytes()) {
