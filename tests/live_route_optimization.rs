@@ -11,10 +11,20 @@
 //! turned them into plain packets from the home address. Negative control (Figure 1): with
 //! the agent off, MN2's kernel answers the HoTI with ICMPv6 Parameter Problem.
 //!
+//! Under attack (issue 11): an off-path attacker behind the LMA floods MN2's agent with
+//! HoTI, CoTI and forged Binding Updates from 65,536 spoofed sources, far above the agent's
+//! reply limits (50,000 packets/s, `flood::per_sec`). The replies stay capped, yet MN2's
+//! route-optimized pings to MN1 lose nothing and MN1, a peer with a binding, still gets
+//! through its next return routability and Binding Update: the flood must not spend the
+//! legitimate peer's share. And MN2 itself floods the uplink with packets of hop limit 1:
+//! the Time Exceeded answers stay within the ICMPv6 error rate limit, and MN2's pings pass.
+//! `E2E_FLOOD_PER_SEC=0` floods as fast as one thread can instead.
+//!
 //! Needs root; skipped (passes with a message) otherwise.
 
+use e2e::flood::{self, Flood, LinkSocket, TimeExceededCount};
 use e2e::mn1::Mn1;
-use e2e::netns::{exec, http_get, skip_reason, spawn_ping, NsProcess, Topology};
+use e2e::netns::{exec, http_get, skip_reason, spawn_ping, spawn_ping_every, NsProcess, Topology};
 use e2e::pcap;
 use e2e::run::{roagent_bin, Counters, Scratch};
 use e2e::tunnel_end::TunnelEnd;
@@ -209,5 +219,235 @@ fn without_the_agent_mn2_answers_hoti_with_parameter_problem() {
     let done = roagent.stop(Duration::from_secs(10));
     let c = Counters::parse(&done.stdout);
     assert_eq!(c.get("roagent_punted_packets_total{reason=\"mobility\"}"), 0, "the agent stayed out of it");
+    drop(topo);
+}
+
+/// The Mobility Header messages the agent sent (replies to HoTI, CoTI and BU, Binding Errors)
+/// and its Parameter Problems: everything its reply rate limit meters.
+fn agent_replies(c: &Counters) -> u64 {
+    let sent = |t: &str| c.get(&format!("roagent_signaling_sent_total{{type=\"{t}\"}}"));
+    sent("home_test")
+        + sent("care_of_test")
+        + sent("binding_ack")
+        + sent("binding_error")
+        + c.get("roagent_icmpv6_errors_sent_total{type=\"parameter_problem\"}")
+}
+
+/// The series named `keys`, before → after, one per line (what a flood test prints).
+fn report(before: &Counters, after: &Counters, keys: &[&str]) -> String {
+    keys.iter()
+        .filter(|k| after.has_series(k))
+        .map(|k| format!("  {k}: {} -> {} (+{})\n", before.get(k), after.get(k), after.get(k).saturating_sub(before.get(k))))
+        .collect()
+}
+
+/// A MAC address from its text form (`/sys/class/net/*/address`).
+fn mac_of(ns: &str, ifname: &str) -> [u8; 6] {
+    let out = exec(ns, "cat", &[&format!("/sys/class/net/{ifname}/address")]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let bytes: Vec<u8> = text.trim().split(':').map(|b| u8::from_str_radix(b, 16).unwrap()).collect();
+    bytes.try_into().unwrap_or_else(|_| panic!("a MAC address for {ifname} in {ns}: {text:?}"))
+}
+
+/// The agent's defaults (control/src/config.rs `[reflector]`): replies per second in all and
+/// the burst.
+const REPLIES_PER_SEC: f64 = 1000.0;
+const REPLY_BURST: u64 = 2000;
+
+#[test]
+fn a_signaling_flood_loses_no_ping_and_mn1s_next_return_routability_and_bu_succeed() {
+    let Some((topo, _dir, roagent)) = start("sf", true) else { return };
+    // This thread, MN2's pings and the flood stay off the worker's CPU (flood::FLOOD_CPU).
+    flood::pin_to_flood_cpu();
+    let mag = a(PROXY_COA);
+    let tun = TunnelEnd::open(&topo.lma()).unwrap();
+    let mut mn1 = Mn1::new(a(HOME), a(CARE_OF), a(MN2));
+    mn1.return_routability(&tun, &mag);
+    let ba = mn1.bind(&tun, &mag, 1);
+    assert_eq!((ba.status, ba.seq), (0, 1), "binding accepted before the flood");
+
+    // The attacker did its own return routability once, so half of its forged Binding
+    // Updates name nonce indices the agent issued (the same ones MN1 got).
+    let issued = (mn1.home_token.unwrap().0, mn1.care_of_token.unwrap().0);
+    let packets = flood::signaling_flood(a(MN2), issued);
+    // Its own tunnel end: the agent's answers to the spoofed sources pile up unread there.
+    let attacker = TunnelEnd::open(&topo.lma()).unwrap();
+    let before = scrape(&topo);
+    let scraped = Instant::now();
+    let flood = Flood::start(packets, flood::per_sec(), Duration::from_secs(28), move |p| attacker.send(p, &mag));
+    // Long enough to empty the reply burst at any rate this test calls a flood.
+    std::thread::sleep(Duration::from_millis(500));
+
+    // MN2 pings MN1 over the optimized path, 30 echoes 0.2 s apart.
+    let (ping_status, ping_text, optimized) = mn1.answer_pings(&tun, &mag, spawn_ping_every(&topo.mn2(), HOME, 30, "0.2"));
+    // MN1's next return routability and Binding Update, retransmitted as RFC 6275 §11.8 says,
+    // within 15 s in all.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let rr = mn1.return_routability_until(&tun, &mag, deadline);
+    let bu = rr.as_ref().ok().map(|_| mn1.bind_until(&tun, &mag, 2, deadline));
+
+    let sent = flood.stop();
+    let after = scrape(&topo);
+    let secs = scraped.elapsed().as_secs_f64();
+    let delta = |k: &str| after.get(k).saturating_sub(before.get(k));
+    let core_rx = delta("roagent_port_rx_packets_total{port=\"core\"}");
+    eprintln!(
+        "signaling flood: {} packets ({} refused by the socket) in {:.1} s = {:.0}/s from one thread (pace {:?}/s); roagent took {core_rx} packets in on the core port in {secs:.1} s ({:.0}/s)",
+        sent.packets,
+        sent.refused,
+        sent.elapsed.as_secs_f64(),
+        sent.per_sec(),
+        flood::per_sec(),
+        core_rx as f64 / secs
+    );
+    eprintln!("MN2's ping during the flood ({optimized} requests route-optimized):\n{ping_text}");
+    eprintln!("MN1's next return routability: {rr:?}; its Binding Update: {bu:?}");
+    let policed = "roagent_punts_policed_total{reason=\"mobility\"}";
+    let from_peer = "roagent_punted_packets_total{reason=\"mobility_from_peer\"}";
+    eprint!(
+        "counters, before -> after the flood:\n{}",
+        report(
+            &before,
+            &after,
+            &[
+                "roagent_signaling_received_total",
+                "roagent_signaling_sent_total{type=\"home_test\"}",
+                "roagent_signaling_sent_total{type=\"care_of_test\"}",
+                "roagent_signaling_sent_total{type=\"binding_ack\"}",
+                "roagent_signaling_sent_total{type=\"binding_error\"}",
+                "roagent_signaling_dropped_total{reason=\"rate_limited\"}",
+                "roagent_signaling_dropped_total{reason=\"bad_authenticator\"}",
+                "roagent_punted_packets_total{reason=\"mobility\"}",
+                from_peer,
+                policed,
+                "roagent_punts_policed_total",
+                "roagent_dropped_packets_total{reason=\"ring_full\"}",
+                "roagent_dropped_packets_total",
+                "roagent_port_driver_rx_missed_total",
+                "roagent_bindings",
+                "roagent_bindings_created_total",
+                "roagent_bindings_refreshed_total",
+            ]
+        )
+    );
+    let replies = agent_replies(&after) - agent_replies(&before);
+    eprintln!("agent replies during the flood: {replies} in {secs:.1} s");
+
+    assert!(sent.per_sec() > 20.0 * REPLIES_PER_SEC, "a flood far above the reply limits: {:.0}/s", sent.per_sec());
+    assert!(ping_status.success() && ping_text.contains(" 0% packet loss"), "no ping lost during the flood:\n{ping_text}\n{}", roagent.stderr_text());
+    assert_eq!(optimized, 30, "every echo request route-optimized");
+    let (hotis, cotis) = rr.unwrap_or_else(|e| panic!("MN1's next return routability during the flood: {e}"));
+    let (ba, bus) = bu.unwrap().unwrap_or_else(|e| panic!("MN1's next Binding Update during the flood: {e}"));
+    assert_eq!(ba.status, 0, "MN1's next binding accepted: {ba:?}");
+    assert!(ba.seq >= 2 && ba.seq < 2 + bus, "the acknowledgement is for one of MN1's {bus} Binding Updates: {ba:?}");
+
+    // The flood was refused, by the agent's rate limit or the workers' punt policer, and
+    // what the agent did answer stayed within its overall limit.
+    let refused = delta("roagent_signaling_dropped_total{reason=\"rate_limited\"}") + delta(policed);
+    assert!(refused > 10 * replies.max(1000), "{refused} flood packets refused for {replies} replies");
+    let cap = REPLIES_PER_SEC * secs + REPLY_BURST as f64 + (hotis + cotis + u64::from(bus)) as f64;
+    assert!(replies as f64 <= cap, "{replies} agent replies in {secs:.1} s, more than the limits allow ({cap:.0})");
+    assert!(delta(from_peer) >= 3, "MN1's HoTI, CoTI and BU were punted as a peer's: +{}", delta(from_peer));
+
+    // The forged Binding Updates bound nothing; MN1's binding is there, refreshed.
+    assert_eq!((after.get("roagent_bindings"), delta("roagent_bindings_created_total")), (1, 0));
+    assert!(delta("roagent_bindings_refreshed_total") >= 1);
+    let out = exec(&topo.mag(), roagent_bin().to_str().unwrap(), &["bindings", "--addr", METRICS]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{table}{}", String::from_utf8_lossy(&out.stderr));
+    let row = table.lines().find(|l| l.starts_with(HOME)).unwrap_or_else(|| panic!("no binding row:\n{table}"));
+    for field in [CARE_OF, MN2, "mn2"] {
+        assert!(row.contains(field), "{field:?} missing from {row:?}");
+    }
+    assert!(table.contains("1 binding(s)"), "{table}");
+
+    let done = roagent.stop(Duration::from_secs(10));
+    assert!(done.status.success(), "{}", done.stderr);
+    drop(topo);
+}
+
+/// Where MN2's hop-limit-1 packets are addressed: beyond the MAG, up the tunnel.
+const BEYOND: &str = "2001:db8:99::1";
+/// `[control] icmp_errors_per_sec`'s default (control/src/config.rs); the bucket's burst is
+/// the same number (control/src/links.rs).
+const ICMP_ERRORS_PER_SEC: f64 = 100.0;
+
+#[test]
+fn a_hop_limit_one_flood_on_the_uplink_draws_rate_limited_time_exceeded_and_pings_still_pass() {
+    let Some((topo, _dir, roagent)) = start("hl", true) else { return };
+    // This thread, MN2's pings and the flood stay off the worker's CPU (flood::FLOOD_CPU).
+    flood::pin_to_flood_cpu();
+    let mag = a(PROXY_COA);
+    let tun = TunnelEnd::open(&topo.lma()).unwrap();
+    let mut mn1 = Mn1::new(a(HOME), a(CARE_OF), a(MN2));
+    mn1.return_routability(&tun, &mag);
+    assert_eq!(mn1.bind(&tun, &mag, 1).status, 0, "binding accepted");
+
+    let frames = flood::hop_limit_one(mac_of(&topo.mag(), "mag-a"), mac_of(&topo.mn2(), "mn2"), a(MN2), a(BEYOND), 1024);
+    let link = LinkSocket::open(&topo.mn2(), "mn2").unwrap();
+    let time_exceeded = TimeExceededCount::start(&topo.mn2(), a(BEYOND)).unwrap();
+    let before = scrape(&topo);
+    let scraped = Instant::now();
+    let flood = Flood::start(frames, flood::per_sec(), Duration::from_secs(5), move |f| link.send(f));
+    std::thread::sleep(Duration::from_millis(300));
+    // MN2 has sent nothing through its router yet: it resolves fe80::1 during the flood,
+    // through the same punt path as the flood's packets.
+    let (ping_status, ping_text, optimized) = mn1.answer_pings(&tun, &mag, spawn_ping_every(&topo.mn2(), HOME, 20, "0.2"));
+    let sent = flood.wait();
+    // The last answers in flight.
+    std::thread::sleep(Duration::from_millis(300));
+    let received = time_exceeded.stop();
+    let after = scrape(&topo);
+    let secs = scraped.elapsed().as_secs_f64();
+    let delta = |k: &str| after.get(k).saturating_sub(before.get(k));
+
+    let access_rx = delta("roagent_port_rx_packets_total{port=\"access\"}");
+    eprintln!(
+        "hop-limit-1 flood: {} frames ({} refused by the socket) in {:.1} s = {:.0}/s from one thread (pace {:?}/s); roagent took {access_rx} in on the access port ({:.0}/s); MN2 received {received} Time Exceeded in {secs:.1} s",
+        sent.packets,
+        sent.refused,
+        sent.elapsed.as_secs_f64(),
+        sent.per_sec(),
+        flood::per_sec(),
+        access_rx as f64 / secs
+    );
+    eprintln!("MN2's ping during the flood ({optimized} requests route-optimized):\n{ping_text}");
+    let policed = "roagent_punts_policed_total{reason=\"hop_limit\"}";
+    let time_exceeded_sent = "roagent_icmpv6_errors_sent_total{type=\"time_exceeded\"}";
+    eprint!(
+        "counters, before -> after the flood:\n{}",
+        report(
+            &before,
+            &after,
+            &[
+                "roagent_punted_packets_total{reason=\"hop_limit\"}",
+                time_exceeded_sent,
+                "roagent_rate_limited_total{kind=\"icmpv6\"}",
+                policed,
+                "roagent_punts_policed_total",
+                "roagent_dropped_packets_total{reason=\"ring_full\"}",
+                "roagent_dropped_packets_total",
+                "roagent_port_driver_rx_missed_total",
+                "roagent_rh2_inserted_total",
+                "roagent_hao_rewritten_total",
+            ]
+        )
+    );
+
+    assert!(sent.per_sec() > 20.0 * ICMP_ERRORS_PER_SEC, "a flood far above the ICMPv6 error limit: {:.0}/s", sent.per_sec());
+    assert!(ping_status.success() && ping_text.contains(" 0% packet loss"), "no ping lost during the flood:\n{ping_text}\n{}", roagent.stderr_text());
+    assert_eq!(optimized, 20, "every echo request route-optimized");
+    // RFC 4443 §2.4(f): at most the rate over the time, plus the burst the bucket started
+    // with; one more for rounding at either end.
+    let cap = ICMP_ERRORS_PER_SEC * secs + ICMP_ERRORS_PER_SEC + 2.0;
+    assert!(received > 0, "Time Exceeded still answers a hop limit running out");
+    assert!((received as f64) <= cap, "{received} Time Exceeded in {secs:.1} s, more than the limit allows ({cap:.0})");
+    assert!((delta(time_exceeded_sent) as f64) <= cap, "{} Time Exceeded sent in {secs:.1} s (limit {cap:.0})", delta(time_exceeded_sent));
+    assert!(received <= delta(time_exceeded_sent), "MN2 received only what roagent sent");
+    let refused = delta("roagent_rate_limited_total{kind=\"icmpv6\"}") + delta(policed) + delta("roagent_dropped_packets_total{reason=\"ring_full\"}");
+    assert!(refused > 10 * received, "the flood beyond the limit was refused: {refused}");
+
+    let done = roagent.stop(Duration::from_secs(10));
+    assert!(done.status.success(), "{}", done.stderr);
     drop(topo);
 }

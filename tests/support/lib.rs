@@ -1,6 +1,7 @@
 //! Support for the end-to-end tests: pcap files, running the binary on virtual devices,
-//! network namespaces, and test frames.
+//! network namespaces, test frames, and floods.
 
+pub mod flood;
 pub mod mn1;
 pub mod netns;
 pub mod packets;

@@ -13,6 +13,22 @@ use std::time::{Duration, Instant};
 use wire::mobility::{self, BindingAck, BindingUpdate, CareOfTest, CareOfTestInit, HomeTest, HomeTestInit};
 use wire::{checksum, ext, icmpv6, ipv6, testpkt};
 
+/// Mobility Header `mh` from `src` to `cn`, with a Home Address option if `home` is given;
+/// checksum filled (pseudo-header source = home address, RFC 6275 §6.3). What MN1 sends, and
+/// what a flood forges (`flood.rs`).
+pub fn mh_packet(src: Ipv6Addr, cn: Ipv6Addr, home: Option<Ipv6Addr>, mut mh: Vec<u8>) -> Vec<u8> {
+    mobility::fill_checksum(&mut mh, &home.unwrap_or(src), &cn).unwrap();
+    match home {
+        None => ip6(src, cn, ipv6::proto::MOBILITY, 64, &mh),
+        Some(h) => testpkt::with_hao(src, cn, h, ipv6::proto::MOBILITY, &mh),
+    }
+}
+
+/// RFC 6275 §11.8, §12: a mobile node retransmits HoTI, CoTI and Binding Update first after
+/// INITIAL_BINDACK_TIMEOUT (1 s), doubling the wait each time up to MAX_BINDACK_TIMEOUT (32 s).
+const INITIAL_BINDACK_TIMEOUT: Duration = Duration::from_secs(1);
+const MAX_BINDACK_TIMEOUT: Duration = Duration::from_secs(32);
+
 pub struct Mn1 {
     pub home: Ipv6Addr,
     pub care_of: Ipv6Addr,
@@ -28,14 +44,8 @@ impl Mn1 {
         Mn1 { home, care_of, cn, cookie: *b"roagent!", home_token: None, care_of_token: None }
     }
 
-    /// Mobility Header `mh` from `src` to the correspondent, with a Home Address option if
-    /// `home` is given; checksum filled (pseudo-header source = home address, §6.3).
-    fn mh_packet(&self, src: Ipv6Addr, home: Option<Ipv6Addr>, mut mh: Vec<u8>) -> Vec<u8> {
-        mobility::fill_checksum(&mut mh, &home.unwrap_or(src), &self.cn).unwrap();
-        match home {
-            None => ip6(src, self.cn, ipv6::proto::MOBILITY, 64, &mh),
-            Some(h) => testpkt::with_hao(src, self.cn, h, ipv6::proto::MOBILITY, &mh),
-        }
+    fn mh_packet(&self, src: Ipv6Addr, home: Option<Ipv6Addr>, mh: Vec<u8>) -> Vec<u8> {
+        mh_packet(src, self.cn, home, mh)
     }
 
     /// Home Test Init: from the home address (it travels through the home agent).
@@ -206,6 +216,68 @@ impl Mn1 {
             if let Ok(ba) = self.take_ba(&ip) {
                 return ba;
             }
+        }
+    }
+
+    /// A new return routability run as a mobile node retransmits it (RFC 6275 §11.8): the
+    /// tokens held are forgotten, then HoTI and CoTI are sent, and whichever test has not come
+    /// back is sent again after 1 s, 2 s, 4 s … until `deadline`. How many of each it sent,
+    /// or, at the deadline, which tests were still missing.
+    pub fn return_routability_until(&mut self, tun: &TunnelEnd, mag: &Ipv6Addr, deadline: Instant) -> Result<(u64, u64), String> {
+        self.home_token = None;
+        self.care_of_token = None;
+        let mut sent = (0, 0);
+        let mut timeout = INITIAL_BINDACK_TIMEOUT;
+        loop {
+            if self.home_token.is_none() {
+                tun.send(&self.hoti(), mag).unwrap();
+                sent.0 += 1;
+            }
+            if self.care_of_token.is_none() {
+                tun.send(&self.coti(), mag).unwrap();
+                sent.1 += 1;
+            }
+            let until = (Instant::now() + timeout).min(deadline);
+            while (self.home_token.is_none() || self.care_of_token.is_none()) && Instant::now() < until {
+                if let Some((from, ip)) = tun.recv(until.saturating_duration_since(Instant::now())) {
+                    assert_eq!(from, *mag, "tunnel packets come from the MAG's Proxy-CoA");
+                    let _ = self.take_hot(&ip).or_else(|_| self.take_cot(&ip));
+                }
+            }
+            if self.home_token.is_some() && self.care_of_token.is_some() {
+                return Ok(sent);
+            }
+            if Instant::now() >= deadline {
+                let missing = [(self.home_token.is_none(), "HoT"), (self.care_of_token.is_none(), "CoT")];
+                let missing: Vec<&str> = missing.iter().filter(|m| m.0).map(|m| m.1).collect();
+                return Err(format!("no {} from {} after {} HoTI and {} CoTI", missing.join(" and no "), self.cn, sent.0, sent.1));
+            }
+            timeout = (timeout * 2).min(MAX_BINDACK_TIMEOUT);
+        }
+    }
+
+    /// Sends the signed Binding Update `first_seq` (lifetime 400 s, acknowledgement requested)
+    /// and retransmits it after 1 s, 2 s, 4 s … until a Binding Acknowledgement for one of
+    /// them comes back or `deadline` passes (RFC 6275 §11.8). Each retransmission carries the
+    /// next sequence number: the agent binds a Binding Update whose acknowledgement its rate
+    /// limit withheld, so the same number again would be refused (135, §9.5.1). The
+    /// acknowledgement and how many Binding Updates were sent.
+    pub fn bind_until(&self, tun: &TunnelEnd, mag: &Ipv6Addr, first_seq: u16, deadline: Instant) -> Result<(BindingAck, u16), String> {
+        let mut sent = 0u16;
+        let mut timeout = INITIAL_BINDACK_TIMEOUT;
+        loop {
+            tun.send(&self.bu(first_seq.wrapping_add(sent), 100, true), mag).unwrap();
+            sent += 1;
+            let until = (Instant::now() + timeout).min(deadline);
+            while Instant::now() < until {
+                if let Some(ba) = tun.recv(until.saturating_duration_since(Instant::now())).and_then(|(_, ip)| self.take_ba(&ip).ok()) {
+                    return Ok((ba, sent));
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(format!("no Binding Acknowledgement from {} after {sent} Binding Updates (seq {first_seq}..)", self.cn));
+            }
+            timeout = (timeout * 2).min(MAX_BINDACK_TIMEOUT);
         }
     }
 

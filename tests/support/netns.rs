@@ -223,11 +223,33 @@ pub fn ping(ns: &str, dst: &str, count: u32) -> (bool, String) {
 /// apart, each waited for 3 s, stdout and stderr piped (for a test that answers the echoes
 /// itself while it runs).
 pub fn spawn_ping(ns: &str, dst: &str, count: u32) -> std::process::Child {
+    spawn_ping_every(ns, dst, count, "0.5")
+}
+
+/// As [`spawn_ping`], the echoes `interval` seconds apart (ping's `-i`, e.g. `"0.2"`).
+pub fn spawn_ping_every(ns: &str, dst: &str, count: u32, interval: &str) -> std::process::Child {
     Command::new("ip")
-        .args(["netns", "exec", ns, "ping", "-6", "-n", "-c", &count.to_string(), "-i", "0.5", "-W", "3", dst])
+        .args(["netns", "exec", ns, "ping", "-6", "-n", "-c", &count.to_string(), "-i", interval, "-W", "3", dst])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot run ping in {ns}: {e}"))
+}
+
+/// Runs `f` on a short-lived thread inside network namespace `ns` and returns what it
+/// returns: a socket `f` creates stays in that namespace, usable from any thread.
+pub fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> std::io::Result<T> + Send + 'static) -> std::io::Result<T> {
+    use std::os::fd::AsRawFd;
+    let path = format!("/var/run/netns/{ns}");
+    std::thread::spawn(move || {
+        let nsf = std::fs::File::open(&path)?;
+        // SAFETY: setns on this thread only (CLONE_NEWNET), with a valid namespace fd.
+        if unsafe { libc::setns(nsf.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        f()
+    })
+    .join()
+    .expect("namespace thread")
 }

@@ -117,6 +117,13 @@ impl Counters {
     pub fn has(&self, name: &str) -> bool {
         self.0.iter().any(|(n, _, _)| n == name)
     }
+
+    /// Whether a series named like `key` with at least `key`'s labels was printed
+    /// (`roagent_punted_packets_total{reason="mobility"}`): a label value only some builds have.
+    pub fn has_series(&self, key: &str) -> bool {
+        let (name, want) = series(key);
+        self.0.iter().any(|(n, l, _)| *n == name && want.iter().all(|(k, v)| l.get(k) == Some(v)))
+    }
 }
 
 pub struct PcapRun {
