@@ -191,6 +191,9 @@ pub enum Mix {
     Flood,
     /// Core port: DownHao with every other frame one of Flood's (50 % flood).
     DownHaoFlood,
+    /// Core port: DownHao and DownDecap in turn: two data paths alternating, the control
+    /// for what alternating costs by itself (scripts/bench --flood).
+    DownHaoDecap,
     /// Access port: UpNoBinding with hop limit 1, from 65,536 sources of the attached
     /// node's prefix: every frame draws an ICMPv6 Time Exceeded (RFC 4443 §3.3).
     HopLimitFlood,
@@ -223,12 +226,13 @@ impl Mix {
             "flood" => Mix::Flood,
             "down-hao-flood" => Mix::DownHaoFlood,
             "hl1-flood" => Mix::HopLimitFlood,
+            "down-hao-decap" => Mix::DownHaoDecap,
             "up-nobind-hl1-flood" => Mix::UpNoBindingHopLimitFlood,
             "hoti" => Mix::Hoti,
             "bu" => Mix::BindingUpdate,
             "bu-fresh" => Mix::BindingUpdateFresh,
             _ => {
-                return Err(format!("--mix: {s:?} is not one of up-nobind, up-bind, down-decap, down-hao, down-hao-hoti, down-hao-hoti50, flood, down-hao-flood, hl1-flood, up-nobind-hl1-flood, hoti, bu, bu-fresh"))
+                return Err(format!("--mix: {s:?} is not one of up-nobind, up-bind, down-decap, down-hao, down-hao-hoti, down-hao-hoti50, flood, down-hao-flood, hl1-flood, up-nobind-hl1-flood, down-hao-decap, hoti, bu, bu-fresh"))
             }
         })
     }
@@ -379,6 +383,7 @@ pub fn packet(mix: Mix, k: u64, j: usize, mag_mac: MacAddr) -> Vec<u8> {
             let (s, d) = (attached(k), home(k));
             frame(mag_mac, NODE_MAC, &ip6(s, d, ipv6::proto::UDP, &udp(s, d)))
         }
+        Mix::DownHaoDecap if j % 2 == 1 => packet(Mix::DownDecap, k, j, mag_mac),
         Mix::DownDecap => {
             let (s, d) = (unbound(k), attached(k));
             tunneled(&ip6(s, d, ipv6::proto::UDP, &udp(s, d)))
@@ -389,7 +394,7 @@ pub fn packet(mix: Mix, k: u64, j: usize, mag_mac: MacAddr) -> Vec<u8> {
         Mix::DownHaoFlood if j % 2 == 1 => tunneled(&flood_frame(j as u64 / 2, k)),
         // (The BU mixes are made by `signed_binding_updates`; a HoTI stands in here.)
         Mix::Hoti | Mix::BindingUpdate | Mix::BindingUpdateFresh => tunneled(&hoti(k, j as u64)),
-        Mix::DownHao | Mix::DownHaoHoti | Mix::DownHaoHoti50 | Mix::DownHaoFlood => {
+        Mix::DownHao | Mix::DownHaoHoti | Mix::DownHaoHoti50 | Mix::DownHaoFlood | Mix::DownHaoDecap => {
             let (s, d, h) = (care_of(k), attached(k), home(k));
             let mut opts = vec![0u8; hao::DEST_OPTS_LEN];
             hao::emit_dest_opts(&mut opts, ipv6::proto::UDP, &h).expect("24 bytes");
@@ -660,6 +665,8 @@ mod tests {
         for j in 0..8 {
             let f = packet(Mix::DownHaoFlood, 3, j, m);
             assert_eq!(f == packet(Mix::DownHao, 3, j, m), j % 2 == 0, "frame {j}");
+            let f = packet(Mix::DownHaoDecap, 3, j, m);
+            assert_eq!(f, packet(if j % 2 == 0 { Mix::DownHao } else { Mix::DownDecap }, 3, j, m), "frame {j}");
             let f = packet(Mix::UpNoBindingHopLimitFlood, 3, j, m);
             assert_eq!(f == packet(Mix::UpNoBinding, 3, j, m), j % 2 == 0, "frame {j}");
             assert_eq!(ipv6::Header::new_checked(&f[14..]).unwrap().hop_limit(), if j % 2 == 0 { 64 } else { 1 });
