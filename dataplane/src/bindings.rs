@@ -332,9 +332,8 @@ impl Writer {
         // SAFETY: a free entry is unreachable from every reader (never published, or
         // retired and past a grace period), so this write races with nothing.
         unsafe { *self.t.entries[e as usize].get() = Entry { home: h, attached: a, care_of: care_of.octets() } };
-        let t = self.t.clone();
-        self.peers.insert(&t.peers, h);
-        self.peers.insert(&t.peers, u128::from_ne_bytes(care_of.octets()));
+        self.peers.insert(&self.t.peers, h);
+        self.peers.insert(&self.t.peers, u128::from_ne_bytes(care_of.octets()));
         if let Some((b, slot, old)) = found {
             self.t.buckets[b as usize].idx[slot].store(e, Release);
             // SAFETY: a published entry; only this writer ever writes entries.
@@ -394,9 +393,8 @@ impl Writer {
     /// such removals have piled up (amortised O(1) per removal).
     fn peer_left(&mut self) {
         if self.peers.removed(self.len) {
-            let t = self.t.clone();
             let live = self.live_entries().flat_map(|e| [e.home, u128::from_ne_bytes(e.care_of)]).collect::<Vec<_>>();
-            self.peers.rebuild(&t.peers, live);
+            self.peers.rebuild(&self.t.peers, live);
         }
     }
 

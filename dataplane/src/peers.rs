@@ -5,7 +5,8 @@
 //! sources cannot crowd out MN1's binding refresh (RFC 6275 §5.2.7, §11.7.2): MN1's HoTI
 //! comes from its home address, its CoTI and BU from its care-of address, both bound.
 //!
-//! A Bloom filter with two bits per address, 32 bits per binding-table entry (4 bytes): at
+//! A Bloom filter with two bits per address, 32 to 64 bits per binding-table entry (a power of
+//! two bits in all: 4 to 8 bytes per entry, 8 MiB for the default 1M bindings): at
 //! most 4 bits of 32 per entry are set, so a spoofed address looks bound about
 //! (4/32)² ≈ 1.6 % of the time at a full table, and (4 × bindings / bits)² below it (0.1 %
 //! for 1,024 bindings in the bench's table). That
