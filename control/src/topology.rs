@@ -60,6 +60,7 @@ pub fn build(cfg: &Config, access_mac: MacAddr, core_mac: MacAddr) -> Topology {
         clock: AtomicU32::new(0),
         proxy_coa: cfg.mag.proxy_coa,
         access_link_local: cfg.mag.access_link_local,
+        own: Topology::own_addresses(cfg.mag.proxy_coa, cfg.mag.access_link_local),
         access_mac,
         core_mac,
         access_mtu: cfg.ports.access.mtu as usize,

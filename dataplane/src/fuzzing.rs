@@ -137,6 +137,7 @@ fn topology(i: &Input) -> Topology {
         clock: AtomicU32::new(0),
         proxy_coa: PROXY_COA,
         access_link_local: Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1),
+        own: Topology::own_addresses(PROXY_COA, Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1)),
         access_mac: ACCESS_MAC,
         core_mac: CORE_MAC,
         access_mtu: 1500,
