@@ -249,6 +249,20 @@ fn mac_of(ns: &str, ifname: &str) -> [u8; 6] {
     bytes.try_into().unwrap_or_else(|_| panic!("a MAC address for {ifname} in {ns}: {text:?}"))
 }
 
+/// A flood test's start: the topology and roagent up, this thread (and so MN2's pings and
+/// the flood it starts) pinned off the worker's CPU (flood::FLOOD_CPU), and MN1 bound (seq 1)
+/// through the tunnel end.
+fn start_bound(tag: &str) -> Option<(Topology, Scratch, NsProcess, TunnelEnd, Mn1)> {
+    let (topo, dir, roagent) = start(tag, true)?;
+    flood::pin_to_flood_cpu();
+    let tun = TunnelEnd::open(&topo.lma()).unwrap();
+    let mut mn1 = Mn1::new(a(HOME), a(CARE_OF), a(MN2));
+    mn1.return_routability(&tun, &a(PROXY_COA));
+    let ba = mn1.bind(&tun, &a(PROXY_COA), 1);
+    assert_eq!((ba.status, ba.seq), (0, 1), "binding accepted before the flood");
+    Some((topo, dir, roagent, tun, mn1))
+}
+
 /// The agent's defaults (control/src/config.rs `[reflector]`): replies per second in all and
 /// the burst.
 const REPLIES_PER_SEC: f64 = 1000.0;
@@ -256,15 +270,8 @@ const REPLY_BURST: u64 = 2000;
 
 #[test]
 fn a_signaling_flood_loses_no_ping_and_mn1s_next_return_routability_and_bu_succeed() {
-    let Some((topo, _dir, roagent)) = start("sf", true) else { return };
-    // This thread, MN2's pings and the flood stay off the worker's CPU (flood::FLOOD_CPU).
-    flood::pin_to_flood_cpu();
+    let Some((topo, _dir, roagent, tun, mut mn1)) = start_bound("sf") else { return };
     let mag = a(PROXY_COA);
-    let tun = TunnelEnd::open(&topo.lma()).unwrap();
-    let mut mn1 = Mn1::new(a(HOME), a(CARE_OF), a(MN2));
-    mn1.return_routability(&tun, &mag);
-    let ba = mn1.bind(&tun, &mag, 1);
-    assert_eq!((ba.status, ba.seq), (0, 1), "binding accepted before the flood");
 
     // The attacker did its own return routability once, so half of its forged Binding
     // Updates name nonce indices the agent issued (the same ones MN1 got).
@@ -343,6 +350,7 @@ fn a_signaling_flood_loses_no_ping_and_mn1s_next_return_routability_and_bu_succe
 
     // The flood was refused, by the agent's rate limit or the workers' punt policer, and
     // what the agent did answer stayed within its overall limit.
+    assert!(delta(policed) > 0, "the flood beyond the worker's budget was dropped on the worker");
     let refused = delta("roagent_signaling_dropped_total{reason=\"rate_limited\"}") + delta(policed);
     assert!(refused > 10 * replies.max(1000), "{refused} flood packets refused for {replies} replies");
     let cap = REPLIES_PER_SEC * secs + REPLY_BURST as f64 + (hotis + cotis + u64::from(bus)) as f64;
@@ -374,14 +382,8 @@ const ICMP_ERRORS_PER_SEC: f64 = 100.0;
 
 #[test]
 fn a_hop_limit_one_flood_on_the_uplink_draws_rate_limited_time_exceeded_and_pings_still_pass() {
-    let Some((topo, _dir, roagent)) = start("hl", true) else { return };
-    // This thread, MN2's pings and the flood stay off the worker's CPU (flood::FLOOD_CPU).
-    flood::pin_to_flood_cpu();
+    let Some((topo, _dir, roagent, tun, mn1)) = start_bound("hl") else { return };
     let mag = a(PROXY_COA);
-    let tun = TunnelEnd::open(&topo.lma()).unwrap();
-    let mut mn1 = Mn1::new(a(HOME), a(CARE_OF), a(MN2));
-    mn1.return_routability(&tun, &mag);
-    assert_eq!(mn1.bind(&tun, &mag, 1).status, 0, "binding accepted");
 
     let frames = flood::hop_limit_one(mac_of(&topo.mag(), "mag-a"), mac_of(&topo.mn2(), "mn2"), a(MN2), a(BEYOND), 1024);
     let link = LinkSocket::open(&topo.mn2(), "mn2").unwrap();
@@ -444,6 +446,8 @@ fn a_hop_limit_one_flood_on_the_uplink_draws_rate_limited_time_exceeded_and_ping
     assert!((received as f64) <= cap, "{received} Time Exceeded in {secs:.1} s, more than the limit allows ({cap:.0})");
     assert!((delta(time_exceeded_sent) as f64) <= cap, "{} Time Exceeded sent in {secs:.1} s (limit {cap:.0})", delta(time_exceeded_sent));
     assert!(received <= delta(time_exceeded_sent), "MN2 received only what roagent sent");
+    let punted = delta("roagent_punted_packets_total{reason=\"hop_limit\"}");
+    assert!(delta(policed) > punted, "most of the flood dropped on the worker ({}), not punted ({punted})", delta(policed));
     let refused = delta("roagent_rate_limited_total{kind=\"icmpv6\"}") + delta(policed) + delta("roagent_dropped_packets_total{reason=\"ring_full\"}");
     assert!(refused > 10 * received, "the flood beyond the limit was refused: {refused}");
 

@@ -78,21 +78,21 @@ fn run(name: &str, punt: &str) -> Counters {
 #[test]
 fn a_flood_beyond_the_punt_budget_is_dropped_on_the_worker_and_data_still_flows() {
     let c = run("flood", "[punt]\nsignaling_per_sec = 100\nerrors_per_sec = 100\n");
-    let (punted, policed) = (c.get(r#"roagent_punted_packets_total{reason="mobility"}"#), c.get(r#"roagent_punts_policed_total{reason="mobility"}"#));
-    eprintln!("signaling: punted {punted}, policed {policed}");
-    // The burst (32) plus at most 2 s at 100/s reach the control core; the rest never does.
-    assert!((32..=32 + 200).contains(&punted), "punted {punted}");
-    assert_eq!(punted + policed, N as u64);
-    assert_eq!(c.drop("core", "punt_policed"), policed);
-    let hot = c.get(r#"roagent_signaling_sent_total{type="home_test"}"#);
-    assert!(hot <= punted, "HoT {hot} for {punted} HoTIs punted");
-    let (punted, policed) = (c.get(r#"roagent_punted_packets_total{reason="hop_limit"}"#), c.get(r#"roagent_punts_policed_total{reason="hop_limit"}"#));
-    eprintln!("hop limit: punted {punted}, policed {policed}");
-    assert!((32..=32 + 200).contains(&punted), "punted {punted}");
-    assert_eq!(punted + policed, N as u64);
-    assert_eq!(c.drop("access", "punt_policed"), policed);
-    let te = c.get(r#"roagent_icmpv6_errors_sent_total{type="time_exceeded"}"#);
-    assert!(te > 0 && te <= punted, "Time Exceeded {te}");
+    // Per flood: its punt reason, the port it came in on, and the answers it draws.
+    for (reason, port, answers) in [
+        ("mobility", "core", r#"roagent_signaling_sent_total{type="home_test"}"#),
+        ("hop_limit", "access", r#"roagent_icmpv6_errors_sent_total{type="time_exceeded"}"#),
+    ] {
+        let punted = c.get(&format!("roagent_punted_packets_total{{reason=\"{reason}\"}}"));
+        let policed = c.get(&format!("roagent_punts_policed_total{{reason=\"{reason}\"}}"));
+        eprintln!("{reason}: punted {punted}, policed {policed}");
+        // The burst (32) plus at most 2 s at 100/s reach the control core; the rest never does.
+        assert!((32..=32 + 200).contains(&punted), "{reason}: punted {punted}");
+        assert_eq!(punted + policed, N as u64, "{reason}");
+        assert_eq!(c.drop(port, "punt_policed"), policed, "{reason}");
+        let answered = c.get(answers);
+        assert!(answered > 0 && answered <= punted, "{reason}: {answered} answers for {punted} punted");
+    }
 }
 
 #[test]

@@ -210,7 +210,7 @@ pub fn run(cfg: Config, opts: Options) -> Result<(), Error> {
         agent: control.plane.agent.counters.clone(),
         bindings: control.plane.agent.view.clone(),
         tsc_hz: dataplane::tsc_hz(),
-        dpdk: Some(crate::metrics::DpdkSources { pool: pool.clone(), ports: [access.id, core.id], links: probes.clone(), rings: watchers }),
+        dpdk: Some(crate::metrics::DpdkSources { pool: pool.clone(), links: probes.clone(), rings: watchers }),
         pmip: control
             .plane
             .registrations

@@ -299,14 +299,19 @@ fn frame(dst: MacAddr, src: MacAddr, ip: &[u8]) -> Vec<u8> {
     f
 }
 
-/// HoTI (RFC 6275 §6.1.3) from home address `home(k)` to the attached node `attached(k)`,
-/// with cookie `cookie`.
+/// A HoTI (`home`) or CoTI (RFC 6275 §6.1.3, §6.1.4) from `src` to `cn` with `cookie`, in
+/// `wire::mobility`'s layout, checksummed.
+fn test_init(home: bool, src: Ipv6Addr, cn: Ipv6Addr, cookie: u64) -> Vec<u8> {
+    use wire::mobility::{CareOfTestInit, HomeTestInit};
+    let cookie = cookie.to_be_bytes();
+    let mut mh = if home { HomeTestInit { cookie }.to_bytes() } else { CareOfTestInit { cookie }.to_bytes() };
+    wire::mobility::fill_checksum(&mut mh, &src, &cn).expect("a 16-byte message");
+    ip6(src, cn, ipv6::proto::MOBILITY, &mh)
+}
+
+/// HoTI from home address `home(k)` to the attached node `attached(k)`, with cookie `cookie`.
 fn hoti(k: u64, cookie: u64) -> Vec<u8> {
-    let (s, d) = (home(k), attached(k));
-    let mut mh = vec![59, 1, 1, 0, 0, 0, 0, 0];
-    mh.extend_from_slice(&cookie.to_be_bytes());
-    wire::mobility::fill_checksum(&mut mh, &s, &d).expect("16-byte HoTI");
-    ip6(s, d, ipv6::proto::MOBILITY, &mh)
+    test_init(true, home(k), attached(k), cookie)
 }
 
 /// Distinct spoofed sources of the flood mixes.
@@ -324,18 +329,7 @@ pub fn flood_frame(f: u64, k: u64) -> Vec<u8> {
     let spoofed_coa = Ipv6Addr::from((0x2001_0db8_0067_0000u128 << 64) | (s as u128 + 1));
     let cn = attached(k);
     match f % 3 {
-        0 => {
-            let mut mh = vec![59, 1, 1, 0, 0, 0, 0, 0];
-            mh.extend_from_slice(&f.to_be_bytes());
-            mobility::fill_checksum(&mut mh, &spoofed_coa, &cn).expect("16-byte HoTI");
-            ip6(spoofed_coa, cn, ipv6::proto::MOBILITY, &mh)
-        }
-        1 => {
-            let mut mh = vec![59, 1, 2, 0, 0, 0, 0, 0];
-            mh.extend_from_slice(&f.to_be_bytes());
-            mobility::fill_checksum(&mut mh, &spoofed_coa, &cn).expect("16-byte CoTI");
-            ip6(spoofed_coa, cn, ipv6::proto::MOBILITY, &mh)
-        }
+        kind @ (0 | 1) => test_init(kind == 0, spoofed_coa, cn, f),
         _ => {
             let bu =
                 BindingUpdate { seq: f as u16, ack: true, lifetime_units: 100, nonce_indices: Some((0x1234, 0x1234)), has_bad: true, ..Default::default() };
@@ -483,11 +477,8 @@ pub fn signed_binding_updates(seed: u64, nodes: u64, per_node: u16, mag_mac: Mac
     let mut tokens = Vec::new();
     for k in 0..nodes {
         let (c, cn) = (care_of(k), attached(k));
-        let mut coti = vec![59, 1, 2, 0, 0, 0, 0, 0];
-        coti.extend_from_slice(&k.to_be_bytes());
-        mobility::fill_checksum(&mut coti, &c, &cn).map_err(|e| e.to_string())?;
         let (mut home_token, mut care_of_token) = (None, None);
-        for pkt in [hoti(k, k), ip6(c, cn, ipv6::proto::MOBILITY, &coti)] {
+        for pkt in [hoti(k, k), test_init(false, c, cn, k)] {
             let hdr = ipv6::Header::new_checked(&pkt[..]).map_err(|e| e.to_string())?;
             let inb = Inbound { src: hdr.src_addr(), dst: hdr.dst_addr(), home_address: None, ipv6_packet: &pkt, mh_offset: ipv6::HEADER_LEN };
             let mut out = Vec::new();

@@ -46,9 +46,7 @@ pub struct PmipSources {
 /// What DPDK itself counts: the drivers, the rings, the mempool.
 pub struct DpdkSources {
     pub pool: Arc<Mempool>,
-    /// DPDK port ids by role.
-    pub ports: [u16; 2],
-    /// How each port's link state is read, by role.
+    /// Each port by role: its DPDK id, and how its link state is read.
     pub links: [dataplane::port::LinkProbe; 2],
     /// Per worker: (punt ring to control, inject ring from control).
     pub rings: Vec<(Watcher, Watcher)>,
@@ -58,7 +56,8 @@ pub struct DpdkSources {
 #[derive(Default)]
 pub struct Readings {
     pub ports: [PortStats; 2],
-    /// Link status as the drivers report it, by role (`None`: the driver cannot say).
+    /// Link status by role, per the driver and, on a Linux interface, the kernel
+    /// (`LinkProbe::up`; `None`: neither can say).
     pub link_up: [Option<bool>; 2],
     /// Per worker: mbufs in (punt ring, inject ring).
     pub rings: Vec<(u32, u32)>,
@@ -69,7 +68,7 @@ pub struct Readings {
 impl DpdkSources {
     pub fn read(&self) -> Readings {
         Readings {
-            ports: [Port::stats_of(self.ports[0]), Port::stats_of(self.ports[1])],
+            ports: [Port::stats_of(self.links[0].port), Port::stats_of(self.links[1].port)],
             link_up: [self.links[0].up(), self.links[1].up()],
             rings: self.rings.iter().map(|(p, i)| (p.len(), i.len())).collect(),
             pool_in_use: self.pool.in_use(),

@@ -31,7 +31,9 @@ pub mod mbuf;
 pub mod mempool;
 #[forbid(unsafe_code)]
 pub mod neighbor;
+#[forbid(unsafe_code)]
 pub mod peers;
+#[forbid(unsafe_code)]
 pub mod policer;
 pub mod port;
 pub mod ring;

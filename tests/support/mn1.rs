@@ -183,28 +183,10 @@ impl Mn1 {
 /// MN1 live, at the LMA: its packets go down the tunnel `tun` to the MAG at `mag`, and the
 /// attached node's answers come up it.
 impl Mn1 {
-    /// Retransmits HoTI and CoTI every second until both tests come back (RFC 6275 §11.6.1);
-    /// how many of each it sent. Panics after 20 s.
+    /// Return routability as [`Mn1::return_routability_until`] does it, with 20 s to finish;
+    /// how many HoTI and CoTI it sent. Panics if it does not finish.
     pub fn return_routability(&mut self, tun: &TunnelEnd, mag: &Ipv6Addr) -> (u64, u64) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let mut sent = (0, 0);
-        while self.home_token.is_none() || self.care_of_token.is_none() {
-            assert!(Instant::now() < deadline, "no HoT/CoT from {} within 20 s", self.cn);
-            if self.home_token.is_none() {
-                tun.send(&self.hoti(), mag).unwrap();
-                sent.0 += 1;
-            }
-            if self.care_of_token.is_none() {
-                tun.send(&self.coti(), mag).unwrap();
-                sent.1 += 1;
-            }
-            let until = Instant::now() + Duration::from_secs(1);
-            while let Some((from, ip)) = tun.recv(until.saturating_duration_since(Instant::now())) {
-                assert_eq!(from, *mag, "tunnel packets come from the MAG's Proxy-CoA");
-                let _ = self.take_hot(&ip).or_else(|_| self.take_cot(&ip));
-            }
-        }
-        sent
+        self.return_routability_until(tun, mag, Instant::now() + Duration::from_secs(20)).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Sends the signed Binding Update `seq` (lifetime 400 s, acknowledgement requested) and
