@@ -9,27 +9,12 @@
 
 use e2e::mn1::Mn1;
 use e2e::packets::*;
-use e2e::run::{run_pcap, Counters, ACCESS_MAC, CORE_MAC};
+use e2e::run::{run_pcap, Counters, ACCESS_MAC, CORE_MAC, STATIC_MN2};
 use std::net::Ipv6Addr;
 
 const MN2_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x03, 0x00];
 const LMA_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x0c, 0x02];
 const N: usize = 10_000;
-
-const CONFIG: &str = r#"
-[mag]
-proxy_coa = "2001:db8:c0::1"
-signaling = "static"
-[[lma]]
-address = "2001:db8:c0::2"
-mac = "02:00:00:00:0c:02"
-[[node]]
-name = "mn2"
-prefixes = ["2001:db8:3::/64"]
-mac = "02:00:00:00:03:00"
-[reflector]
-max_bindings = 1024
-"#;
 
 fn mn2() -> Ipv6Addr {
     a("2001:db8:3::300")
@@ -65,7 +50,7 @@ fn uplink() -> Vec<Vec<u8>> {
 }
 
 fn run(name: &str, punt: &str) -> Counters {
-    let r = run_pcap(name, &format!("{CONFIG}{punt}"), &uplink(), &downlink(), 2.0);
+    let r = run_pcap(name, &format!("{STATIC_MN2}[reflector]\nmax_bindings = 1024\n{punt}"), &uplink(), &downlink(), 2.0);
     let c = r.counters;
     // Every data packet made it: N decapsulated to MN2, N encapsulated to the LMA.
     assert_eq!(c.get("roagent_tunnel_decapsulations_total"), 2 * N as u64, "{name}: every downlink frame is decapsulated first");

@@ -25,19 +25,7 @@ fn lma() -> Ipv6Addr {
     a("2001:db8:c0::2")
 }
 
-const TUNNEL_CONFIG: &str = r#"
-[mag]
-proxy_coa = "2001:db8:c0::1"
-signaling = "static"
-access_link_local = "fe80::1"
-[[lma]]
-address = "2001:db8:c0::2"
-mac = "02:00:00:00:0c:02"
-[[node]]
-name = "mn2"
-prefixes = ["2001:db8:3::/64"]
-mac = "02:00:00:00:03:00"
-"#;
+use e2e::run::STATIC_MN2 as TUNNEL_CONFIG;
 
 fn up(ip: &[u8]) -> Vec<u8> {
     ipv6_frame(ACCESS_MAC, MN2_MAC, ip)

@@ -18,19 +18,7 @@ use wire::ipv6;
 const MN2_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x03, 0x00];
 const LMA_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x0c, 0x02];
 
-const CONFIG: &str = r#"
-[mag]
-proxy_coa = "2001:db8:c0::1"
-signaling = "static"
-access_link_local = "fe80::1"
-[[lma]]
-address = "2001:db8:c0::2"
-mac = "02:00:00:00:0c:02"
-[[node]]
-name = "mn2"
-prefixes = ["2001:db8:3::/64"]
-mac = "02:00:00:00:03:00"
-"#;
+use e2e::run::STATIC_MN2 as CONFIG;
 
 /// The default binding table (1M bindings) has 37.8 MB of buckets that the workers' lookups
 /// of random (destination, source) keys fault in page by page without hugepages: bounded

@@ -153,6 +153,23 @@ pub fn eal_args(prefix: &str) -> String {
     )
 }
 
+/// The `body` most `net_pcap` tests run: static mode, MN2 (2001:db8:3::/64, MAC
+/// 02:00:00:00:03:00) on the access port, LMA 2001:db8:c0::2 (MAC 02:00:00:00:0c:02) on the
+/// core port, the MAG's Proxy-CoA 2001:db8:c0::1.
+pub const STATIC_MN2: &str = r#"
+[mag]
+proxy_coa = "2001:db8:c0::1"
+signaling = "static"
+access_link_local = "fe80::1"
+[[lma]]
+address = "2001:db8:c0::2"
+mac = "02:00:00:00:0c:02"
+[[node]]
+name = "mn2"
+prefixes = ["2001:db8:3::/64"]
+mac = "02:00:00:00:03:00"
+"#;
+
 /// Runs roagent with `body` (the TOML after `[eal]` and `[ports]`) for `seconds`, feeding
 /// `access_in` and `core_in` to the two ports.
 pub fn run_pcap(name: &str, body: &str, access_in: &[Vec<u8>], core_in: &[Vec<u8>], seconds: f64) -> PcapRun {
