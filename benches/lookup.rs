@@ -68,7 +68,7 @@ fn benches(c: &mut Criterion) {
                 p.clear();
                 p.extend(chunk.iter().map(|(h, a)| r.start(bindings::Key::new(black_box(h), a))));
                 p.iter_mut().for_each(|p| r.advance(p));
-                found += p.iter().filter(|p| r.finish(p).is_some()).count();
+                found += p.iter().filter(|p| r.finish(p, &p.key).is_some()).count();
             }
             found
         };

@@ -527,24 +527,26 @@ impl Reader {
         };
     }
 
-    /// Burst pass 3: the answer. What pass 2 saw is a consistent snapshot: the entry it
-    /// named cannot be recycled before this reader's next quiescent point, and its key is
-    /// compared here.
+    /// Burst pass 3: the answer for key `k`, which is normally `p.key`. What pass 2 saw is a
+    /// consistent snapshot: the entry it named cannot be recycled before this reader's next
+    /// quiescent point, and its key is compared with `k` here, so a hit costs that one
+    /// compare, whatever `p` was started for. Anything else is decided from `p` only when it
+    /// was started for `k`; another key takes a lookup of its own.
     #[inline(always)]
-    pub fn finish(&self, p: &Pending) -> Option<[u8; 16]> {
-        match p.state {
-            State::Miss => None,
+    pub fn finish(&self, p: &Pending, k: &Key) -> Option<[u8; 16]> {
+        let hash = match p.state {
             State::Entry(i) => {
                 // SAFETY: as in `Shared::probe`.
                 let e = unsafe { &*self.t.entries[i as usize].get() };
-                if e.home == p.key.home && e.attached == p.key.attached {
-                    Some(e.care_of)
-                } else {
-                    self.lookup_key(&p.key, p.hash)
+                if e.home == k.home && e.attached == k.attached {
+                    return Some(e.care_of);
                 }
+                p.hash
             }
-            State::Unknown => self.lookup_key(&p.key, p.hash),
-        }
+            State::Miss if p.key == *k => return None,
+            State::Miss | State::Unknown => p.hash,
+        };
+        self.lookup_key(k, if p.key == *k { hash } else { self.t.hash(k.home, k.attached) })
     }
 
     #[inline(always)]

@@ -65,7 +65,8 @@ reasons! {
         ExtensionHeaders = "extension_headers",
         /// Core port: not a tunnel packet from an LMA, nor ND, nor for the MAG.
         NotTunneled = "not_tunneled",
-        /// Tunnel packet whose outer source is not a configured LMA.
+        /// Tunnel packet whose outer source is not a configured LMA (or, never expected, an
+        /// uplink node whose LMA index is not one).
         UnknownLma = "unknown_lma",
         /// Tunnel payload is not a valid IPv6 packet.
         TunnelInnerMalformed = "tunnel_inner_malformed",

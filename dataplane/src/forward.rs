@@ -172,21 +172,18 @@ impl Topology {
         self.attached.len() + i
     }
 
-    /// An address of the MAG itself; `a` as a big-endian integer (the worker's form).
+    /// An address of the MAG itself; `a` as a big-endian integer (the worker's form), and
+    /// whether it is link-local, which the caller has checked anyway: the MAG's one
+    /// link-local address is `own[1]`, its one global address `own[0]` (the config refuses
+    /// anything else), so one compare, not two (callgrind: −5 per uplink packet).
     #[inline(always)]
-    fn is_mine(&self, a: u128) -> bool {
-        a == self.own[0] || a == self.own[1]
+    fn is_mine(&self, a: u128, link_local: bool) -> bool {
+        a == self.own[usize::from(link_local)]
     }
 
     /// The value of [`Topology::own`] for these addresses.
     pub fn own_addresses(proxy_coa: Ipv6Addr, access_link_local: Ipv6Addr) -> [u128; 2] {
         [u128::from(proxy_coa), u128::from(access_link_local)]
-    }
-
-    /// LMA `i`'s address as the tunnel's outer destination (zero if there is none).
-    #[inline(always)]
-    fn lma_octets(&self, i: usize) -> [u8; 16] {
-        self.lmas.get(i).map_or([0; 16], |a| a.octets())
     }
 
     pub fn lma_index(&self, a: &Ipv6Addr) -> Option<usize> {
@@ -280,8 +277,8 @@ fn decrement_hop_limit(p: &mut impl PacketBuf, hl: u8) {
 /// Writes the tunnel's outer IPv6 header (RFC 2473 §3, RFC 5213 §6.10.5) into `o` for an
 /// inner packet of `inner_len` bytes: our proxy care-of address to the LMA.
 #[inline(always)]
-fn write_outer(o: &mut [u8; ipv6::HEADER_LEN], topo: &Topology, lma: usize, inner_len: usize, traffic_class: u8) {
-    tunnel::write_outer(o, &topo.proxy_coa.octets(), &topo.lma_octets(lma), topo.tunnel_hop_limit, inner_len, traffic_class);
+fn write_outer(o: &mut [u8; ipv6::HEADER_LEN], topo: &Topology, lma: &Ipv6Addr, inner_len: usize, traffic_class: u8) {
+    tunnel::write_outer(o, &topo.proxy_coa.octets(), &lma.octets(), topo.tunnel_hop_limit, inner_len, traffic_class);
 }
 
 /// Burst stage 1 (worker): the binding key an uplink frame would look up — (destination,
@@ -316,14 +313,15 @@ pub fn uplink(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut im
     if is_multicast_u128(ip.dst) {
         return if is_nd(&p.data()[ETH..]) { Verdict::Punt(Punt::NeighborDiscovery, Role::Access) } else { Verdict::Drop(Drop::Unroutable) };
     }
-    if topo.is_mine(ip.dst) {
+    let link_local_dst = is_link_local_u128(ip.dst);
+    if topo.is_mine(ip.dst, link_local_dst) {
         return Verdict::Punt(if is_nd(&p.data()[ETH..]) { Punt::NeighborDiscovery } else { Punt::ForUs }, Role::Access);
     }
     // RFC 5213 §6.10.5: a link-local source is never forwarded.
     if is_link_local_u128(ip.src) {
         return Verdict::Drop(Drop::LinkLocalSource);
     }
-    if is_link_local_u128(ip.dst) {
+    if link_local_dst {
         return Verdict::Drop(Drop::Unroutable);
     }
     let Some(node) = topo.attached.lookup_u128(ip.src) else {
@@ -379,6 +377,10 @@ pub fn uplink(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut im
     decrement_hop_limit(p, ip.hop_limit);
     match topo.mode {
         Mode::Tunnel => {
+            // A node's LMA index comes from the config, so this is never taken.
+            let Some(lma_addr) = topo.lmas.get(lma) else {
+                return Verdict::Drop(Drop::UnknownLma);
+            };
             if !p.prepend(tunnel::OUTER_LEN) {
                 return Verdict::Drop(Drop::NoHeadroom);
             }
@@ -387,7 +389,7 @@ pub fn uplink(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut im
             let Some(o) = p.data_mut().get_mut(ETH..).and_then(|d| d.first_chunk_mut()) else {
                 return Verdict::Drop(Drop::Runt);
             };
-            write_outer(o, topo, lma, inner_len, ip.traffic_class);
+            write_outer(o, topo, lma_addr, inner_len, ip.traffic_class);
             c.encapsulated.inc();
             link_out(topo, p, topo.core_slot(lma), Role::Core)
         }
@@ -436,10 +438,13 @@ fn unknown_source_pmipv6(topo: &Topology, src_mac: &MacAddr) -> Verdict {
 /// rewrite in place.
 #[inline(always)]
 fn encapsulate_with_rh2(topo: &Topology, c: &WorkerCounters, p: &mut impl PacketBuf, ip: &Ip, lma: usize, care_of: &[u8; 16]) -> Verdict {
+    let Some(lma_addr) = topo.lmas.get(lma) else {
+        return Verdict::Drop(Drop::UnknownLma);
+    };
     if !p.prepend(tunnel::OUTER_WITH_RH2_LEN) {
         return Verdict::Drop(Drop::NoHeadroom);
     }
-    if tunnel::encapsulate_with_rh2(p.data_mut(), ETH, ip, care_of, &topo.proxy_coa.octets(), &topo.lma_octets(lma), topo.tunnel_hop_limit).is_none() {
+    if tunnel::encapsulate_with_rh2(p.data_mut(), ETH, ip, care_of, &topo.proxy_coa.octets(), &lma_addr.octets(), topo.tunnel_hop_limit).is_none() {
         return Verdict::Drop(Drop::Runt);
     }
     c.rh2_inserted.inc();
@@ -458,7 +463,7 @@ pub fn downlink(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut 
         return if is_nd(&p.data()[ETH..]) { Verdict::Punt(Punt::NeighborDiscovery, Role::Core) } else { Verdict::Drop(Drop::Unroutable) };
     }
     if topo.mode == Mode::Routed {
-        if topo.is_mine(outer.dst) {
+        if topo.is_mine(outer.dst, is_link_local_u128(outer.dst)) {
             return Verdict::Punt(if is_nd(&p.data()[ETH..]) { Punt::NeighborDiscovery } else { Punt::ForUs }, Role::Core);
         }
         return deliver(topo, b, c, p, outer);

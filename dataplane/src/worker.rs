@@ -63,10 +63,9 @@ struct Hinted<'a> {
 impl Bindings for Hinted<'_> {
     #[inline(always)]
     fn care_of(&self, home: &[u8; 16], attached: &[u8; 16]) -> Option<[u8; 16]> {
-        let k = Key::new(home, attached);
         match self.hint {
-            Some(p) if p.key == k => self.r.finish(p),
-            _ => self.r.lookup(home, attached),
+            Some(p) => self.r.finish(p, &Key::new(home, attached)),
+            None => self.r.lookup(home, attached),
         }
     }
     #[inline(always)]

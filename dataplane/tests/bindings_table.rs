@@ -51,7 +51,11 @@ fn publish_replace_remove_and_capacity() {
         r.advance(&mut p);
         // One key in a 16-entry table: its bucket names it or never spilled, so pass 2 decides.
         assert!(p.settled(), "pass 2 decided {h}");
-        assert_eq!(r.finish(&p), want, "burst passes for {h}");
+        assert_eq!(r.finish(&p, &p.key), want, "burst passes for {h}");
+        // Asked for another key, the passes answer for that key, not the one they started for.
+        for (h2, a2, want2) in [(home, mn2, Some(coa(1, 1).octets())), (mn2, home, None), (addr(1, 2), mn2, None)] {
+            assert_eq!(r.finish(&p, &bindings::Key::new(&h2.octets(), &a2.octets())), want2, "started for {h}, asked for {h2}");
+        }
     }
     // The key is ordered: (home, attached) is not (attached, home).
     assert_eq!(r.lookup(&mn2.octets(), &home.octets()), None);
@@ -182,7 +186,14 @@ fn crowded_buckets_spill_to_the_second_choice_and_refuse_when_both_are_full() {
     for i in keys.iter().copied().chain([99, 100]) {
         let mut p = r.start(bindings::Key::new(&addr(1, i).octets(), &mn2.octets()));
         r.advance(&mut p);
-        assert_eq!(r.finish(&p), r.lookup(&addr(1, i).octets(), &mn2.octets()), "key {i}");
+        assert_eq!(r.finish(&p, &p.key), r.lookup(&addr(1, i).octets(), &mn2.octets()), "key {i}");
+        for other in [keys[0], keys[keys.len() - 1], 99] {
+            assert_eq!(
+                r.finish(&p, &bindings::Key::new(&addr(1, other).octets(), &mn2.octets())),
+                r.lookup(&addr(1, other).octets(), &mn2.octets()),
+                "key {i}, asked for {other}"
+            );
+        }
     }
     // Removing keys one by one leaves the others found and the spill counts consistent.
     for (n, &i) in keys.iter().enumerate() {
