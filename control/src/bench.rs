@@ -404,19 +404,8 @@ pub fn packet(mix: Mix, k: u64, j: usize, mag_mac: MacAddr) -> Vec<u8> {
 /// (keys of bindings 0..n, uniform or Zipf-like, in random order).
 pub fn generator(mix: &str, n: u32, zipf: bool, mag_mac: MacAddr) -> Result<GeneratorSpec, String> {
     let mix = match Mix::parse(mix) {
-        Ok(
-            Mix::DownHaoHoti
-            | Mix::DownHaoHoti50
-            | Mix::Flood
-            | Mix::DownHaoFlood
-            | Mix::HopLimitFlood
-            | Mix::UpNoBindingHopLimitFlood
-            | Mix::Hoti
-            | Mix::BindingUpdate
-            | Mix::BindingUpdateFresh,
-        )
-        | Err(_) => return Err(format!("bench.generator: {mix:?} is not one of up-nobind, up-bind, down-decap, down-hao")),
-        Ok(m) => m,
+        Ok(m @ (Mix::UpNoBinding | Mix::UpBinding | Mix::DownDecap | Mix::DownHao)) => m,
+        _ => return Err(format!("bench.generator: {mix:?} is not one of up-nobind, up-bind, down-decap, down-hao")),
     };
     // Every address of the template frame that depends on the key ends in this identifier
     // (bench addresses are prefix::/64 + i + 1); its places are the stamps.

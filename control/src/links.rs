@@ -93,8 +93,8 @@ impl<B: PacketBuf> Links<B> {
     /// The MAG's address on the link with `role`.
     fn mine(&self, role: Role) -> Ipv6Addr {
         match role {
-            Role::Access => self.topo.access_link_local,
-            Role::Core => self.topo.proxy_coa,
+            Role::Access => self.topo.own.access_link_local(),
+            Role::Core => self.topo.own.proxy_coa(),
         }
     }
 
@@ -352,11 +352,11 @@ impl<B: PacketBuf> Links<B> {
         let sent = match role {
             Role::Access => {
                 let peer = ethernet::Frame::new_checked(frame).map(|e| e.src()).unwrap_or([0; 6]);
-                let src = self.topo.access_link_local;
+                let src = self.topo.own.access_link_local();
                 self.send(Role::Access, peer, |o| icmpv6::build_error(o, &src, &to, kind, invoking), out)
             }
             Role::Core => {
-                let src = self.topo.proxy_coa;
+                let src = self.topo.own.proxy_coa();
                 self.send_as_node(now, &orig_dst, |o| icmpv6::build_error(o, &src, &to, kind, invoking), out)
             }
         };
@@ -401,7 +401,7 @@ impl<B: PacketBuf> Links<B> {
             Mode::Tunnel => {
                 let lma = topo.attached.lookup(&node_addr.octets()).and_then(|i| topo.attached.node(i)).map_or(0, |n| n.lma as usize);
                 let Some(&dst) = topo.lmas.get(lma) else { return false };
-                let (src, hl) = (topo.proxy_coa, topo.tunnel_hop_limit);
+                let (src, hl) = (topo.own.proxy_coa(), topo.tunnel_hop_limit);
                 let slot = topo.core_slot(lma);
                 let mac = topo.neighbors.get(slot).unwrap_or([0; 6]);
                 let frame = self.build_frame(

@@ -231,7 +231,7 @@ impl Registrations {
                         }
                     }
                     touched.extend(mac);
-                    let coa = topo.proxy_coa;
+                    let coa = topo.own.proxy_coa();
                     let sent = links.send_to_lma(now, &lma, |o| emit_pbu(o, &coa, &lma, &pbu), out);
                     if !sent {
                         self.counters.pbu_not_sent.inc();
@@ -290,7 +290,7 @@ impl Registrations {
                     // RFC 5213 §6.7: unicast to the node; RFC 4861 §6.2.6: to its address
                     // if known, else all-nodes in a frame only it receives.
                     let to = self.link_local.get(&mac).copied().unwrap_or(ipv6::ALL_NODES);
-                    let (ll, our_mac) = (topo.access_link_local, topo.access_mac);
+                    let (ll, our_mac) = (topo.own.access_link_local(), topo.access_mac);
                     let router = (self.ra_router_lifetime as u32).min(valid.max(1)) as u16;
                     let mtu = self.mtu;
                     if links.send(
@@ -305,7 +305,7 @@ impl Registrations {
                 Action::ProbeNeighbor { mac, .. } => {
                     // RFC 4861 §7.3.3: a unicast solicitation to the node's own address.
                     let target = self.link_local.get(&mac).copied().unwrap_or_else(|| eui64_link_local(&mac));
-                    let (ll, our_mac) = (topo.access_link_local, topo.access_mac);
+                    let (ll, our_mac) = (topo.own.access_link_local(), topo.access_mac);
                     if links.send(dataplane::counters::Role::Access, mac, |o| emit_unicast_ns(o, &ll, &target, &our_mac), out) {
                         self.counters.probes_sent.inc();
                     }

@@ -3,7 +3,7 @@
 
 use crate::config::{Config, Mode as CfgMode, Signaling as CfgSignaling};
 use dataplane::attached::{AttachedNode, AttachedTable};
-use dataplane::forward::{Mode, Signaling, Topology};
+use dataplane::forward::{Mode, OwnAddresses, Signaling, Topology};
 use dataplane::neighbor::NeighborCache;
 use std::sync::atomic::AtomicU32;
 use wire::ethernet::MacAddr;
@@ -58,9 +58,7 @@ pub fn build(cfg: &Config, access_mac: MacAddr, core_mac: MacAddr) -> Topology {
         },
         signaling,
         clock: AtomicU32::new(0),
-        proxy_coa: cfg.mag.proxy_coa,
-        access_link_local: cfg.mag.access_link_local,
-        own: Topology::own_addresses(cfg.mag.proxy_coa, cfg.mag.access_link_local),
+        own: OwnAddresses::new(cfg.mag.proxy_coa, cfg.mag.access_link_local),
         access_mac,
         core_mac,
         access_mtu: cfg.ports.access.mtu as usize,

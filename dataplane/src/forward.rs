@@ -136,12 +136,8 @@ pub struct Topology {
     /// Coarse seconds, written by the control core on its ticks ([`Topology::set_clock`]),
     /// stamped into a node's `last_seen` by the workers.
     pub clock: AtomicU32,
-    pub proxy_coa: Ipv6Addr,
-    pub access_link_local: Ipv6Addr,
-    /// `proxy_coa` and `access_link_local` as big-endian integers, the form the worker
-    /// compares in ([`Topology::own_addresses`]): converted per packet they cost two byte
-    /// swaps per compare (callgrind).
-    pub own: [u128; 2],
+    /// The MAG's proxy care-of address and its link-local address on the access link.
+    pub own: OwnAddresses,
     pub access_mac: MacAddr,
     pub core_mac: MacAddr,
     pub access_mtu: usize,
@@ -173,21 +169,43 @@ impl Topology {
     }
 
     /// An address of the MAG itself; `a` as a big-endian integer (the worker's form), and
-    /// whether it is link-local, which the caller has checked anyway: the MAG's one
-    /// link-local address is `own[1]`, its one global address `own[0]` (the config refuses
-    /// anything else), so one compare, not two (callgrind: −5 per uplink packet).
+    /// whether it is link-local, which the caller has checked anyway: the MAG has one
+    /// link-local address and one global one (the config refuses anything else), so one
+    /// compare, not two (callgrind: −5 per uplink packet).
     #[inline(always)]
     fn is_mine(&self, a: u128, link_local: bool) -> bool {
-        a == self.own[usize::from(link_local)]
-    }
-
-    /// The value of [`Topology::own`] for these addresses.
-    pub fn own_addresses(proxy_coa: Ipv6Addr, access_link_local: Ipv6Addr) -> [u128; 2] {
-        [u128::from(proxy_coa), u128::from(access_link_local)]
+        a == self.own.ints[usize::from(link_local)]
     }
 
     pub fn lma_index(&self, a: &Ipv6Addr) -> Option<usize> {
         self.lmas.iter().position(|l| l == a)
+    }
+}
+
+/// The MAG's own addresses, also as the big-endian integers the worker compares in
+/// (converted per packet they cost two byte swaps per compare, callgrind). Made once from
+/// the two addresses, so the two forms cannot disagree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OwnAddresses {
+    proxy_coa: Ipv6Addr,
+    access_link_local: Ipv6Addr,
+    /// `[proxy_coa, access_link_local]` as integers.
+    ints: [u128; 2],
+}
+
+impl OwnAddresses {
+    /// `proxy_coa`: global, the tunnel's end on the core link; `access_link_local`: the
+    /// attached nodes' default router (both checked by the config).
+    pub fn new(proxy_coa: Ipv6Addr, access_link_local: Ipv6Addr) -> OwnAddresses {
+        OwnAddresses { proxy_coa, access_link_local, ints: [u128::from(proxy_coa), u128::from(access_link_local)] }
+    }
+
+    pub fn proxy_coa(&self) -> Ipv6Addr {
+        self.proxy_coa
+    }
+
+    pub fn access_link_local(&self) -> Ipv6Addr {
+        self.access_link_local
     }
 }
 
@@ -278,7 +296,7 @@ fn decrement_hop_limit(p: &mut impl PacketBuf, hl: u8) {
 /// inner packet of `inner_len` bytes: our proxy care-of address to the LMA.
 #[inline(always)]
 fn write_outer(o: &mut [u8; ipv6::HEADER_LEN], topo: &Topology, lma: &Ipv6Addr, inner_len: usize, traffic_class: u8) {
-    tunnel::write_outer(o, &topo.proxy_coa.octets(), &lma.octets(), topo.tunnel_hop_limit, inner_len, traffic_class);
+    tunnel::write_outer(o, &topo.own.proxy_coa.octets(), &lma.octets(), topo.tunnel_hop_limit, inner_len, traffic_class);
 }
 
 /// Burst stage 1 (worker): the binding key an uplink frame would look up — (destination,
@@ -444,7 +462,7 @@ fn encapsulate_with_rh2(topo: &Topology, c: &WorkerCounters, p: &mut impl Packet
     if !p.prepend(tunnel::OUTER_WITH_RH2_LEN) {
         return Verdict::Drop(Drop::NoHeadroom);
     }
-    if tunnel::encapsulate_with_rh2(p.data_mut(), ETH, ip, care_of, &topo.proxy_coa.octets(), &lma_addr.octets(), topo.tunnel_hop_limit).is_none() {
+    if tunnel::encapsulate_with_rh2(p.data_mut(), ETH, ip, care_of, &topo.own.proxy_coa.octets(), &lma_addr.octets(), topo.tunnel_hop_limit).is_none() {
         return Verdict::Drop(Drop::Runt);
     }
     c.rh2_inserted.inc();
@@ -468,7 +486,7 @@ pub fn downlink(topo: &Topology, b: &impl Bindings, c: &WorkerCounters, p: &mut 
         }
         return deliver(topo, b, c, p, outer);
     }
-    if outer.dst != topo.own[0] {
+    if outer.dst != topo.own.ints[0] {
         return Verdict::Drop(Drop::NotTunneled);
     }
     // The inner header right after the outer one is the common case; extension headers on
@@ -623,9 +641,7 @@ mod tests {
             mode: Mode::Tunnel,
             signaling: Signaling::Static,
             clock: AtomicU32::new(0),
-            proxy_coa: a("2001:db8:c0::1"),
-            access_link_local: a("fe80::1"),
-            own: Topology::own_addresses(a("2001:db8:c0::1"), a("fe80::1")),
+            own: OwnAddresses::new(a("2001:db8:c0::1"), a("fe80::1")),
             access_mac: ACCESS_MAC,
             core_mac: CORE_MAC,
             access_mtu: 1500,
@@ -712,7 +728,7 @@ mod tests {
             rh2::insert(&mut general, ETH, &a(CARE_OF)).unwrap();
             general[ETH + 7] -= 1;
             let mut outer = [vec![0u8; tunnel::OUTER_LEN], general[ETH..].to_vec()].concat();
-            tunnel::encapsulate(&mut outer, &t.proxy_coa, &t.lmas[0], t.tunnel_hop_limit).unwrap();
+            tunnel::encapsulate(&mut outer, &t.own.proxy_coa(), &t.lmas[0], t.tunnel_hop_limit).unwrap();
             let expect = frame(LMA_MAC, CORE_MAC, &outer);
             assert_eq!(p.data(), &expect[..], "next header {nh}");
 
@@ -791,6 +807,42 @@ mod tests {
 
     fn from_mn2(src: &str) -> VecBuf {
         VecBuf::new(&frame(ACCESS_MAC, MN2_MAC, &ip6(a(src), a(HOME), ipv6::proto::UDP, &udp(a(src), a(HOME), 30))))
+    }
+
+    #[test]
+    fn uplink_to_either_own_address_is_punted_and_other_link_locals_are_not_forwarded() {
+        let (t, c) = (topo(true), WorkerCounters::default());
+        let up = |src: &str, dst: &str| {
+            let mut p = VecBuf::new(&frame(ACCESS_MAC, MN2_MAC, &ip6(a(src), a(dst), ipv6::proto::UDP, &udp(a(src), a(dst), 8))));
+            uplink(&t, &Map::default(), &c, &mut p)
+        };
+        for (src, dst, want) in [
+            (MN2, "fe80::1", Verdict::Punt(Punt::ForUs, Role::Access)),
+            (MN2, "2001:db8:c0::1", Verdict::Punt(Punt::ForUs, Role::Access)),
+            ("fe80::99", "fe80::1", Verdict::Punt(Punt::ForUs, Role::Access)),
+            ("fe80::99", "2001:db8:c0::1", Verdict::Punt(Punt::ForUs, Role::Access)),
+            // The other form of each own address is nobody's here.
+            (MN2, "fe80::2001:db8:c0:1", Verdict::Drop(Drop::Unroutable)),
+            (MN2, "2001:db8:c0::fe80:1", Verdict::Forward(Role::Core)),
+            (MN2, "fe80::2", Verdict::Drop(Drop::Unroutable)),
+            ("fe80::99", "fe80::2", Verdict::Drop(Drop::LinkLocalSource)),
+            ("fe80::99", HOME, Verdict::Drop(Drop::LinkLocalSource)),
+        ] {
+            assert_eq!(up(src, dst), want, "{src} -> {dst}");
+        }
+    }
+
+    #[test]
+    fn a_node_whose_lma_is_not_configured_is_dropped_not_tunnelled_to_nowhere() {
+        let c = WorkerCounters::default();
+        let mut t = topo(true);
+        t.attached = AttachedTable::default();
+        t.attached.add(AttachedNode::new("mn2", 7, true), &[(a("2001:db8:3::"), 64)]);
+        // Both tunnel paths: plain, and the one-pass RH2 for a bound destination.
+        for b in [Map::default(), bound()] {
+            assert_eq!(uplink(&t, &b, &c, &mut from_mn2(MN2)), Verdict::Drop(Drop::UnknownLma));
+        }
+        assert_eq!(c.encapsulated.get(), 0);
     }
 
     #[test]

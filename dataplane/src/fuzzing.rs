@@ -8,7 +8,7 @@
 
 use crate::attached::{AttachedNode, AttachedTable};
 use crate::counters::{Role, WorkerCounters};
-use crate::forward::{downlink, uplink, Bindings, Mode, PacketBuf, Signaling, Topology, VecBuf, Verdict};
+use crate::forward::{downlink, uplink, Bindings, Mode, OwnAddresses, PacketBuf, Signaling, Topology, VecBuf, Verdict};
 use crate::neighbor::NeighborCache;
 use arbitrary::{Arbitrary, Unstructured};
 use std::net::Ipv6Addr;
@@ -135,9 +135,7 @@ fn topology(i: &Input) -> Topology {
         mode: if i.routed && !i.pmipv6 { Mode::Routed } else { Mode::Tunnel },
         signaling: if i.pmipv6 { Signaling::Pmipv6 } else { Signaling::Static },
         clock: AtomicU32::new(0),
-        proxy_coa: PROXY_COA,
-        access_link_local: Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1),
-        own: Topology::own_addresses(PROXY_COA, Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1)),
+        own: OwnAddresses::new(PROXY_COA, Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1)),
         access_mac: ACCESS_MAC,
         core_mac: CORE_MAC,
         access_mtu: 1500,

@@ -2,8 +2,8 @@
 //! for itself (a router's control-plane policing; VPP's punt policer). A packet the control
 //! core would have to look at beyond its reason's budget is dropped where it arrived: its
 //! mbuf goes back to this worker's own mempool cache instead of crossing to the control
-//! lcore and back. That crossing is what made a punted HoTI cost the worker ~720 cycles more
-//! than a forwarded packet (benches/RESULTS.md, "Signaling flood"): the mbuf and its data
+//! lcore and back. That crossing is what made a punted HoTI cost the worker ~300 cycles more
+//! than a policed one (benches/RESULTS.md, "Signaling flood"): the mbuf and its data
 //! lines dirty in the other core's cache, the worker's mempool cache refilled from the
 //! shared ring, and the punt ring's lines. The control core's own limits (the agent's reply
 //! rate limits, RFC 4443 §2.4(f) for ICMPv6 errors) still decide what is answered; the

@@ -88,8 +88,7 @@ impl RateLimiter {
     /// both buckets (its own and the overall one: `peers_total` when `peer`, the source is a
     /// bound peer's address) only when both have one.
     pub fn allow(&mut self, source: Ipv6Addr, now: Duration, peer: bool) -> bool {
-        let total = if peer { &mut self.peers_total } else { &mut self.total };
-        if !total.can_take(now) {
+        if !self.total(peer).can_take(now) {
             return false;
         }
         // A known source costs one hash of its address (this runs for every reply).
@@ -97,7 +96,7 @@ impl RateLimiter {
             if !b.take(now) {
                 return false;
             }
-            return total.take(now);
+            return self.total(peer).take(now);
         }
         if self.per_source.len() >= MAX_SOURCES {
             self.prune(now);
@@ -109,7 +108,16 @@ impl RateLimiter {
             }
             self.per_source.insert(source, b);
         }
-        if peer { &mut self.peers_total } else { &mut self.total }.take(now)
+        self.total(peer).take(now)
+    }
+
+    /// The overall bucket a reply draws on: the bound peers' or everyone else's.
+    fn total(&mut self, peer: bool) -> &mut TokenBucket {
+        if peer {
+            &mut self.peers_total
+        } else {
+            &mut self.total
+        }
     }
 
     /// Forgets sources whose bucket has refilled: they are indistinguishable from new ones.
