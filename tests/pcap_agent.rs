@@ -6,7 +6,7 @@
 
 use e2e::mn1::Mn1;
 use e2e::packets::*;
-use e2e::run::{roagent_bench_bin, run_pcap_bin, run_pcap_env, tshark_problems, ACCESS_MAC, CORE_MAC};
+use e2e::run::{roagent_bench_bin, run_pcap_bin, run_pcap_env, tshark_problems, ACCESS_MAC, CORE_MAC, STATIC_MN2};
 use reflector::{Action, Inbound, Reflector, Reply, TestEntropy};
 use std::net::Ipv6Addr;
 use std::time::Duration;
@@ -18,18 +18,12 @@ const MN2_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x03, 0x00];
 const MN3_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x04, 0x00];
 const LMA_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x0c, 0x02];
 
-const CONFIG: &str = r#"
-[mag]
-proxy_coa = "2001:db8:c0::1"
-signaling = "static"
-[[lma]]
-address = "2001:db8:c0::2"
-mac = "02:00:00:00:0c:02"
-[[node]]
-name = "mn2"
-prefixes = ["2001:db8:3::/64"]
-mac = "02:00:00:00:03:00"
-[[node]]
+/// `run::STATIC_MN2` and MN3, a node the agent does not answer for.
+fn config() -> String {
+    format!("{STATIC_MN2}{MN3}")
+}
+
+const MN3: &str = r#"[[node]]
 name = "mn3"
 prefixes = ["2001:db8:4::/64"]
 mac = "02:00:00:00:04:00"
@@ -118,7 +112,7 @@ fn agent_answers_return_routability_and_binding_update() {
         // The agent is off for mn3: its signaling reaches it untouched.
         down(&mn3_mn1.hoti()),
     ];
-    let r = run_pcap_env("agent", CONFIG, &[], &core_in, 2.0, &[("ROAGENT_INSECURE_TEST_ENTROPY", &SEED.to_string())]);
+    let r = run_pcap_env("agent", &config(), &[], &core_in, 2.0, &[("ROAGENT_INSECURE_TEST_ENTROPY", &SEED.to_string())]);
     let err = r.stderr();
     let c = &r.counters;
     let up = tunneled_out(&r.core_out);
@@ -199,7 +193,7 @@ fn agent_answers_return_routability_and_binding_update() {
 #[test]
 fn rh2_and_hao_rewrites_on_net_pcap() {
     let (home, attached, care_of) = (a("2001:db8:1::1"), a("2001:db8:3::1"), a("2001:db8:2::1"));
-    let cfg = CONFIG.replace("[reflector]", "[bench]\npreload_bindings = 1\n[reflector]");
+    let cfg = config().replace("[reflector]", "[bench]\npreload_bindings = 1\n[reflector]");
     let up = |ip: &[u8]| ipv6_frame(ACCESS_MAC, MN2_MAC, ip);
     let data = udp_packet(attached, home, 64, 5000, 6000, b"route optimized");
     // 1500 (core MTU) − 40 (tunnel) − 24 (RH2) = 1436 bytes fit; this one is 1437.

@@ -6,7 +6,7 @@
 //! that sends whole frames, and a raw ICMPv6 socket that counts Time Exceeded messages.
 
 use crate::mn1::mh_packet;
-use crate::netns::in_netns;
+use crate::netns::{in_netns, raw_ipv6_socket};
 use crate::packets::{ipv6_frame, udp_packet};
 use std::io;
 use std::net::Ipv6Addr;
@@ -99,6 +99,65 @@ impl Sent {
     }
 }
 
+/// What a flood test prints: "N packets (R refused by the socket) in S s = P/s from one
+/// thread (paced at X/s | unpaced)".
+impl std::fmt::Display for Sent {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(
+            f,
+            "{} packets ({} refused by the socket) in {:.1} s = {:.0}/s from one thread",
+            self.packets,
+            self.refused,
+            self.elapsed.as_secs_f64(),
+            self.per_sec()
+        )?;
+        match per_sec() {
+            Some(r) => write!(f, " (paced at {r:.0}/s)"),
+            None => write!(f, " (unpaced)"),
+        }
+    }
+}
+
+/// A thread that runs until told to stop (or for as long as it likes), and what it returns;
+/// dropped, it is stopped and joined.
+struct Background<T> {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<T>>,
+}
+
+impl<T: Send + 'static> Background<T> {
+    /// Runs `f` on a thread; `f` watches the flag it is given.
+    fn spawn(f: impl FnOnce(Arc<AtomicBool>) -> T + Send + 'static) -> Background<T> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        Background { stop, thread: Some(std::thread::spawn(move || f(flag))) }
+    }
+
+    /// Tells the thread to stop, and waits for it.
+    fn stop(mut self) -> T {
+        self.stop.store(true, Ordering::Relaxed);
+        self.wait_mut()
+    }
+
+    /// Waits for the thread to end by itself.
+    fn wait(mut self) -> T {
+        self.wait_mut()
+    }
+
+    fn wait_mut(&mut self) -> T {
+        self.thread.take().expect("joined once").join().expect("background thread")
+    }
+}
+
+impl<T> Drop for Background<T> {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 /// The CPU a flood and the rest of a flood test run on: the control core's (lcore 0 in
 /// `run::eal_args`), never the worker's (lcore 1). On a two-CPU test machine, a flood thread
 /// the scheduler puts on the worker's CPU, with the kernel's work of delivering its frames,
@@ -141,10 +200,7 @@ pub const PER_SEC: f64 = 50_000.0;
 
 /// A thread sending packets round-robin, as fast as it can or at a given rate, until
 /// stopped (also on drop); it runs on [`FLOOD_CPU`].
-pub struct Flood {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<Sent>>,
-}
+pub struct Flood(Background<Sent>);
 
 impl Flood {
     /// Sends `packets` round-robin through `send`, `per_sec` a second or as fast as it can
@@ -154,9 +210,7 @@ impl Flood {
         F: FnMut(&[u8]) -> io::Result<()> + Send + 'static,
     {
         assert!(!packets.is_empty(), "a flood of something");
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::spawn(move || {
+        Flood(Background::spawn(move |flag| {
             pin_to_flood_cpu();
             let start = Instant::now();
             let mut sent = Sent { packets: 0, refused: 0, elapsed: Duration::ZERO };
@@ -186,28 +240,17 @@ impl Flood {
             }
             sent.elapsed = start.elapsed();
             sent
-        });
-        Flood { stop, thread: Some(thread) }
+        }))
     }
 
     /// Stops the flood now.
-    pub fn stop(mut self) -> Sent {
-        self.stop.store(true, Ordering::Relaxed);
-        self.thread.take().expect("joined once").join().expect("flood thread")
+    pub fn stop(self) -> Sent {
+        self.0.stop()
     }
 
     /// Waits for the flood to run its `at_most`.
-    pub fn wait(mut self) -> Sent {
-        self.thread.take().expect("joined once").join().expect("flood thread")
-    }
-}
-
-impl Drop for Flood {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+    pub fn wait(self) -> Sent {
+        self.0.wait()
     }
 }
 
@@ -261,26 +304,13 @@ impl LinkSocket {
 
 /// Counts, on a thread with a raw ICMPv6 socket in a namespace, the Time Exceeded messages
 /// that arrive there about packets to one destination.
-pub struct TimeExceededCount {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<u64>>,
-}
+pub struct TimeExceededCount(Background<u64>);
 
 impl TimeExceededCount {
     /// Starts counting in `ns` the Time Exceeded messages whose invoking packet was to `about`.
     pub fn start(ns: &str, about: Ipv6Addr) -> io::Result<TimeExceededCount> {
-        let fd = in_netns(ns, || {
-            // SAFETY: plain socket creation; the result is checked.
-            let fd = unsafe { libc::socket(libc::AF_INET6, libc::SOCK_RAW | libc::SOCK_CLOEXEC, libc::IPPROTO_ICMPV6) };
-            if fd < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            // SAFETY: a fresh descriptor we own.
-            Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-        })?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::spawn(move || {
+        let fd = raw_ipv6_socket(ns, libc::IPPROTO_ICMPV6)?;
+        Ok(TimeExceededCount(Background::spawn(move |flag| {
             let mut buf = vec![0u8; 2048];
             let mut count = 0;
             // The ICMPv6 message, without the IPv6 header: type, code, checksum, unused, then
@@ -301,22 +331,11 @@ impl TimeExceededCount {
                 }
             }
             count
-        });
-        Ok(TimeExceededCount { stop, thread: Some(thread) })
+        })))
     }
 
     /// Stops counting; how many arrived.
-    pub fn stop(mut self) -> u64 {
-        self.stop.store(true, Ordering::Relaxed);
-        self.thread.take().expect("joined once").join().expect("counting thread")
-    }
-}
-
-impl Drop for TimeExceededCount {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+    pub fn stop(self) -> u64 {
+        self.0.stop()
     }
 }

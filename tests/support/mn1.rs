@@ -29,6 +29,21 @@ pub fn mh_packet(src: Ipv6Addr, cn: Ipv6Addr, home: Option<Ipv6Addr>, mut mh: Ve
 const INITIAL_BINDACK_TIMEOUT: Duration = Duration::from_secs(1);
 const MAX_BINDACK_TIMEOUT: Duration = Duration::from_secs(32);
 
+/// The ends of the waits between retransmissions (RFC 6275 §11.8): each wait starts when
+/// the next one is asked for and lasts INITIAL_BINDACK_TIMEOUT, then twice as long each time
+/// up to MAX_BINDACK_TIMEOUT; none ends past `deadline`, and none starts at or after it.
+fn retransmission_waits(deadline: Instant) -> impl Iterator<Item = Instant> {
+    let mut timeout = INITIAL_BINDACK_TIMEOUT;
+    std::iter::from_fn(move || {
+        let now = Instant::now();
+        (now < deadline).then(|| {
+            let until = (now + timeout).min(deadline);
+            timeout = (timeout * 2).min(MAX_BINDACK_TIMEOUT);
+            until
+        })
+    })
+}
+
 pub struct Mn1 {
     pub home: Ipv6Addr,
     pub care_of: Ipv6Addr,
@@ -209,8 +224,7 @@ impl Mn1 {
         self.home_token = None;
         self.care_of_token = None;
         let mut sent = (0, 0);
-        let mut timeout = INITIAL_BINDACK_TIMEOUT;
-        loop {
+        for until in retransmission_waits(deadline) {
             if self.home_token.is_none() {
                 tun.send(&self.hoti(), mag).unwrap();
                 sent.0 += 1;
@@ -219,7 +233,6 @@ impl Mn1 {
                 tun.send(&self.coti(), mag).unwrap();
                 sent.1 += 1;
             }
-            let until = (Instant::now() + timeout).min(deadline);
             while (self.home_token.is_none() || self.care_of_token.is_none()) && Instant::now() < until {
                 if let Some((from, ip)) = tun.recv(until.saturating_duration_since(Instant::now())) {
                     assert_eq!(from, *mag, "tunnel packets come from the MAG's Proxy-CoA");
@@ -229,13 +242,10 @@ impl Mn1 {
             if self.home_token.is_some() && self.care_of_token.is_some() {
                 return Ok(sent);
             }
-            if Instant::now() >= deadline {
-                let missing = [(self.home_token.is_none(), "HoT"), (self.care_of_token.is_none(), "CoT")];
-                let missing: Vec<&str> = missing.iter().filter(|m| m.0).map(|m| m.1).collect();
-                return Err(format!("no {} from {} after {} HoTI and {} CoTI", missing.join(" and no "), self.cn, sent.0, sent.1));
-            }
-            timeout = (timeout * 2).min(MAX_BINDACK_TIMEOUT);
         }
+        let missing = [(self.home_token.is_none(), "HoT"), (self.care_of_token.is_none(), "CoT")];
+        let missing: Vec<&str> = missing.iter().filter(|m| m.0).map(|m| m.1).collect();
+        Err(format!("no {} from {} after {} HoTI and {} CoTI", missing.join(" and no "), self.cn, sent.0, sent.1))
     }
 
     /// Sends the signed Binding Update `first_seq` (lifetime 400 s, acknowledgement requested)
@@ -246,21 +256,16 @@ impl Mn1 {
     /// acknowledgement and how many Binding Updates were sent.
     pub fn bind_until(&self, tun: &TunnelEnd, mag: &Ipv6Addr, first_seq: u16, deadline: Instant) -> Result<(BindingAck, u16), String> {
         let mut sent = 0u16;
-        let mut timeout = INITIAL_BINDACK_TIMEOUT;
-        loop {
+        for until in retransmission_waits(deadline) {
             tun.send(&self.bu(first_seq.wrapping_add(sent), 100, true), mag).unwrap();
             sent += 1;
-            let until = (Instant::now() + timeout).min(deadline);
             while Instant::now() < until {
                 if let Some(ba) = tun.recv(until.saturating_duration_since(Instant::now())).and_then(|(_, ip)| self.take_ba(&ip).ok()) {
                     return Ok((ba, sent));
                 }
             }
-            if Instant::now() >= deadline {
-                return Err(format!("no Binding Acknowledgement from {} after {sent} Binding Updates (seq {first_seq}..)", self.cn));
-            }
-            timeout = (timeout * 2).min(MAX_BINDACK_TIMEOUT);
         }
+        Err(format!("no Binding Acknowledgement from {} after {sent} Binding Updates (seq {first_seq}..)", self.cn))
     }
 
     /// Answers the route-optimized echo requests from the correspondent until `ping` (its

@@ -186,27 +186,18 @@ impl Drop for NsProcess {
 /// e.g. roagent's `/metrics` on the MAG namespace's loopback. The body, or what failed.
 pub fn http_get(ns: &str, addr: &str, path: &str) -> Result<String, String> {
     use std::io::{Read, Write};
-    use std::os::fd::AsRawFd;
-    let (ns, addr, path) = (ns.to_string(), addr.to_string(), path.to_string());
-    std::thread::spawn(move || {
-        let f = std::fs::File::open(format!("/var/run/netns/{ns}")).map_err(|e| format!("{ns}: {e}"))?;
-        // SAFETY: setns on this thread only, with a valid namespace fd.
-        if unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-            return Err(format!("setns {ns}: {}", std::io::Error::last_os_error()));
-        }
-        let mut c = std::net::TcpStream::connect(&addr).map_err(|e| format!("{addr}: {e}"))?;
-        c.set_read_timeout(Some(Duration::from_secs(5))).ok();
-        write!(c, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").map_err(|e| e.to_string())?;
-        let mut resp = String::new();
-        c.read_to_string(&mut resp).map_err(|e| e.to_string())?;
-        let (head, body) = resp.split_once("\r\n\r\n").ok_or("not HTTP")?;
-        if !head.starts_with("HTTP/1.1 200") {
-            return Err(head.lines().next().unwrap_or("").to_string());
-        }
-        Ok(body.to_string())
-    })
-    .join()
-    .map_err(|_| "http thread panicked".to_string())?
+    let (addr, path) = (addr.to_string(), path.to_string());
+    let c = in_netns(ns, move || std::net::TcpStream::connect(&addr).map(|c| (c, addr)));
+    let (mut c, addr) = c.map_err(|e| format!("{ns}: {e}"))?;
+    c.set_read_timeout(Some(Duration::from_secs(5))).ok();
+    write!(c, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").map_err(|e| e.to_string())?;
+    let mut resp = String::new();
+    c.read_to_string(&mut resp).map_err(|e| e.to_string())?;
+    let (head, body) = resp.split_once("\r\n\r\n").ok_or("not HTTP")?;
+    if !head.starts_with("HTTP/1.1 200") {
+        return Err(head.lines().next().unwrap_or("").to_string());
+    }
+    Ok(body.to_string())
 }
 
 /// `ping -6` from namespace `ns` to `dst`, `count` echoes 0.3 s apart, each waited for 2 s:
@@ -252,4 +243,19 @@ pub fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> std::io::Result
     })
     .join()
     .expect("namespace thread")
+}
+
+/// A raw IPv6 socket for next header `proto` in namespace `ns` (the kernel adds and strips
+/// the IPv6 header).
+pub fn raw_ipv6_socket(ns: &str, proto: libc::c_int) -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    in_netns(ns, move || {
+        // SAFETY: plain socket creation; the result is checked.
+        let fd = unsafe { libc::socket(libc::AF_INET6, libc::SOCK_RAW | libc::SOCK_CLOEXEC, proto) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: a fresh descriptor we own.
+        Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+    })
 }

@@ -3,9 +3,10 @@
 //! The kernel adds the outer header on send and strips it on receive, and answers the
 //! MAG's Neighbor Solicitations for the LMA address as usual.
 
+use crate::netns::raw_ipv6_socket;
 use std::io;
 use std::net::Ipv6Addr;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 pub struct TunnelEnd {
@@ -16,23 +17,7 @@ impl TunnelEnd {
     /// Opens the socket in network namespace `ns` (a socket stays in the namespace it was
     /// created in, so a short-lived thread enters the namespace to create it).
     pub fn open(ns: &str) -> io::Result<TunnelEnd> {
-        let path = format!("/var/run/netns/{ns}");
-        std::thread::spawn(move || -> io::Result<TunnelEnd> {
-            let nsf = std::fs::File::open(&path)?;
-            // SAFETY: setns on this thread only (CLONE_NEWNET), with a valid namespace fd.
-            if unsafe { libc::setns(nsf.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            // SAFETY: plain socket creation; the result is checked.
-            let fd = unsafe { libc::socket(libc::AF_INET6, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 41) };
-            if fd < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            // SAFETY: a fresh descriptor we own.
-            Ok(TunnelEnd { fd: unsafe { OwnedFd::from_raw_fd(fd) } })
-        })
-        .join()
-        .expect("namespace thread")
+        Ok(TunnelEnd { fd: raw_ipv6_socket(ns, 41)? })
     }
 
     /// Sends `inner` (an IPv6 packet) down the tunnel to the MAG at `mag`.
