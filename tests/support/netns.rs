@@ -186,9 +186,8 @@ impl Drop for NsProcess {
 /// e.g. roagent's `/metrics` on the MAG namespace's loopback. The body, or what failed.
 pub fn http_get(ns: &str, addr: &str, path: &str) -> Result<String, String> {
     use std::io::{Read, Write};
-    let (addr, path) = (addr.to_string(), path.to_string());
-    let c = in_netns(ns, move || std::net::TcpStream::connect(&addr).map(|c| (c, addr)));
-    let (mut c, addr) = c.map_err(|e| format!("{ns}: {e}"))?;
+    let to = addr.to_string();
+    let mut c = in_netns(ns, move || std::net::TcpStream::connect(to)).map_err(|e| format!("{addr} in {ns}: {e}"))?;
     c.set_read_timeout(Some(Duration::from_secs(5))).ok();
     write!(c, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").map_err(|e| e.to_string())?;
     let mut resp = String::new();
